@@ -1,0 +1,107 @@
+# wxauth - one plain Makefile. `make help` lists the targets.
+.SUFFIXES:
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS     = fcgi libcurl json-c libsodium libpq libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    = -Wall -Wextra -Werror -Wmissing-prototypes -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DWXAUTH_DATADIR='"$(PREFIX)/share/wxauth"' $(WARN) $(CFLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP
+LDLIBS  = $(PKG_LIBS)
+
+# BUILD=asan builds everything with AddressSanitizer and UBSan into build-asan/.
+BUILD ?= release
+ifeq ($(BUILD),asan)
+OUT = build-asan
+ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+OUT = build
+endif
+
+SRC      = $(wildcard app/*.c)
+OBJ      = $(SRC:app/%.c=$(OUT)/app/%.o)
+LIBOBJ   = $(filter-out $(OUT)/app/main.o,$(OBJ))
+TESTSRC  = $(wildcard tests/unit/test_*.c)
+TESTBIN  = $(TESTSRC:tests/unit/%.c=$(OUT)/tests/%)
+
+# Debian packages the build, the tests and `make run` need.
+DEB_PKGS = gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
+	libsodium-dev libpq-dev libssl-dev libcmocka-dev nginx postgresql \
+	spawn-fcgi apache2 wrk curl python3 ca-certificates procps util-linux
+
+.PHONY: all deps run stop test unit bench install clean help
+
+all: $(OUT)/wxauth
+
+help:
+	@echo "make          build $(OUT)/wxauth"
+	@echo "make run      install what is missing, build, start PostgreSQL, the WeChat mock, nginx and wxauth on localhost"
+	@echo "make stop     stop what make run started"
+	@echo "make test     every test (unit, integration, sanitizers) in a scratch folder"
+	@echo "make bench    wrk through nginx"
+	@echo "make install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+
+# Installs missing Debian packages, once, as root (CI runs as root).
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install -y$$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+$(OUT)/wxauth: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+$(OUT)/app/%.o: app/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(OUT)/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(OUT)/tests/test_%: $(OUT)/tests/test_%.o $(LIBOBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(OUT)/tests/bench_fcgi: tests/bench/hello.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+unit: $(TESTBIN)
+	@sh tests/unit.sh $(TESTBIN)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/env.sh start run
+
+stop:
+	@sh tests/env.sh stop run
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TESTBIN)
+	@$(MAKE) --no-print-directory BUILD=asan all $(TESTBIN:build/%=build-asan/%)
+	@sh tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(OUT)/tests/bench_fcgi
+	@sh tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wxauth/db \
+		$(DESTDIR)$(PREFIX)/share/wxauth/deploy $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(OUT)/wxauth $(DESTDIR)$(PREFIX)/bin/wxauth
+	install -m 0644 db/*.sql $(DESTDIR)$(PREFIX)/share/wxauth/db/
+	install -m 0644 deploy/* $(DESTDIR)$(PREFIX)/share/wxauth/deploy/
+	[ ! -f deploy/wxauth.service ] || install -m 0644 deploy/wxauth.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+
+clean:
+	rm -rf build build-asan
+
+-include $(OBJ:.o=.d) $(wildcard $(OUT)/tests/*.d)

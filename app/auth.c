@@ -1,0 +1,314 @@
+/*
+ * auth.c - from a login code to a session, and the session's life: refresh
+ * with rotation and reuse detection, logout, and the token check that
+ * nginx's auth_request calls for every downstream request.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "auth.h"
+#include "box.h"
+#include "db.h"
+#include "log.h"
+#include "revoke.h"
+#include "worker.h"
+#include "wx.h"
+
+#define CODE_MAX 128
+#define SEALED_MAX (WX_SESSION_KEY_STR + BOX_OVERHEAD)
+
+const struct field auth_login_fields[] = {
+	{"appid", FT_STRING, FF_TOKEN, 1, APPID_MAX},
+	{"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, CODE_MAX},
+	FIELDS_END
+};
+
+const struct field auth_refresh_fields[] = {
+	{"refresh_token", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, 256},
+	FIELDS_END
+};
+
+const struct field auth_logout_fields[] = {
+	{"all", FT_BOOL, 0, 0, 0},
+	FIELDS_END
+};
+
+static void
+set_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, v != NULL && *v != '\0' ?
+	    json_object_new_string(v) : NULL);
+}
+
+/*
+ * respond_tokens: seal an access token for id's session, and send the login
+ * (or refresh) answer with the refresh token the caller made.
+ */
+static enum err
+respond_tokens(struct worker *w, struct req *r, const struct db_ident *id,
+    const char *refresh)
+{
+	struct tok_claims c;
+	struct json_object *o = NULL, *u, *a;
+	char token[TOK_MAX];
+	enum err rc = ERR_INTERNAL;
+	int64_t now = (int64_t)time(NULL);
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.iss, sizeof(c.iss), "%s", w->conf->issuer);
+	snprintf(c.sub, sizeof(c.sub), "%s", id->user_id);
+	snprintf(c.sid, sizeof(c.sid), "%s", id->session_id);
+	snprintf(c.app, sizeof(c.app), "%s", id->appid);
+	snprintf(c.oid, sizeof(c.oid), "%s", id->openid);
+	snprintf(c.uni, sizeof(c.uni), "%s", id->unionid);
+	c.iat = now;
+	c.exp = now + w->conf->access_ttl;
+	if (tok_seal(w->keys, &c, token, sizeof(token)) == -1)
+		goto out;
+	if ((o = json_object_new_object()) == NULL)
+		goto out;
+	json_object_object_add(o, "access_token", json_object_new_string(token));
+	json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
+	json_object_object_add(o, "expires_in", json_object_new_int64(w->conf->access_ttl));
+	json_object_object_add(o, "refresh_token", json_object_new_string(refresh));
+	json_object_object_add(o, "refresh_expires_in",
+	    json_object_new_int64(w->conf->refresh_ttl));
+	u = json_object_new_object();
+	set_str(u, "id", id->user_id);
+	set_str(u, "unionid", id->unionid);
+	json_object_object_add(u, "created", json_object_new_boolean(id->created));
+	json_object_object_add(o, "user", u);
+	a = json_object_new_object();
+	set_str(a, "appid", id->appid);
+	set_str(a, "openid", id->openid);
+	json_object_object_add(o, "account", a);
+	json_object_object_add(o, "merged_from", json_object_new_array());
+	snprintf(r->user, sizeof(r->user), "%s", id->user_id);
+	http_send_json(r, 200, o);
+	rc = OK;
+out:
+	json_object_put(o);
+	sodium_memzero(token, sizeof(token));
+	return rc;
+}
+
+/* The code's hash is keyed, so the table of seen codes reveals nothing, and
+ * includes the appid, so two apps' codes never collide. */
+static void
+code_hash(const struct worker *w, const char *appid, const char *code,
+    unsigned char out[TOK_HASHBYTES])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, w->code_key, WORKER_CODE_KEYBYTES, TOK_HASHBYTES);
+	crypto_generichash_update(&st, (const unsigned char *)appid, strlen(appid) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)code, strlen(code));
+	crypto_generichash_final(&st, out, TOK_HASHBYTES);
+}
+
+static enum err
+err_by_name(const char *name)
+{
+	int e;
+
+	for (e = 1; e < ERR__MAX; e++)
+		if (strcmp(err_name((enum err)e), name) == 0)
+			return (enum err)e;
+	return ERR_INTERNAL;
+}
+
+/* exchange: ask WeChat about the code and store what it says. */
+static enum err
+exchange(struct worker *w, const struct conf_app *app, const char *code,
+    struct db_login *in, struct db_ident *id)
+{
+	struct wx_session s;
+	unsigned char sealed[SEALED_MAX];
+	char ad[APPID_MAX + OPENID_MAX + 2];
+	size_t sealed_len = 0;
+	enum err rc = ERR_UNKNOWN_APP;
+
+	switch (app->type) {
+	case APP_MINIPROGRAM:
+		rc = wx_code2session(w->wx, app, code, &s);
+		break;
+	case APP_OFFICIAL_ACCOUNT:
+	case APP_WEBSITE:
+	case APP_MOBILE:
+		/* OAuth apps come with the unionid issue. */
+		return ERR_UNKNOWN_APP;
+	}
+	if (rc != OK)
+		goto out;
+	snprintf(ad, sizeof(ad), "%s/%s", app->appid, s.openid);
+	if (box_seal(sealed, sizeof(sealed), &sealed_len, w->data_keys,
+	    (const unsigned char *)s.session_key, strlen(s.session_key), ad) == -1) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	in->openid = s.openid;
+	in->unionid = s.unionid;
+	in->sealed_key = sealed;
+	in->sealed_len = sealed_len;
+	rc = db_login(w->db, in, id);
+out:
+	sodium_memzero(&s, sizeof(s));
+	sodium_memzero(sealed, sizeof(sealed));
+	return rc;
+}
+
+enum err
+auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
+{
+	const struct conf_app *app;
+	const char *code = form_str(r->json, "code");
+	unsigned char hash[TOK_HASHBYTES], rhash[TOK_HASHBYTES];
+	char refresh[TOK_REFRESH_STR], prior_err[64];
+	struct db_login in;
+	struct db_ident id;
+	long long prior = 0;
+	long wait;
+	enum err rc;
+
+	(void)who;
+	if ((app = conf_app_find(w->conf, form_str(r->json, "appid"))) == NULL)
+		return ERR_UNKNOWN_APP;
+	snprintf(r->appid, sizeof(r->appid), "%s", app->appid);
+	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1)
+		return ERR_INTERNAL;
+	code_hash(w, app->appid, code, hash);
+	memset(&in, 0, sizeof(in));
+	in.appid = app->appid;
+	in.code_hash = hash;
+	in.refresh_hash = rhash;
+	in.refresh_ttl = w->conf->refresh_ttl;
+	in.ip = r->remote_addr;
+	in.user_agent = r->user_agent;
+	in.request_id = r->id;
+
+	/*
+	 * One code goes to WeChat once: a second request with the same code
+	 * (a retry, a double tap) waits here for the first, then reuses its
+	 * outcome instead of earning WeChat's 40163.
+	 */
+	wait = w->conf->wechat_timeout_ms * 2 + w->conf->wechat_connect_timeout_ms + 1000;
+	if ((rc = db_code_lock(w->db, hash, wait, &prior, prior_err, sizeof(prior_err))) != OK)
+		goto out;
+	if (prior > 0) {
+		rc = db_login_again(w->db, prior, &in, &id);
+	} else if (prior_err[0] != '\0') {
+		rc = err_by_name(prior_err);
+	} else {
+		rc = exchange(w, app, code, &in, &id);
+		/* WeChat's final answers about a code are remembered; a
+		 * timeout or outage is not, so that a retry may succeed. */
+		if (rc == ERR_INVALID_CODE || rc == ERR_RISKY_USER)
+			db_code_fail(w->db, hash, app->appid, rc);
+	}
+	db_code_unlock(w->db, hash);
+	if (rc == OK)
+		rc = respond_tokens(w, r, &id, refresh);
+out:
+	sodium_memzero(refresh, sizeof(refresh));
+	return rc;
+}
+
+enum err
+auth_refresh(struct worker *w, struct req *r, const struct tok_claims *who)
+{
+	unsigned char old[TOK_HASHBYTES], rhash[TOK_HASHBYTES];
+	char refresh[TOK_REFRESH_STR];
+	struct db_ident id;
+	enum err rc;
+
+	(void)who;
+	if (tok_refresh_hash(form_str(r->json, "refresh_token"), old) == -1)
+		return ERR_INVALID_TOKEN;
+	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1)
+		return ERR_INTERNAL;
+	rc = db_refresh(w->db, old, rhash, w->conf->refresh_ttl, r->id, &id);
+	if (rc == ERR_SESSION_REVOKED && id.session_id[0] != '\0')
+		log_info("refresh refused: session %s is revoked", id.session_id);
+	if (rc == OK) {
+		snprintf(r->appid, sizeof(r->appid), "%s", id.appid);
+		rc = respond_tokens(w, r, &id, refresh);
+	}
+	sodium_memzero(refresh, sizeof(refresh));
+	return rc;
+}
+
+enum err
+auth_logout(struct worker *w, struct req *r, const struct tok_claims *who)
+{
+	struct json_object *o;
+	long count = 0;
+	enum err rc;
+
+	rc = db_logout(w->db, who->sid, who->sub, form_bool(r->json, "all", false),
+	    r->id, &count);
+	if (rc != OK)
+		return rc;
+	/* This worker knows at once; the others through NOTIFY. */
+	if (revoke_add_session(w->rev, who->sid, who->exp + 60) == -1)
+		return ERR_INTERNAL;
+	if ((o = json_object_new_object()) == NULL)
+		return ERR_INTERNAL;
+	json_object_object_add(o, "revoked", json_object_new_int64(count));
+	http_send_json(r, 200, o);
+	json_object_put(o);
+	return OK;
+}
+
+enum err
+auth_bearer(struct worker *w, struct req *r, struct tok_claims *c)
+{
+	const char *token = http_bearer(r), *uid;
+	enum err rc;
+
+	if (token == NULL || strlen(token) >= TOK_MAX)
+		return ERR_INVALID_TOKEN;
+	rc = tok_open(w->keys, token, w->conf->issuer, (int64_t)time(NULL), c);
+	if (rc != OK)
+		return rc;
+	if (revoke_has_session(w->rev, c->sid))
+		return ERR_SESSION_REVOKED;
+	uid = revoke_resolve(w->rev, c->sub);
+	if (uid != c->sub)
+		snprintf(c->sub, sizeof(c->sub), "%s", uid);
+	snprintf(r->appid, sizeof(r->appid), "%s", c->app);
+	snprintf(r->user, sizeof(r->user), "%s", c->sub);
+	return OK;
+}
+
+enum err
+auth_session(struct worker *w, struct req *r, const struct tok_claims *who)
+{
+	struct json_object *o, *u, *a;
+	int64_t left = who->exp - (int64_t)time(NULL);
+
+	(void)w;
+	/* For nginx auth_request: the identity as headers, as well as JSON. */
+	http_header(r, "X-Auth-User", who->sub);
+	http_header(r, "X-Auth-Appid", who->app);
+	http_header(r, "X-Auth-Openid", who->oid);
+	http_header(r, "X-Auth-Unionid", who->uni);
+	if ((o = json_object_new_object()) == NULL)
+		return ERR_INTERNAL;
+	u = json_object_new_object();
+	set_str(u, "id", who->sub);
+	set_str(u, "unionid", who->uni);
+	json_object_object_add(o, "user", u);
+	a = json_object_new_object();
+	set_str(a, "appid", who->app);
+	set_str(a, "openid", who->oid);
+	json_object_object_add(o, "account", a);
+	set_str(o, "session_id", who->sid);
+	json_object_object_add(o, "expires_in", json_object_new_int64(left > 0 ? left : 0));
+	http_send_json(r, 200, o);
+	json_object_put(o);
+	return OK;
+}

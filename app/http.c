@@ -1,0 +1,295 @@
+/*
+ * http.c - FastCGI request parameters, bodies and JSON responses.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "enc.h"
+#include "http.h"
+
+#define JSON_DEPTH 16
+
+static const struct {
+	const char *name;
+	enum method m;
+} methods[] = {
+	{"GET", M_GET}, {"HEAD", M_HEAD}, {"POST", M_POST}, {"PUT", M_PUT},
+	{"PATCH", M_PATCH}, {"DELETE", M_DELETE}, {"OPTIONS", M_OPTIONS},
+};
+
+static const char *
+param(FCGX_Request *f, const char *name)
+{
+	const char *v = FCGX_GetParam(name, f->envp);
+
+	return v != NULL ? v : "";
+}
+
+/* A request id from the client or nginx is kept only when it is short and
+ * plain, so it is safe in headers and logs. */
+static int
+rid_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 8 || n > 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return 0;
+	return 1;
+}
+
+void
+http_req_init(struct req *r, FCGX_Request *f)
+{
+	const char *uri, *q, *rid;
+	size_t n, i;
+	unsigned char raw[16];
+
+	memset(r, 0, sizeof(*r));
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	r->fcgi = f;
+	r->method_str = param(f, "REQUEST_METHOD");
+	r->method = M_OTHER;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(r->method_str, methods[i].name) == 0)
+			r->method = methods[i].m;
+
+	uri = param(f, "REQUEST_URI");
+	if (*uri == '\0')
+		uri = param(f, "SCRIPT_NAME");
+	q = strchr(uri, '?');
+	n = q != NULL ? (size_t)(q - uri) : strlen(uri);
+	if (n < sizeof(r->path)) {
+		memcpy(r->path, uri, n);
+		r->path[n] = '\0';
+	}
+	r->query = param(f, "QUERY_STRING");
+	r->content_type = param(f, "CONTENT_TYPE");
+	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", f->envp);
+	r->remote_addr = param(f, "REMOTE_ADDR");
+	r->user_agent = param(f, "HTTP_USER_AGENT");
+
+	rid = param(f, "HTTP_X_REQUEST_ID");
+	if (rid_ok(rid)) {
+		snprintf(r->id, sizeof(r->id), "%s", rid);
+	} else {
+		randombytes_buf(raw, sizeof(raw));
+		enc_hex(r->id, raw, sizeof(raw));
+	}
+	r->route_name = "-";
+}
+
+void
+http_req_cleanup(struct req *r)
+{
+	json_object_put(r->json);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+enum err
+http_read_body(struct req *r, long max)
+{
+	const char *cl = param(r->fcgi, "CONTENT_LENGTH");
+	char *end = NULL;
+	long long want = 0;
+	size_t cap, len = 0;
+	int n;
+
+	if (*cl != '\0') {
+		want = strtoll(cl, &end, 10);
+		if (*end != '\0' || want < 0)
+			return ERR_INVALID_REQUEST;
+		if (want > max)
+			return ERR_BODY_TOO_LARGE;
+	}
+	if (want == 0)
+		return OK;
+	cap = (size_t)want;
+	if ((r->body = malloc(cap + 1)) == NULL)
+		return ERR_INTERNAL;
+	while (len < cap) {
+		n = FCGX_GetStr(r->body + len, (int)(cap - len), r->fcgi->in);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	r->body[len] = '\0';
+	r->body_len = len;
+	return OK;
+}
+
+enum err
+http_parse_json(struct req *r, int allow_empty)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *o = NULL;
+	enum err rc = ERR_INVALID_JSON;
+	size_t off;
+
+	if (r->body_len == 0) {
+		if (allow_empty)
+			rc = OK;
+		goto out;
+	}
+	/* json-c takes an int length. */
+	if (r->body_len > (size_t)0x7fffffff)
+		goto out;
+	if ((tok = json_tokener_new_ex(JSON_DEPTH)) == NULL) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success)
+		goto out;
+	/* Only white space may follow the value. */
+	for (off = json_tokener_get_parse_end(tok); off < r->body_len; off++)
+		if (!isspace((unsigned char)r->body[off]))
+			goto out;
+	if (!json_object_is_type(o, json_type_object))
+		goto out;
+	r->json = o;
+	o = NULL;
+	rc = OK;
+out:
+	json_object_put(o);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return rc;
+}
+
+int
+http_header(struct req *r, const char *name, const char *value)
+{
+	int n;
+
+	if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL)
+		return -1;
+	n = snprintf(r->hdrs + r->hdrs_len, sizeof(r->hdrs) - r->hdrs_len,
+	    "%s: %s\r\n", name, value);
+	if (n < 0 || (size_t)n >= sizeof(r->hdrs) - r->hdrs_len) {
+		r->hdrs[r->hdrs_len] = '\0';
+		return -1;
+	}
+	r->hdrs_len += (size_t)n;
+	return 0;
+}
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+void
+http_send_json(struct req *r, int status, struct json_object *body)
+{
+	char head[HTTP_HDRS_MAX + 512];
+	const char *text = NULL;
+	size_t len = 0;
+	int n;
+
+	if (r->status != 0)
+		return;
+	r->status = status;
+	if (body != NULL)
+		text = json_object_to_json_string_length(body,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (text == NULL) {
+		text = "{}";
+		len = 2;
+	}
+	/* libfcgi's own printf knows no %zu: format here, write raw. */
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Request-Id: %s\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s\r\n", status, reason(status), r->id, len + 1, r->hdrs);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return;
+	FCGX_PutStr(head, n, r->fcgi->out);
+	if (r->method != M_HEAD) {
+		FCGX_PutStr(text, (int)len, r->fcgi->out);
+		FCGX_PutChar('\n', r->fcgi->out);
+	}
+}
+
+void
+http_send_error(struct req *r, enum err e, const char *detail)
+{
+	struct json_object *o = json_object_new_object();
+
+	switch (e) {
+	case ERR_INVALID_TOKEN:
+	case ERR_TOKEN_EXPIRED:
+	case ERR_SESSION_REVOKED:
+		http_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+		break;
+	case ERR_UPSTREAM_RATE_LIMITED:
+	case ERR_RATE_LIMITED:
+		http_header(r, "Retry-After", "60");
+		break;
+	case ERR_DB_UNAVAILABLE:
+		http_header(r, "Retry-After", "5");
+		break;
+	default:
+		break;
+	}
+	if (o != NULL) {
+		json_object_object_add(o, "error", json_object_new_string(err_name(e)));
+		json_object_object_add(o, "message", json_object_new_string(
+		    detail != NULL ? detail : err_message(e)));
+		json_object_object_add(o, "request_id", json_object_new_string(r->id));
+	}
+	http_send_json(r, err_status(e), o);
+	json_object_put(o);
+}
+
+const char *
+http_bearer(const struct req *r)
+{
+	const char *a = r->authorization, *t;
+
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+		return NULL;
+	for (t = a + 7; *t == ' '; t++)
+		;
+	return *t != '\0' ? t : NULL;
+}
+
+double
+http_elapsed_ms(const struct req *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - r->start.tv_sec) * 1e3 +
+	    (double)(now.tv_nsec - r->start.tv_nsec) / 1e6;
+}

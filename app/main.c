@@ -1,0 +1,228 @@
+/*
+ * main.c - the wxauth command: serve, worker, migrate, keygen, check-config.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "conf.h"
+#include "log.h"
+#include "migrate.h"
+#include "pool.h"
+#include "tok.h"
+#include "worker.h"
+
+#ifndef WXAUTH_DATADIR
+#define WXAUTH_DATADIR "/usr/local/share/wxauth"
+#endif
+#define DEFAULT_CONF "/etc/wxauth/wxauth.conf"
+#define KEYFILE_MAX (64 * 1024)
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: wxauth serve [-c CONF]          run the worker pool (php-fpm style)\n"
+	    "       wxauth worker [-c CONF]         one worker on the FastCGI socket on fd 0 (spawn-fcgi)\n"
+	    "       wxauth migrate [-c CONF] [-d DIR]  apply database migrations (default DIR %s/db)\n"
+	    "       wxauth keygen [--rotate] FILE   write a new key file, or put a new first key in FILE\n"
+	    "       wxauth check-config [-c CONF]   check the config and the key files it names\n"
+	    "CONF defaults to $WXAUTH_CONFIG, then %s\n", WXAUTH_DATADIR, DEFAULT_CONF);
+}
+
+static int
+load(struct conf *c, const char *path)
+{
+	char err[1024];
+
+	if (conf_load(c, path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_config(const char *path)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+	struct tok_keys *k = NULL;
+	char err[1024];
+	int rc = 1;
+
+	if (c == NULL || load(c, path) == -1)
+		goto out;
+	if ((k = tok_keys_load(c->key_file, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	tok_keys_free(k);
+	if ((k = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	printf("%s: ok: %zu app%s, %d workers, listen %s\n", path, c->napps,
+	    c->napps == 1 ? "" : "s", c->workers, c->listen);
+	rc = 0;
+out:
+	tok_keys_free(k);
+	if (c != NULL)
+		conf_cleanup(c);
+	free(c);
+	return rc;
+}
+
+/* keygen: a new key file (refusing to overwrite one), or with rotate a new
+ * first key ahead of the keys already in path. Written to a temporary file
+ * with mode 0600 and renamed into place. */
+static int
+keygen(const char *path, int rotate)
+{
+	char line[128], tmp[4096], *old = NULL;
+	ssize_t n = 0;
+	int fd = -1, rc = 1;
+	size_t len;
+
+	if (tok_keygen_line(line, sizeof(line)) == -1)
+		goto out;
+	if (rotate) {
+		if ((old = malloc(KEYFILE_MAX)) == NULL ||
+		    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    (n = read(fd, old, KEYFILE_MAX)) < 0) {
+			fprintf(stderr, "keygen: cannot read %s: %s\n", path, strerror(errno));
+			goto out;
+		}
+		close(fd);
+		fd = -1;
+	} else if (access(path, F_OK) == 0) {
+		fprintf(stderr, "keygen: %s exists; use --rotate to add a key\n", path);
+		goto out;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		goto out;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1) {
+		fprintf(stderr, "keygen: cannot create %s: %s\n", tmp, strerror(errno));
+		goto out;
+	}
+	len = strlen(line);
+	line[len++] = '\n';
+	if ((!rotate && write(fd, "# wxauth keys: the first seals, every one opens\n", 48) != 48) ||
+	    write(fd, line, len) != (ssize_t)len ||
+	    (rotate && n > 0 && write(fd, old, (size_t)n) != n) ||
+	    fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		fprintf(stderr, "keygen: cannot write %s\n", tmp);
+		unlink(tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		fprintf(stderr, "keygen: cannot rename to %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	printf("%s: %s\n", path, rotate ? "new first key added" : "written");
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	sodium_memzero(line, sizeof(line));
+	if (old != NULL) {
+		sodium_memzero(old, KEYFILE_MAX);
+		free(old);
+	}
+	return rc;
+}
+
+static int
+worker_main(const char *path)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+	int rc = 1;
+
+	if (c == NULL || load(c, path) == -1)
+		goto out;
+	if (log_open(c->log_file) == -1) {
+		fprintf(stderr, "cannot open log file %s\n", c->log_file);
+		goto out;
+	}
+	/* spawn-fcgi hands us the listening socket as fd 0. */
+	rc = worker_run(c, 0, -1);
+out:
+	if (c != NULL)
+		conf_cleanup(c);
+	free(c);
+	return rc;
+}
+
+static int
+migrate_main(const char *path, const char *dir)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+	int rc = 1;
+
+	if (c == NULL || load(c, path) == -1)
+		goto out;
+	rc = migrate_run(c->database, dir) == 0 ? 0 : 1;
+out:
+	if (c != NULL)
+		conf_cleanup(c);
+	free(c);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd, *conf = getenv("WXAUTH_CONFIG"), *dir = WXAUTH_DATADIR "/db";
+	const char *file = NULL;
+	int i, rotate = 0, rc;
+
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	cmd = argv[1];
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf = argv[++i];
+		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+			dir = argv[++i];
+		else if (strcmp(argv[i], "--rotate") == 0)
+			rotate = 1;
+		else if (argv[i][0] != '-' && file == NULL)
+			file = argv[i];
+		else {
+			usage();
+			return 2;
+		}
+	}
+	if (conf == NULL || *conf == '\0')
+		conf = DEFAULT_CONF;
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "wxauth: cannot initialise libsodium or libcurl\n");
+		return 1;
+	}
+	if (strcmp(cmd, "serve") == 0 && file == NULL)
+		rc = pool_serve(conf);
+	else if (strcmp(cmd, "worker") == 0 && file == NULL)
+		rc = worker_main(conf);
+	else if (strcmp(cmd, "migrate") == 0 && file == NULL)
+		rc = migrate_main(conf, dir);
+	else if (strcmp(cmd, "check-config") == 0 && file == NULL)
+		rc = check_config(conf);
+	else if (strcmp(cmd, "keygen") == 0 && file != NULL)
+		rc = keygen(file, rotate);
+	else {
+		usage();
+		rc = 2;
+	}
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,433 @@
+/*
+ * pool.c - the master process of `wxauth serve`.
+ *
+ * The master handles signals synchronously (blocked, then sigtimedwait),
+ * so none of its bookkeeping runs inside a signal handler. Workers are
+ * forked, not exec'd: each inherits the listening socket and a copy of the
+ * config, and installs its own handlers (worker.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "pool.h"
+#include "tok.h"
+#include "worker.h"
+
+#define WORKERS_MAX 256
+#define STOP_GRACE 30           /* seconds a graceful stop waits for workers */
+#define QUICK_DEATH 5           /* a worker dying sooner than this is crashing */
+#define BACKOFF_MAX 30          /* seconds between restarts of a crashing worker */
+
+struct slot {
+	pid_t pid;              /* 0: not running */
+	time_t started;
+	time_t restart_at;      /* when pid is 0: when to start it again */
+	int crashes;            /* quick deaths in a row */
+};
+
+static struct slot slots[WORKERS_MAX];
+static pid_t retiring[WORKERS_MAX * 2]; /* old workers finishing after a reload */
+static struct conf *conf;
+static int listen_fd = -1;
+
+static int
+unix_listen(const char *path, int backlog, int mode)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd = -1, probe = -1;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("listen: socket path too long: %s", path);
+		goto fail;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx("listen: %s exists and is not a socket", path);
+			goto fail;
+		}
+		/* A socket that still answers belongs to a running pool. */
+		probe = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (probe != -1 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			log_warnx("listen: %s is in use by another process", path);
+			goto fail;
+		}
+		unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, (mode_t)mode) == -1 || listen(fd, backlog) == -1) {
+		log_warn("listen: %s", path);
+		goto fail;
+	}
+	if (probe != -1)
+		close(probe);
+	return fd;
+fail:
+	if (probe != -1)
+		close(probe);
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+static int
+tcp_listen(const char *addr, int backlog)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	size_t hl;
+	int fd = -1, one = 1, rc;
+
+	if (colon == NULL || (hl = (size_t)(colon - addr)) >= sizeof(host)) {
+		log_warnx("listen: bad address %s", addr);
+		return -1;
+	}
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	/* [::1]:9000 */
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res)) != 0) {
+		log_warnx("listen: %s: %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol)) == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd == -1)
+		log_warn("listen: %s", addr);
+	freeaddrinfo(res);
+	return fd;
+}
+
+int
+pool_listen(const char *addr, int backlog, int mode)
+{
+	return addr[0] == '/' ? unix_listen(addr, backlog, mode) : tcp_listen(addr, backlog);
+}
+
+static void
+spawn(int i)
+{
+	pid_t pid = fork();
+
+	if (pid == -1) {
+		log_warn("pool: fork");
+		slots[i].restart_at = time(NULL) + 1;
+		return;
+	}
+	if (pid == 0)
+		_exit(worker_run(conf, listen_fd, i));
+	slots[i].pid = pid;
+	slots[i].started = time(NULL);
+	log_info("pool: worker %d started, pid %ld", i, (long)pid);
+}
+
+static void
+retire(pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(retiring) / sizeof(retiring[0]); i++) {
+		if (retiring[i] == 0) {
+			retiring[i] = pid;
+			kill(pid, SIGTERM);
+			return;
+		}
+	}
+	kill(pid, SIGKILL);     /* no room to track it: end it now */
+}
+
+static int
+running(void)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < WORKERS_MAX; i++)
+		n += slots[i].pid != 0;
+	for (i = 0; i < sizeof(retiring) / sizeof(retiring[0]); i++)
+		n += retiring[i] != 0;
+	return n;
+}
+
+static void
+signal_all(int sig)
+{
+	size_t i;
+
+	for (i = 0; i < WORKERS_MAX; i++)
+		if (slots[i].pid != 0)
+			kill(slots[i].pid, sig);
+	for (i = 0; i < sizeof(retiring) / sizeof(retiring[0]); i++)
+		if (retiring[i] != 0)
+			kill(retiring[i], sig);
+}
+
+/* reap: collect dead workers; schedule the restart of those that should
+ * run, with back-off for a worker that keeps dying young. */
+static void
+reap(int stopping)
+{
+	pid_t pid;
+	size_t i;
+	int status, delay;
+	time_t now = time(NULL);
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < sizeof(retiring) / sizeof(retiring[0]); i++)
+			if (retiring[i] == pid)
+				retiring[i] = 0;
+		for (i = 0; i < WORKERS_MAX; i++) {
+			if (slots[i].pid != pid)
+				continue;
+			slots[i].pid = 0;
+			if (stopping)
+				break;
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+				/* Recycled after max_requests: replace at once. */
+				slots[i].crashes = 0;
+				slots[i].restart_at = now;
+				break;
+			}
+			if (now - slots[i].started < QUICK_DEATH)
+				slots[i].crashes++;
+			else
+				slots[i].crashes = 0;
+			delay = slots[i].crashes == 0 ? 0 : 1 << (slots[i].crashes < 5 ? slots[i].crashes : 5);
+			if (delay > BACKOFF_MAX)
+				delay = BACKOFF_MAX;
+			slots[i].restart_at = now + delay;
+			if (WIFSIGNALED(status))
+				log_warnx("pool: worker %zu (pid %ld) killed by signal %d; restarting in %d s",
+				    i, (long)pid, WTERMSIG(status), delay);
+			else
+				log_warnx("pool: worker %zu (pid %ld) exited with status %d; restarting in %d s",
+				    i, (long)pid, WEXITSTATUS(status), delay);
+			break;
+		}
+	}
+}
+
+static void
+start_due(void)
+{
+	time_t now = time(NULL);
+	int i;
+
+	for (i = 0; i < conf->workers; i++)
+		if (slots[i].pid == 0 && slots[i].restart_at <= now)
+			spawn(i);
+}
+
+static int
+keys_ok(const struct conf *c)
+{
+	struct tok_keys *k = NULL;
+	char err[512];
+	int ok = 1;
+
+	if ((k = tok_keys_load(c->key_file, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		ok = 0;
+	}
+	tok_keys_free(k);
+	if ((k = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		ok = 0;
+	}
+	tok_keys_free(k);
+	return ok;
+}
+
+/* reload: a new config and keys; workers replaced one by one, each old one
+ * finishing its request while its successor already accepts. */
+static void
+reload(const char *path)
+{
+	struct conf *nc = NULL;
+	char err[1024];
+	int i, old_workers = conf->workers;
+
+	if ((nc = calloc(1, sizeof(*nc))) == NULL)
+		goto fail;
+	if (conf_load(nc, path, err, sizeof(err)) == -1) {
+		log_warnx("reload refused: %s", err);
+		goto fail;
+	}
+	if (!keys_ok(nc)) {
+		log_warnx("reload refused: keys do not load");
+		goto fail;
+	}
+	if (strcmp(nc->listen, conf->listen) != 0)
+		log_warnx("reload: the listen address changes only on restart");
+	snprintf(nc->listen, sizeof(nc->listen), "%s", conf->listen);
+	if (log_open(nc->log_file) == -1)
+		log_warn("reload: cannot open log file %s", nc->log_file);
+	conf_cleanup(conf);
+	free(conf);
+	conf = nc;
+	nc = NULL;
+	for (i = 0; i < WORKERS_MAX; i++) {
+		if (slots[i].pid == 0)
+			continue;
+		retire(slots[i].pid);
+		slots[i].pid = 0;
+		slots[i].crashes = 0;
+		if (i < conf->workers)
+			spawn(i);
+	}
+	log_info("pool: reloaded %s: %d workers (was %d)", path, conf->workers, old_workers);
+	return;
+fail:
+	if (nc != NULL) {
+		conf_cleanup(nc);
+		free(nc);
+	}
+}
+
+static void
+stop(int grace)
+{
+	sigset_t set;
+	struct timespec ts = {1, 0};
+	time_t until = time(NULL) + grace;
+
+	signal_all(SIGTERM);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	while (running() > 0 && time(NULL) < until) {
+		(void)sigtimedwait(&set, NULL, &ts);
+		reap(1);
+	}
+	if (running() > 0) {
+		log_warnx("pool: %d workers did not stop in %d s; killing them", running(), grace);
+		signal_all(SIGKILL);
+		while (running() > 0 && waitpid(-1, NULL, 0) > 0)
+			reap(1);
+		memset(slots, 0, sizeof(slots));
+		memset(retiring, 0, sizeof(retiring));
+	}
+}
+
+static int
+write_pid(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	if (path[0] == '\0')
+		return 0;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1 ||
+	    write(fd, buf, (size_t)n) != n) {
+		log_warn("pid file %s", path);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+pool_serve(const char *path)
+{
+	sigset_t set;
+	siginfo_t si;
+	struct timespec tick = {1, 0};
+	char err[1024], sock[CONF_PATH_MAX], pidfile[CONF_PATH_MAX];
+	int sig, status = 1;
+
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		return 1;
+	if (conf_load(conf, path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
+	if (log_open(conf->log_file) == -1) {
+		fprintf(stderr, "cannot open log file %s\n", conf->log_file);
+		goto out;
+	}
+	if (!keys_ok(conf))
+		goto out;
+	/* Signals wait in the mask until sigtimedwait takes them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((listen_fd = pool_listen(conf->listen, conf->listen_backlog, conf->listen_mode)) == -1)
+		goto out;
+	snprintf(sock, sizeof(sock), "%s", conf->listen);
+	snprintf(pidfile, sizeof(pidfile), "%s", conf->pid_file);
+	if (write_pid(pidfile) == -1)
+		goto out;
+	log_info("pool: listening on %s with %d workers", conf->listen, conf->workers);
+	for (;;) {
+		start_due();
+		sig = sigtimedwait(&set, &si, &tick);
+		if (sig == SIGCHLD) {
+			reap(0);
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			log_info("pool: stopping (signal %d)", sig);
+			stop(STOP_GRACE);
+			break;
+		} else if (sig == SIGQUIT) {
+			log_info("pool: stopping now (SIGQUIT)");
+			stop(0);
+			break;
+		} else if (sig == SIGHUP) {
+			reload(path);
+		} else if (sig == SIGUSR1) {
+			log_reopen();
+			signal_all(SIGUSR1);
+		}
+	}
+	status = 0;
+	if (sock[0] == '/')
+		unlink(sock);
+	if (pidfile[0] != '\0')
+		unlink(pidfile);
+	log_info("pool: stopped");
+out:
+	if (listen_fd != -1)
+		close(listen_fd);
+	conf_cleanup(conf);
+	free(conf);
+	return status;
+}

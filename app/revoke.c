@@ -1,0 +1,183 @@
+/*
+ * revoke.c - an open-addressing hash set of session ids and a map of
+ * merged user ids, both keyed by UUID text.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "revoke.h"
+
+#define MERGE_HOPS 16   /* a chain longer than this is a bug; stop following */
+
+struct entry {
+	char key[UUID_STR];
+	char val[UUID_STR];     /* merges only */
+	int64_t until;
+	bool used;
+};
+
+struct table {
+	struct entry *e;
+	size_t cap;             /* a power of two, or 0 */
+	size_t n;
+};
+
+struct revoke {
+	struct table sessions;
+	struct table merges;
+};
+
+static uint64_t
+hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct entry *
+find(const struct table *t, const char *key)
+{
+	size_t i;
+
+	if (t->cap == 0)
+		return NULL;
+	for (i = hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
+		if (strcmp(t->e[i].key, key) == 0)
+			return &t->e[i];
+	return NULL;
+}
+
+/*
+ * rebuild: move every entry still live at `now` into a fresh table of cap
+ * slots. On allocation failure the old table stays whole: keeping an expired
+ * entry is harmless, losing a live one would let a revoked token through.
+ */
+static int
+rebuild(struct table *t, size_t cap, int64_t now)
+{
+	struct table nt = {NULL, cap, 0};
+	size_t i, j;
+
+	if ((nt.e = calloc(cap, sizeof(*nt.e))) == NULL)
+		return -1;
+	for (i = 0; i < t->cap; i++) {
+		if (!t->e[i].used || t->e[i].until < now)
+			continue;
+		for (j = hash(t->e[i].key) & (cap - 1); nt.e[j].used; j = (j + 1) & (cap - 1))
+			;
+		nt.e[j] = t->e[i];
+		nt.n++;
+	}
+	free(t->e);
+	*t = nt;
+	return 0;
+}
+
+static int
+put(struct table *t, const char *key, const char *val, int64_t until)
+{
+	struct entry *e;
+	size_t i;
+
+	if (strlen(key) >= UUID_STR || (val != NULL && strlen(val) >= UUID_STR))
+		return 0;       /* not a UUID: nothing a token could carry */
+	if ((e = find(t, key)) == NULL) {
+		if ((t->n + 1) * 2 > t->cap && rebuild(t, t->cap ? t->cap * 2 : 64, INT64_MIN) == -1)
+			return -1;
+		for (i = hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
+			;
+		e = &t->e[i];
+		memcpy(e->key, key, strlen(key) + 1);
+		e->used = true;
+		t->n++;
+	}
+	if (val != NULL)
+		memcpy(e->val, val, strlen(val) + 1);
+	if (until > e->until)
+		e->until = until;
+	return 0;
+}
+
+static void
+prune(struct table *t, int64_t now)
+{
+	size_t i, live = 0;
+
+	for (i = 0; i < t->cap; i++)
+		if (t->e[i].used && t->e[i].until >= now)
+			live++;
+	if (live != t->n)
+		(void)rebuild(t, t->cap, now);
+}
+
+struct revoke *
+revoke_new(void)
+{
+	return calloc(1, sizeof(struct revoke));
+}
+
+void
+revoke_free(struct revoke *rv)
+{
+	if (rv == NULL)
+		return;
+	free(rv->sessions.e);
+	free(rv->merges.e);
+	free(rv);
+}
+
+void
+revoke_clear(struct revoke *rv)
+{
+	free(rv->sessions.e);
+	free(rv->merges.e);
+	memset(rv, 0, sizeof(*rv));
+}
+
+int
+revoke_add_session(struct revoke *rv, const char *sid, int64_t until)
+{
+	return put(&rv->sessions, sid, NULL, until);
+}
+
+bool
+revoke_has_session(const struct revoke *rv, const char *sid)
+{
+	return find(&rv->sessions, sid) != NULL;
+}
+
+int
+revoke_add_merge(struct revoke *rv, const char *from, const char *into, int64_t until)
+{
+	return put(&rv->merges, from, into, until);
+}
+
+const char *
+revoke_resolve(const struct revoke *rv, const char *uid)
+{
+	const struct entry *e;
+	int hops;
+
+	for (hops = 0; hops < MERGE_HOPS; hops++) {
+		if ((e = find(&rv->merges, uid)) == NULL)
+			break;
+		uid = e->val;
+	}
+	return uid;
+}
+
+void
+revoke_prune(struct revoke *rv, int64_t now)
+{
+	prune(&rv->sessions, now);
+	prune(&rv->merges, now);
+}
+
+size_t
+revoke_count(const struct revoke *rv)
+{
+	return rv->sessions.n + rv->merges.n;
+}

@@ -1,0 +1,321 @@
+/*
+ * wx.c - WeChat's server API over one reused libcurl handle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "enc.h"
+#include "log.h"
+#include "wx.h"
+
+#define WX_BODY_MAX (64 * 1024)         /* no WeChat answer we use is larger */
+#define WX_URL_MAX 2048
+#define WX_BUSY_PAUSE_MS 200
+
+struct wx {
+	CURL *curl;
+	const struct conf *conf;
+	char errbuf[CURL_ERROR_SIZE];
+	long errcode;           /* of the last answer, 0 when none */
+};
+
+struct buf {
+	char data[WX_BODY_MAX + 1];
+	size_t len;
+	int overflow;
+};
+
+/* The one table: WeChat errcode -> our error (WECHAT.md, Error codes). */
+static const struct {
+	long code;
+	enum err e;
+	int loud;       /* an operator must act: log it as a warning */
+} errcodes[] = {
+	{0, OK, 0},
+	{40029, ERR_INVALID_CODE, 0},   /* invalid code */
+	{40163, ERR_INVALID_CODE, 0},   /* code already used */
+	{42003, ERR_INVALID_CODE, 0},   /* oauth code expired */
+	{40226, ERR_RISKY_USER, 0},     /* high-risk user */
+	{45011, ERR_UPSTREAM_RATE_LIMITED, 0},  /* minute quota */
+	{45009, ERR_UPSTREAM_RATE_LIMITED, 1},  /* daily quota */
+	{-1, ERR_UPSTREAM_UNAVAILABLE, 0},      /* system busy */
+	{40001, ERR_WX_TOKEN_INVALID, 0},       /* access token invalid */
+	{40014, ERR_WX_TOKEN_INVALID, 0},       /* access token not latest */
+	{42001, ERR_WX_TOKEN_INVALID, 0},       /* access token expired */
+	{40013, ERR_UPSTREAM_UNAVAILABLE, 1},   /* invalid appid */
+	{40125, ERR_UPSTREAM_UNAVAILABLE, 1},   /* invalid secret */
+	{41002, ERR_UPSTREAM_UNAVAILABLE, 1},   /* appid missing */
+	{41004, ERR_UPSTREAM_UNAVAILABLE, 1},   /* secret missing */
+	{40164, ERR_UPSTREAM_UNAVAILABLE, 1},   /* IP not whitelisted */
+	{61004, ERR_UPSTREAM_UNAVAILABLE, 1},   /* IP not whitelisted */
+	{40243, ERR_UPSTREAM_UNAVAILABLE, 1},   /* secret frozen */
+	{87009, ERR_SESSION_KEY_STALE, 0},      /* session_key not current */
+	{48001, ERR_UPSTREAM_UNAVAILABLE, 1},   /* API not authorised */
+};
+
+enum err
+wx_errcode(long code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(errcodes) / sizeof(errcodes[0]); i++) {
+		if (errcodes[i].code != code)
+			continue;
+		if (errcodes[i].loud)
+			log_warnx("wechat: errcode %ld: check the app's appid, secret, "
+			    "IP whitelist and quota", code);
+		return errcodes[i].e;
+	}
+	log_warnx("wechat: unexpected errcode %ld", code);
+	return ERR_UPSTREAM_UNAVAILABLE;
+}
+
+static size_t
+on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	size_t len = size * n;
+
+	if (len > WX_BODY_MAX - b->len) {
+		b->overflow = 1;
+		return 0;       /* makes curl fail with CURLE_WRITE_ERROR */
+	}
+	memcpy(b->data + b->len, p, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return len;
+}
+
+struct wx *
+wx_new(const struct conf *c)
+{
+	struct wx *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	if ((w->curl = curl_easy_init()) == NULL) {
+		free(w);
+		return NULL;
+	}
+	w->conf = c;
+	return w;
+}
+
+void
+wx_free(struct wx *w)
+{
+	if (w == NULL)
+		return;
+	curl_easy_cleanup(w->curl);
+	free(w);
+}
+
+/* errcode: absent is success; WeChat sometimes sends it as a string. */
+static long
+get_errcode(struct json_object *o)
+{
+	struct json_object *v;
+	const char *s;
+	char *end;
+	long n;
+
+	if (!json_object_object_get_ex(o, "errcode", &v) || v == NULL)
+		return 0;
+	if (json_object_is_type(v, json_type_int))
+		return (long)json_object_get_int64(v);
+	if (json_object_is_type(v, json_type_string)) {
+		s = json_object_get_string(v);
+		n = strtol(s, &end, 10);
+		if (*s != '\0' && *end == '\0')
+			return n;
+	}
+	return -1000;   /* not an errcode we know: treated as unavailable */
+}
+
+/*
+ * call: GET url (or POST body as JSON when body is non-NULL), parse the
+ * answer as a JSON object into *out (caller puts it) and map its errcode.
+ * api names the call in logs.
+ */
+static enum err
+call(struct wx *w, const char *api, const char *url, const char *body,
+    struct json_object **out)
+{
+	struct buf *b = NULL;
+	struct json_object *o = NULL;
+	struct curl_slist *hdrs = NULL;
+	enum err rc = ERR_UPSTREAM_UNAVAILABLE;
+	CURLcode cc;
+	long status = 0;
+
+	*out = NULL;
+	w->errcode = 0;
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	curl_easy_reset(w->curl);
+	w->errbuf[0] = '\0';
+	curl_easy_setopt(w->curl, CURLOPT_URL, url);
+	curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, w->errbuf);
+	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS, w->conf->wechat_connect_timeout_ms);
+	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT_MS, w->conf->wechat_timeout_ms);
+	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(w->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(w->curl, CURLOPT_USERAGENT, "wxauth/1");
+	if (w->conf->wechat_ca_file[0] != '\0')
+		curl_easy_setopt(w->curl, CURLOPT_CAINFO, w->conf->wechat_ca_file);
+	if (body != NULL) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
+	}
+	cc = curl_easy_perform(w->curl);
+	if (cc != CURLE_OK) {
+		if (cc == CURLE_OPERATION_TIMEDOUT) {
+			log_warnx("wechat: %s: timed out", api);
+			rc = ERR_UPSTREAM_TIMEOUT;
+		} else {
+			log_warnx("wechat: %s: %s", api, b->overflow ?
+			    "answer too large" : w->errbuf[0] ? w->errbuf :
+			    curl_easy_strerror(cc));
+		}
+		goto out;
+	}
+	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
+	/* Never branch on the content type: WeChat sends JSON as text/plain. */
+	o = json_tokener_parse(b->data);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		log_warnx("wechat: %s: HTTP %ld, answer is not a JSON object (%zu bytes)",
+		    api, status, b->len);
+		goto out;
+	}
+	w->errcode = get_errcode(o);
+	if ((rc = wx_errcode(w->errcode)) != OK)
+		goto out;
+	if (status != 200) {
+		log_warnx("wechat: %s: HTTP %ld", api, status);
+		rc = ERR_UPSTREAM_UNAVAILABLE;
+		goto out;
+	}
+	*out = o;
+	o = NULL;
+out:
+	curl_slist_free_all(hdrs);
+	json_object_put(o);
+	if (b != NULL) {
+		sodium_memzero(b, sizeof(*b));
+		free(b);
+	}
+	return rc;
+}
+
+/* field: copy string field name of o into dst; -1 when absent, not a
+ * string, empty when required, or too long. */
+static int
+field(struct json_object *o, const char *name, char *dst, size_t dstlen, int required)
+{
+	struct json_object *v;
+	const char *s;
+	size_t n;
+
+	dst[0] = '\0';
+	if (!json_object_object_get_ex(o, name, &v) || v == NULL ||
+	    !json_object_is_type(v, json_type_string))
+		return required ? -1 : 0;
+	s = json_object_get_string(v);
+	n = strlen(s);
+	if (n >= dstlen || (required && n == 0))
+		return -1;
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+static int
+url_add(char *url, size_t len, size_t *off, CURL *c, const char *name, const char *value)
+{
+	char *esc = curl_easy_escape(c, value, 0);
+	int n;
+
+	if (esc == NULL)
+		return -1;
+	n = snprintf(url + *off, len - *off, "%s%s=%s", *off > 0 &&
+	    strchr(url, '?') != NULL ? "&" : "?", name, esc);
+	curl_free(esc);
+	if (n < 0 || (size_t)n >= len - *off)
+		return -1;
+	*off += (size_t)n;
+	return 0;
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+enum err
+wx_code2session(struct wx *w, const struct conf_app *app, const char *code,
+    struct wx_session *out)
+{
+	char url[WX_URL_MAX];
+	unsigned char raw[32];
+	size_t off, rawlen = 0;
+	struct json_object *o = NULL;
+	enum err rc = ERR_INTERNAL;
+	int n, try;
+
+	memset(out, 0, sizeof(*out));
+	n = snprintf(url, sizeof(url), "%s/sns/jscode2session", w->conf->wechat_base_url);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		goto out;
+	off = (size_t)n;
+	if (url_add(url, sizeof(url), &off, w->curl, "appid", app->appid) == -1 ||
+	    url_add(url, sizeof(url), &off, w->curl, "secret", app->secret) == -1 ||
+	    url_add(url, sizeof(url), &off, w->curl, "js_code", code) == -1 ||
+	    url_add(url, sizeof(url), &off, w->curl, "grant_type", "authorization_code") == -1)
+		goto out;
+	for (try = 0; try < 2; try++) {
+		rc = call(w, "jscode2session", url, NULL, &o);
+		/* -1 is "system busy": the code was not consumed, so one retry
+		 * is safe (WECHAT.md). Nothing else is retried. */
+		if (rc != ERR_UPSTREAM_UNAVAILABLE || w->errcode != -1 || try == 1)
+			break;
+		pause_ms(WX_BUSY_PAUSE_MS);
+	}
+	if (rc != OK)
+		goto out;
+	rc = ERR_UPSTREAM_UNAVAILABLE;
+	if (field(o, "openid", out->openid, sizeof(out->openid), 1) == -1 ||
+	    field(o, "unionid", out->unionid, sizeof(out->unionid), 0) == -1 ||
+	    field(o, "session_key", out->session_key, sizeof(out->session_key), 1) == -1) {
+		log_warnx("wechat: jscode2session: answer lacks openid or session_key");
+		goto out;
+	}
+	if (enc_unb64(raw, sizeof(raw), &rawlen, out->session_key,
+	    strlen(out->session_key)) == -1 || rawlen != 16) {
+		log_warnx("wechat: jscode2session: session_key is not 16 bytes of base64");
+		goto out;
+	}
+	rc = OK;
+out:
+	sodium_memzero(url, sizeof(url));
+	sodium_memzero(raw, sizeof(raw));
+	json_object_put(o);
+	if (rc != OK)
+		sodium_memzero(out, sizeof(*out));
+	return rc;
+}

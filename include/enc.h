@@ -1,0 +1,38 @@
+/*
+ * enc.h - base64 in its two alphabets, over libsodium. Strict: no spaces,
+ * no line breaks; decoders refuse anything else.
+ */
+#ifndef WXAUTH_ENC_H
+#define WXAUTH_ENC_H
+
+#include <stddef.h>
+#include "common.h"
+
+/* Encoded length (with NUL) of n bytes as unpadded base64url. */
+#define ENC_B64URL_LEN(n) ((((n) * 4) + 2) / 3 + 1)
+
+/*
+ * enc_b64url / enc_b64: encode n bytes into out (outlen bytes, NUL
+ * terminated). enc_b64url writes unpadded base64url (PASETO, refresh tokens),
+ * enc_b64 writes padded standard base64 (WeChat's alphabet). Return 0, or -1
+ * when out is too small.
+ */
+int enc_b64url(char *out, size_t outlen, const unsigned char *in, size_t n) WARN_UNUSED;
+int enc_b64(char *out, size_t outlen, const unsigned char *in, size_t n) WARN_UNUSED;
+
+/*
+ * enc_unb64url / enc_unb64: decode len characters of in into out (at most
+ * outmax bytes), setting *outlen. enc_unb64url takes unpadded base64url only;
+ * enc_unb64 takes padded standard base64 only. Return 0, or -1 on any
+ * character outside the alphabet, bad padding, trailing data or too small a
+ * buffer.
+ */
+int enc_unb64url(unsigned char *out, size_t outmax, size_t *outlen,
+    const char *in, size_t len) WARN_UNUSED;
+int enc_unb64(unsigned char *out, size_t outmax, size_t *outlen,
+    const char *in, size_t len) WARN_UNUSED;
+
+/* enc_hex: lower-case hex of n bytes into out (2n+1 bytes). */
+void enc_hex(char *out, const unsigned char *in, size_t n);
+
+#endif

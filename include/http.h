@@ -1,0 +1,92 @@
+/*
+ * http.h - one FastCGI request: its parameters, its body, and its response.
+ *
+ * struct req lives for one request; http_req_init fills it from the
+ * FastCGI parameters and http_req_cleanup releases it, once, at the bottom
+ * of the worker loop. Responses are JSON; errors use the one envelope
+ * {"error","message","request_id"}.
+ */
+#ifndef WXAUTH_HTTP_H
+#define WXAUTH_HTTP_H
+
+#include <stddef.h>
+#include <time.h>
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "common.h"
+
+enum method { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS, M_OTHER };
+
+#define HTTP_PATH_MAX 256
+#define HTTP_HDRS_MAX 1024
+
+struct req {
+	FCGX_Request *fcgi;
+	enum method method;
+	const char *method_str;
+	char path[HTTP_PATH_MAX];       /* REQUEST_URI before '?'; empty if too long */
+	const char *query;              /* QUERY_STRING, never NULL */
+	const char *content_type;       /* never NULL */
+	const char *authorization;      /* HTTP_AUTHORIZATION, NULL if absent */
+	const char *remote_addr;        /* never NULL */
+	const char *user_agent;         /* never NULL */
+	char id[REQID_STR + 32];        /* the request id, echoed in X-Request-Id */
+	char *body;                     /* malloc'd, NUL-terminated, NULL if none */
+	size_t body_len;
+	struct json_object *json;       /* the body parsed as an object, or NULL */
+	struct timespec start;
+	/* the response under construction */
+	char hdrs[HTTP_HDRS_MAX];
+	size_t hdrs_len;
+	int status;                     /* 0 until sent */
+	/* for the request log line */
+	const char *route_name;
+	char appid[APPID_MAX + 1];
+	char user[UUID_STR];
+};
+
+/* http_req_init: read f's parameters into r (r borrows them until
+ * FCGX_Finish_r). Generates a request id unless a well-formed X-Request-Id
+ * came with the request. */
+void http_req_init(struct req *r, FCGX_Request *f);
+/* http_req_cleanup: free what r owns; r can then be initialised again. */
+void http_req_cleanup(struct req *r);
+
+/*
+ * http_read_body: read the body (at most max bytes) into r->body.
+ * Returns OK, ERR_BODY_TOO_LARGE, or ERR_INTERNAL on a read failure.
+ */
+enum err http_read_body(struct req *r, long max) WARN_UNUSED;
+
+/*
+ * http_parse_json: parse r->body as one JSON object (strict, valid UTF-8,
+ * depth-limited, nothing after it) into r->json. An empty body parses as
+ * NULL and returns OK only when allow_empty. Returns OK or ERR_INVALID_JSON.
+ */
+enum err http_parse_json(struct req *r, int allow_empty) WARN_UNUSED;
+
+/*
+ * http_header: add a response header. Values with CR or LF are refused.
+ * Returns 0, or -1 when it does not fit or is refused.
+ */
+int http_header(struct req *r, const char *name, const char *value);
+
+/* http_send_json: send status and body (which the caller still owns). */
+void http_send_json(struct req *r, int status, struct json_object *body);
+
+/*
+ * http_send_error: send the error envelope for e, with detail as the message
+ * when non-NULL (detail must never hold a secret: field names only).
+ * Adds WWW-Authenticate on token errors and Retry-After on upstream limits.
+ */
+void http_send_error(struct req *r, enum err e, const char *detail);
+
+/* http_bearer: the token of an "Authorization: Bearer <token>" header, or
+ * NULL. The pointer lives as long as the request. */
+const char *http_bearer(const struct req *r);
+
+/* http_elapsed_ms: milliseconds since http_req_init. */
+double http_elapsed_ms(const struct req *r);
+
+#endif

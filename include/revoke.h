@@ -1,0 +1,42 @@
+/*
+ * revoke.h - each worker's in-memory view of what ended or moved since
+ * tokens were issued: revoked session ids, and merged users (from -> into).
+ *
+ * Filled from the database at start and after every reconnect, then kept
+ * current from LISTEN notifications, so that checking a token needs no
+ * database round trip. Entries are kept until every access token that could
+ * name them has expired, then pruned.
+ */
+#ifndef WXAUTH_REVOKE_H
+#define WXAUTH_REVOKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common.h"
+
+struct revoke;
+
+struct revoke *revoke_new(void);
+void revoke_free(struct revoke *rv);
+/* revoke_clear: forget everything (before a reload). */
+void revoke_clear(struct revoke *rv);
+
+/* revoke_add_session: session sid has ended; remember it until `until`
+ * (unix seconds). Returns 0, or -1 when out of memory. */
+int revoke_add_session(struct revoke *rv, const char *sid, int64_t until) WARN_UNUSED;
+bool revoke_has_session(const struct revoke *rv, const char *sid);
+
+/* revoke_add_merge: user from now lives on as user into. Returns 0 or -1. */
+int revoke_add_merge(struct revoke *rv, const char *from, const char *into,
+    int64_t until) WARN_UNUSED;
+/* revoke_resolve: the user that uid lives on as (uid itself when it was
+ * never merged); follows chains of merges. */
+const char *revoke_resolve(const struct revoke *rv, const char *uid);
+
+/* revoke_prune: drop entries whose `until` is before now. */
+void revoke_prune(struct revoke *rv, int64_t now);
+/* revoke_count: how many entries are held (for metrics and tests). */
+size_t revoke_count(const struct revoke *rv);
+
+#endif

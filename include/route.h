@@ -1,0 +1,57 @@
+/*
+ * route.h - the routes: an enum and a parallel const table saying, for each,
+ * its method and path, what the front door checks (auth, body fields) and
+ * which handler runs.
+ */
+#ifndef WXAUTH_ROUTE_H
+#define WXAUTH_ROUTE_H
+
+#include "common.h"
+#include "form.h"
+#include "http.h"
+#include "tok.h"
+
+struct worker;
+
+enum route {
+	R_LOGIN,        /* POST /v1/login: code -> session */
+	R_REFRESH,      /* POST /v1/token/refresh: rotate the refresh token */
+	R_LOGOUT,       /* POST /v1/logout: end this session or all */
+	R_SESSION,      /* GET /v1/session: who is this token (auth_request) */
+	R_SESSION_HEAD, /* HEAD /v1/session: the same, headers only */
+	R_HEALTHZ,      /* GET /healthz: the process answers */
+	R_READYZ,       /* GET /readyz: the database answers too */
+	R__MAX
+};
+
+enum route_flag {
+	RF_BEARER = 1 << 0,     /* needs a valid access token */
+	RF_BODY = 1 << 1,       /* takes a JSON object body */
+	RF_BODY_OPTIONAL = 1 << 2 /* ... which may be left out */
+};
+
+/* A handler: the request has passed the front door (fields checked, token
+ * valid when RF_BEARER: who is set, else NULL). It sends its response and
+ * returns OK, or returns an error for the dispatcher to send. */
+typedef enum err (*route_fn)(struct worker *w, struct req *r,
+    const struct tok_claims *who);
+
+struct route_def {
+	enum method method;
+	const char *path;
+	const char *name;               /* for logs and metrics */
+	unsigned flags;
+	const struct field *fields;     /* RF_BODY routes */
+	route_fn fn;
+};
+
+extern const struct route_def routes[R__MAX];
+
+/*
+ * route_find: the route for method and path. Returns OK with *out set,
+ * ERR_METHOD_NOT_ALLOWED when the path exists with other methods, or
+ * ERR_NOT_FOUND.
+ */
+enum err route_find(enum method m, const char *path, enum route *out) WARN_UNUSED;
+
+#endif

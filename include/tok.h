@@ -1,0 +1,159 @@
+/*
+ * tok.h - wxauth's own tokens: PASETO v4.local access tokens (XChaCha20 +
+ * BLAKE2b, libsodium), PASERK k4.lid key ids, the key file, and refresh
+ * tokens (random, stored only as a hash).
+ *
+ * Key file: one key per line as PASERK "k4.local.<base64url 32 bytes>",
+ * '#' comments and blank lines ignored. The first key seals; every key opens.
+ * Keys live in sodium_malloc'd memory and are wiped by tok_keys_free.
+ */
+#ifndef WXAUTH_TOK_H
+#define WXAUTH_TOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common.h"
+
+#define TOK_KEYBYTES 32
+#define TOK_NONCEBYTES 32
+#define TOK_MACBYTES 32
+#define TOK_KEYS_MAX 16
+#define TOK_LID_STR 64          /* "k4.lid." + 44 characters + NUL, rounded up */
+#define TOK_MAX 4096            /* longest token we issue or accept */
+#define TOK_REFRESH_BYTES 32
+#define TOK_REFRESH_STR 44       /* 43 base64url characters + NUL */
+#define TOK_HASHBYTES 32
+#define TOK_PASERK_LOCAL_STR 53  /* "k4.local." + 43 characters + NUL */
+
+struct tok_key {
+	unsigned char key[TOK_KEYBYTES];
+	char lid[TOK_LID_STR];          /* PASERK k4.lid of key */
+};
+
+struct tok_keys {
+	struct tok_key *k;              /* sodium_malloc'd array of n keys */
+	size_t n;
+};
+
+/*
+ * tok_keys_load: read a key file (at most TOK_KEYS_MAX keys). Returns the
+ * keys, owned by the caller until tok_keys_free, or NULL with errbuf set to
+ * "path:line: what is wrong" for a bad, duplicate or surplus key line or an
+ * overlong line, "path: no key in the file" when there is none, and
+ * "path: strerror" when the file cannot be opened. Messages never contain
+ * key material. File permissions are not checked (the deployment decides).
+ * Key pages are read-only once loaded.
+ */
+struct tok_keys *tok_keys_load(const char *path, char *errbuf, size_t errlen);
+/* tok_keys_new: keys from raw bytes (n keys of 32 bytes, 1 <= n <=
+ * TOK_KEYS_MAX), for tests and tools. NULL when n is out of range or out of
+ * memory. */
+struct tok_keys *tok_keys_new(const unsigned char *raw, size_t n);
+/* tok_keys_free: wipe and free; NULL does nothing. */
+void tok_keys_free(struct tok_keys *ks);
+
+/* tok_keygen_line: a fresh random key as a "k4.local.…" line (no newline)
+ * into out (at least TOK_PASERK_LOCAL_STR bytes). Returns 0, or -1. */
+int tok_keygen_line(char *out, size_t outlen) WARN_UNUSED;
+
+/*
+ * tok_lid: PASERK k4.lid of a 32-byte key into out ("k4.lid.…", 51
+ * characters; TOK_LID_STR is enough).
+ * tok_paserk_local: PASERK k4.local serialisation of a key (out at least
+ * TOK_PASERK_LOCAL_STR bytes).
+ * Return 0, or -1 when out is too small.
+ */
+int tok_lid(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES]) WARN_UNUSED;
+int tok_paserk_local(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES]) WARN_UNUSED;
+/*
+ * tok_paserk_local_parse: the key of a PASERK "k4.local.…" string (NUL
+ * terminated, nothing around it). Returns 0, or -1 for another version or
+ * type, or anything but 43 base64url characters of exactly 32 bytes; key is
+ * untouched on failure.
+ */
+int tok_paserk_local_parse(unsigned char key[TOK_KEYBYTES], const char *s) WARN_UNUSED;
+
+/*
+ * tok_v4_encrypt / tok_v4_decrypt: PASETO v4.local over raw payload and
+ * footer bytes, as the specification defines them (PAE, BLAKE2b-derived
+ * keys, XChaCha20, BLAKE2b-256 tag). nonce is 32 bytes, or NULL for random
+ * (tests pass the vectors' nonces). implicit may be NULL/0.
+ *
+ * tok_v4_encrypt writes a NUL-terminated token into out; -1 if out is small
+ * or out of memory. An empty footer adds no ".footer" part.
+ * tok_v4_decrypt checks the header, the footer (must equal footer exactly,
+ * in constant time, when footer is non-NULL, so footer = "" with length 0
+ * demands a token without one; ignored when NULL) and the tag in constant
+ * time before decrypting anything, then writes the plaintext into out
+ * (outmax must exceed its length: NUL-terminated; *outlen excludes the NUL).
+ * Returns 0, or -1 for any malformed, forged or wrong-key token, a trailing
+ * "." with no footer, or out of memory.
+ */
+int tok_v4_encrypt(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES],
+    const unsigned char *msg, size_t msglen, const unsigned char *footer, size_t footerlen,
+    const unsigned char *implicit, size_t implicitlen,
+    const unsigned char *nonce) WARN_UNUSED;
+int tok_v4_decrypt(unsigned char *out, size_t outmax, size_t *outlen,
+    const unsigned char key[TOK_KEYBYTES], const char *token,
+    const unsigned char *footer, size_t footerlen,
+    const unsigned char *implicit, size_t implicitlen) WARN_UNUSED;
+
+/* The claims wxauth puts in an access token. */
+struct tok_claims {
+	char iss[256];
+	char sub[UUID_STR];             /* user id */
+	char sid[UUID_STR];             /* session id */
+	char app[APPID_MAX + 1];
+	char oid[OPENID_MAX + 1];       /* openid */
+	char uni[UNIONID_MAX + 1];      /* unionid at issue time, may be empty */
+	int64_t iat;                    /* unix seconds */
+	int64_t exp;                    /* unix seconds */
+};
+
+/*
+ * tok_seal: an access token for c under the first key, footer
+ * {"kid":"<lid>"}, claims {"iss","sub","sid","app","oid","uni","iat","exp"}
+ * with "uni" left out when empty and times as "YYYY-MM-DDTHH:MM:SS+00:00".
+ * Returns 0, or -1 (out too small, out of memory, or claims that tok_open
+ * would refuse: an empty iss/sub/sid/app/oid, a string not terminated
+ * within its field, a time outside years 0000-9999).
+ */
+int tok_seal(const struct tok_keys *ks, const struct tok_claims *c,
+    char *out, size_t outlen) WARN_UNUSED;
+
+/*
+ * tok_open: parse and check an access token at time now. Picks the key by
+ * the footer's kid (so a token of a removed key fails), checks the tag, then
+ * parses claims. Returns OK, ERR_INVALID_TOKEN (malformed, other version or
+ * purpose, unknown kid, forged, bad claims, other issuer when iss is
+ * non-NULL), ERR_TOKEN_EXPIRED (authentic, exp <= now) or ERR_INTERNAL (out
+ * of memory). c is filled on OK and ERR_TOKEN_EXPIRED, zeroed otherwise.
+ * Footer must be exactly {"kid":"k4.lid.…"}; claims iss, sub, sid, app, oid,
+ * iat, exp are required non-empty strings that fit c, uni is optional;
+ * other claims are ignored. Never aborts on any token text.
+ */
+enum err tok_open(const struct tok_keys *ks, const char *token, const char *iss,
+    int64_t now, struct tok_claims *c) WARN_UNUSED;
+
+/*
+ * tok_refresh_new: 32 random bytes as base64url into out (at least
+ * TOK_REFRESH_STR bytes) and their hash into hash. Returns 0 or -1.
+ * tok_refresh_hash: the hash of a presented refresh token (BLAKE2b-256 of the
+ * decoded bytes). Returns 0, or -1 when the token is not 43 base64url
+ * characters of 32 bytes.
+ */
+int tok_refresh_new(char *out, size_t outlen, unsigned char hash[TOK_HASHBYTES]) WARN_UNUSED;
+int tok_refresh_hash(const char *token, unsigned char hash[TOK_HASHBYTES]) WARN_UNUSED;
+
+/*
+ * ISO 8601 / RFC 3339 time from and to unix seconds.
+ * tok_time_fmt writes "2022-01-01T00:00:00+00:00" (UTC) for years 0000-9999;
+ * -1 when out of that range or out is too small (26 bytes are enough).
+ * tok_time_parse reads "YYYY-MM-DDTHH:MM:SS", optional ".fraction" (dropped),
+ * then "Z" or "+HH:MM" / "-HH:MM", nothing else (upper-case T and Z, no leap
+ * second 60). Returns 0, or -1 with *t = 0.
+ */
+int tok_time_fmt(char *out, size_t outlen, int64_t t) WARN_UNUSED;
+int tok_time_parse(const char *s, int64_t *t) WARN_UNUSED;
+
+#endif

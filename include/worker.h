@@ -1,0 +1,50 @@
+/*
+ * worker.h - one worker process: what lives for the worker (config, keys,
+ * the database connection, the curl handle, the revocation view) and its
+ * accept loop, one request at a time.
+ */
+#ifndef WXAUTH_WORKER_H
+#define WXAUTH_WORKER_H
+
+#include <signal.h>
+
+#include "common.h"
+#include "conf.h"
+#include "tok.h"
+
+struct db;
+struct wx;
+struct revoke;
+
+#define WORKER_CODE_KEYBYTES 32
+
+struct worker {
+	const struct conf *conf;
+	struct tok_keys *keys;          /* token keys: first seals, all open */
+	struct tok_keys *data_keys;     /* at-rest keys for session_keys */
+	unsigned char *code_key;        /* sodium_malloc'd: keys login-code hashes */
+	struct db *db;
+	struct wx *wx;
+	struct revoke *rev;
+	int slot;                       /* 0..workers-1 under serve, -1 standalone */
+	unsigned long served;
+};
+
+/*
+ * worker_init / worker_cleanup: build and release what lives for the
+ * worker. worker_init returns 0, or -1 with the reason logged.
+ */
+int worker_init(struct worker *w, const struct conf *c, int slot) WARN_UNUSED;
+void worker_cleanup(struct worker *w);
+
+/*
+ * worker_run: accept and serve requests on the FastCGI socket fd until
+ * SIGTERM/SIGINT (the request in flight finishes first) or max_requests.
+ * Returns the process exit status.
+ */
+int worker_run(const struct conf *c, int fd, int slot);
+
+/* worker_stopping: set by SIGTERM/SIGINT in a worker. */
+extern volatile sig_atomic_t worker_stop;
+
+#endif
