@@ -28,13 +28,14 @@ OBJ      = $(SRC:app/%.c=$(OUT)/app/%.o)
 LIBOBJ   = $(filter-out $(OUT)/app/main.o,$(OBJ))
 TESTSRC  = $(wildcard tests/unit/test_*.c)
 TESTBIN  = $(TESTSRC:tests/unit/%.c=$(OUT)/tests/%)
+TOOLS    = $(OUT)/tests/tokmint
 
 # Debian packages the build, the tests and `make run` need.
 DEB_PKGS = gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
 	libsodium-dev libpq-dev libssl-dev libcmocka-dev nginx postgresql \
 	spawn-fcgi apache2 wrk curl python3 ca-certificates procps util-linux
 
-.PHONY: all deps run stop test unit bench install clean help
+.PHONY: all deps run stop test testbins unit bench install clean help
 
 all: $(OUT)/wxauth
 
@@ -70,6 +71,12 @@ $(OUT)/tests/%.o: tests/unit/%.c
 $(OUT)/tests/test_%: $(OUT)/tests/test_%.o $(LIBOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+$(OUT)/tests/tokmint: tests/tools/tokmint.c $(LIBOBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+testbins: $(TESTBIN) $(TOOLS)
+
 $(OUT)/tests/bench_fcgi: tests/bench/hello.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
@@ -85,8 +92,8 @@ stop:
 	@sh tests/env.sh stop run
 
 test: deps
-	@$(MAKE) --no-print-directory all $(TESTBIN)
-	@$(MAKE) --no-print-directory BUILD=asan all $(TESTBIN:build/%=build-asan/%)
+	@$(MAKE) --no-print-directory all testbins
+	@$(MAKE) --no-print-directory BUILD=asan all testbins
 	@sh tests/run.sh
 
 bench: deps

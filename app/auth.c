@@ -53,7 +53,7 @@ respond_tokens(struct worker *w, struct req *r, const struct db_ident *id,
     const char *refresh)
 {
 	struct tok_claims c;
-	struct json_object *o = NULL, *u, *a;
+	struct json_object *o = NULL, *u, *a, *m;
 	char token[TOK_MAX];
 	enum err rc = ERR_INTERNAL;
 	int64_t now = (int64_t)time(NULL);
@@ -86,7 +86,10 @@ respond_tokens(struct worker *w, struct req *r, const struct db_ident *id,
 	set_str(a, "appid", id->appid);
 	set_str(a, "openid", id->openid);
 	json_object_object_add(o, "account", a);
-	json_object_object_add(o, "merged_from", json_object_new_array());
+	m = json_object_new_array();
+	if (id->merged_from[0] != '\0')
+		json_object_array_add(m, json_object_new_string(id->merged_from));
+	json_object_object_add(o, "merged_from", m);
 	snprintf(r->user, sizeof(r->user), "%s", id->user_id);
 	http_send_json(r, 200, o);
 	rc = OK;
@@ -108,17 +111,6 @@ code_hash(const struct worker *w, const char *appid, const char *code,
 	crypto_generichash_update(&st, (const unsigned char *)appid, strlen(appid) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)code, strlen(code));
 	crypto_generichash_final(&st, out, TOK_HASHBYTES);
-}
-
-static enum err
-err_by_name(const char *name)
-{
-	int e;
-
-	for (e = 1; e < ERR__MAX; e++)
-		if (strcmp(err_name((enum err)e), name) == 0)
-			return (enum err)e;
-	return ERR_INTERNAL;
 }
 
 /* exchange: ask WeChat about the code and store what it says. */
@@ -167,7 +159,7 @@ auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
 	const struct conf_app *app;
 	const char *code = form_str(r->json, "code");
 	unsigned char hash[TOK_HASHBYTES], rhash[TOK_HASHBYTES];
-	char refresh[TOK_REFRESH_STR], prior_err[64];
+	char refresh[TOK_REFRESH_STR];
 	struct db_login in;
 	struct db_ident id;
 	long long prior = 0;
@@ -196,19 +188,14 @@ auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
 	 * outcome instead of earning WeChat's 40163.
 	 */
 	wait = w->conf->wechat_timeout_ms * 2 + w->conf->wechat_connect_timeout_ms + 1000;
-	if ((rc = db_code_lock(w->db, hash, wait, &prior, prior_err, sizeof(prior_err))) != OK)
+	if ((rc = db_code_lock(w->db, hash, wait, &prior)) != OK)
 		goto out;
-	if (prior > 0) {
+	/* Only success is remembered: a code WeChat refused leaves nothing
+	 * stored, and asking again gets the same refusal. */
+	if (prior > 0)
 		rc = db_login_again(w->db, prior, &in, &id);
-	} else if (prior_err[0] != '\0') {
-		rc = err_by_name(prior_err);
-	} else {
+	else
 		rc = exchange(w, app, code, &in, &id);
-		/* WeChat's final answers about a code are remembered; a
-		 * timeout or outage is not, so that a retry may succeed. */
-		if (rc == ERR_INVALID_CODE || rc == ERR_RISKY_USER)
-			db_code_fail(w->db, hash, app->appid, rc);
-	}
 	db_code_unlock(w->db, hash);
 	if (rc == OK)
 		rc = respond_tokens(w, r, &id, refresh);

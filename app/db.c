@@ -28,7 +28,6 @@ enum stmt {
 	S_CODE_UNLOCK,
 	S_CODE_GET,
 	S_CODE_OK,
-	S_CODE_FAIL,
 	S_CODE_PRUNE,
 	S_ACC_GET,
 	S_ACC_UPDATE,
@@ -47,6 +46,11 @@ enum stmt {
 	S_LOAD_REVOKED,
 	S_LOAD_MERGES,
 	S_AUDIT,
+	S_MERGE_LOCK,
+	S_MERGE_FIELDS,
+	S_MERGE_TOMBSTONE,
+	S_MERGE_UNIONID,
+	S_MERGE_RECORD,
 	S__MAX
 };
 
@@ -61,16 +65,12 @@ static const struct {
 	[S_CODE_LOCK] = {"code_lock", "SELECT pg_advisory_lock($1::bigint)"},
 	[S_CODE_UNLOCK] = {"code_unlock", "SELECT pg_advisory_unlock($1::bigint)"},
 	[S_CODE_GET] = {"code_get",
-	    "SELECT coalesce(account_id, 0), coalesce(error, '') FROM login_codes"
+	    "SELECT account_id FROM login_codes"
 	    " WHERE code_hash = $1 AND created_at > now() - interval '60 seconds'"},
 	[S_CODE_OK] = {"code_ok",
 	    "INSERT INTO login_codes (code_hash, appid, account_id) VALUES ($1, $2, $3)"
 	    " ON CONFLICT (code_hash) DO UPDATE SET account_id = EXCLUDED.account_id,"
-	    " error = NULL, created_at = now()"},
-	[S_CODE_FAIL] = {"code_fail",
-	    "INSERT INTO login_codes (code_hash, appid, error) VALUES ($1, $2, $3)"
-	    " ON CONFLICT (code_hash) DO UPDATE SET error = EXCLUDED.error,"
-	    " account_id = NULL, created_at = now()"},
+	    " created_at = now()"},
 	[S_CODE_PRUNE] = {"code_prune",
 	    "DELETE FROM login_codes WHERE created_at < now() - interval '10 minutes'"},
 	[S_ACC_GET] = {"acc_get",
@@ -128,6 +128,51 @@ static const struct {
 	    "SELECT from_user::text, into_user::text FROM merges"
 	    " WHERE undone_at IS NULL AND at > now() - make_interval(secs => $1)"
 	    " ORDER BY id"},
+	/* Both users locked in one order (by id), so two merges of the same
+	 * pair in opposite directions queue instead of deadlocking. */
+	[S_MERGE_LOCK] = {"merge_lock",
+	    "SELECT id::text, coalesce(unionid, ''), merged_into IS NOT NULL,"
+	    " extract(epoch FROM created_at)::float8 FROM users WHERE id IN ($1, $2)"
+	    " ORDER BY id FOR UPDATE"},
+	/* Fill the survivor's empty profile fields from the loser; return the
+	 * names of the fields filled, for the merges row (and undo). */
+	[S_MERGE_FIELDS] = {"merge_fields",
+	    "WITH f AS (SELECT array_remove(ARRAY["
+	    " CASE WHEN s.nickname IS NULL AND l.nickname IS NOT NULL THEN 'nickname' END,"
+	    " CASE WHEN s.avatar_url IS NULL AND l.avatar_url IS NOT NULL THEN 'avatar_url' END,"
+	    " CASE WHEN s.gender IS NULL AND l.gender IS NOT NULL THEN 'gender' END,"
+	    " CASE WHEN s.country IS NULL AND l.country IS NOT NULL THEN 'country' END,"
+	    " CASE WHEN s.province IS NULL AND l.province IS NOT NULL THEN 'province' END,"
+	    " CASE WHEN s.city IS NULL AND l.city IS NOT NULL THEN 'city' END,"
+	    " CASE WHEN s.language IS NULL AND l.language IS NOT NULL THEN 'language' END,"
+	    " CASE WHEN s.phone IS NULL AND l.phone IS NOT NULL THEN 'phone' END], NULL) AS names"
+	    " FROM users s, users l WHERE s.id = $2 AND l.id = $1),"
+	    " u AS (UPDATE users s SET nickname = coalesce(s.nickname, l.nickname),"
+	    " avatar_url = coalesce(s.avatar_url, l.avatar_url),"
+	    " gender = coalesce(s.gender, l.gender), country = coalesce(s.country, l.country),"
+	    " province = coalesce(s.province, l.province), city = coalesce(s.city, l.city),"
+	    " language = coalesce(s.language, l.language),"
+	    " phone = CASE WHEN s.phone IS NULL THEN l.phone ELSE s.phone END,"
+	    " pure_phone = CASE WHEN s.phone IS NULL THEN l.pure_phone ELSE s.pure_phone END,"
+	    " country_code = CASE WHEN s.phone IS NULL THEN l.country_code ELSE s.country_code END,"
+	    " updated_at = now() FROM users l WHERE s.id = $2 AND l.id = $1 RETURNING s.id)"
+	    " SELECT to_json(names) FROM f, u"},
+	[S_MERGE_TOMBSTONE] = {"merge_tombstone",
+	    "UPDATE users SET merged_into = $2, updated_at = now() WHERE id = $1"},
+	[S_MERGE_UNIONID] = {"merge_unionid",
+	    "UPDATE users SET unionid = $2, updated_at = now()"
+	    " WHERE id = $1 AND unionid IS NULL"},
+	/* Move accounts and sessions and record exactly which, in one
+	 * statement: the merges row is what undo replays backwards. */
+	[S_MERGE_RECORD] = {"merge_record",
+	    "WITH a AS (UPDATE accounts SET user_id = $2 WHERE user_id = $1 RETURNING id),"
+	    " s AS (UPDATE sessions SET user_id = $2 WHERE user_id = $1 RETURNING id),"
+	    " m AS (INSERT INTO merges (from_user, into_user, reason, unionid, moved)"
+	    " VALUES ($1, $2, $3, $4, jsonb_build_object("
+	    " 'accounts', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') FROM a),"
+	    " 'sessions', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') FROM s),"
+	    " 'fields', $5::jsonb, 'unionid', $6::boolean)) RETURNING id)"
+	    " SELECT id, pg_notify('wxauth_merge', $1 || ':' || $2) FROM m"},
 	[S_AUDIT] = {"audit",
 	    "INSERT INTO audit_log (event, user_id, account_id, session_id,"
 	    " request_id, ip, detail) VALUES ($1, $2, $3, $4, $5, $6,"
@@ -470,7 +515,7 @@ audit(struct db *db, const char *event, const char *user_id, long long account_i
 
 enum err
 db_code_lock(struct db *db, const unsigned char *code_hash, long wait_ms,
-    long long *account_id, char *err_name, size_t errlen)
+    long long *account_id)
 {
 	struct params p = {0};
 	PGresult *res = NULL;
@@ -478,7 +523,6 @@ db_code_lock(struct db *db, const unsigned char *code_hash, long wait_ms,
 	enum err rc;
 
 	*account_id = 0;
-	err_name[0] = '\0';
 	if ((rc = connect_db(db)) != OK)
 		return rc;
 	snprintf(ms, sizeof(ms), "%ldms", wait_ms);
@@ -499,10 +543,8 @@ db_code_lock(struct db *db, const unsigned char *code_hash, long wait_ms,
 		db_code_unlock(db, code_hash);
 		goto out;
 	}
-	if (PQntuples(res) == 1) {
+	if (PQntuples(res) == 1)
 		*account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		copy(err_name, errlen, PQgetvalue(res, 0, 1));
-	}
 out:
 	PQclear(res);
 	return rc;
@@ -517,20 +559,6 @@ db_code_unlock(struct db *db, const unsigned char *code_hash)
 	/* A lost connection releases the lock by itself. */
 	p_int(&p, code_key(code_hash));
 	if (exec(db, S_CODE_UNLOCK, &p, &res) == OK)
-		PQclear(res);
-}
-
-void
-db_code_fail(struct db *db, const unsigned char *code_hash, const char *appid,
-    enum err e)
-{
-	struct params p = {0};
-	PGresult *res = NULL;
-
-	p_bin(&p, code_hash, TOK_HASHBYTES);
-	p_text(&p, appid);
-	p_text(&p, err_name(e));
-	if (exec(db, S_CODE_FAIL, &p, &res) == OK)
 		PQclear(res);
 }
 
@@ -576,34 +604,134 @@ out:
 }
 
 /*
- * link_unionid: the account's user learns a unionid it did not have. When
- * no live user holds it yet, the user simply takes it.
+ * merge: join users a and b, inside the caller's transaction. The older
+ * user survives; every account and session of the other moves to it, the
+ * survivor's empty profile fields are filled from the loser, the loser
+ * stays as a tombstone, and a merges row records exactly what moved (for
+ * the feed and for undo). Every worker is told through NOTIFY wxauth_merge.
+ * *survivor and *loser receive the two ids. Returns OK, ERR_UNIONID_CONFLICT
+ * (two different unionids: never merged), ERR_RETRY when one of them was
+ * merged meanwhile, or a database error.
  */
 static enum err
-link_unionid(struct db *db, struct db_ident *id, const char *unionid)
+merge(struct db *db, const char *a, const char *b, const char *reason,
+    const char *request_id, char *survivor, char *loser)
 {
 	struct params p = {0};
 	PGresult *res = NULL;
+	char uni[2][UNIONID_MAX + 1], fields[512], merge_id[32], detail[256];
+	const char *keep_uni;
+	int older, n;
 	enum err rc;
 
-	if (unionid == NULL || *unionid == '\0' || id->unionid[0] != '\0')
+	p_text(&p, a);
+	p_text(&p, b);
+	if ((rc = exec(db, S_MERGE_LOCK, &p, &res)) != OK)
+		goto out;
+	if (PQntuples(res) != 2 || strcmp(PQgetvalue(res, 0, 2), "t") == 0 ||
+	    strcmp(PQgetvalue(res, 1, 2), "t") == 0) {
+		rc = ERR_RETRY;         /* merged by someone else meanwhile */
+		goto out;
+	}
+	copy(uni[0], sizeof(uni[0]), PQgetvalue(res, 0, 1));
+	copy(uni[1], sizeof(uni[1]), PQgetvalue(res, 1, 1));
+	if (uni[0][0] != '\0' && uni[1][0] != '\0' && strcmp(uni[0], uni[1]) != 0) {
+		rc = ERR_UNIONID_CONFLICT;
+		goto out;
+	}
+	/* The older user survives: ids downstream have known it longest. */
+	older = strtod(PQgetvalue(res, 0, 3), NULL) <= strtod(PQgetvalue(res, 1, 3), NULL) ? 0 : 1;
+	copy(survivor, UUID_STR, PQgetvalue(res, older, 0));
+	copy(loser, UUID_STR, PQgetvalue(res, !older, 0));
+	keep_uni = uni[older][0] != '\0' ? uni[older] : uni[!older];
+	PQclear(res);
+	res = NULL;
+
+	memset(&p, 0, sizeof(p));
+	p_text(&p, loser);
+	p_text(&p, survivor);
+	if ((rc = exec_row(db, S_MERGE_FIELDS, &p, &res)) != OK)
+		goto out;
+	copy(fields, sizeof(fields), PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = NULL;
+	memset(&p, 0, sizeof(p));
+	p_text(&p, loser);
+	p_text(&p, survivor);
+	p_text(&p, reason);
+	p_text(&p, keep_uni);
+	p_text(&p, fields);
+	p_text(&p, uni[older][0] == '\0' && uni[!older][0] != '\0' ? "true" : "false");
+	if ((rc = exec_row(db, S_MERGE_RECORD, &p, &res)) != OK)
+		goto out;
+	copy(merge_id, sizeof(merge_id), PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = NULL;
+	/* Tombstone first: the unique index then lets the survivor take the
+	 * loser's unionid. */
+	memset(&p, 0, sizeof(p));
+	p_text(&p, loser);
+	p_text(&p, survivor);
+	if ((rc = exec(db, S_MERGE_TOMBSTONE, &p, &res)) != OK)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	if (uni[older][0] == '\0' && uni[!older][0] != '\0') {
+		memset(&p, 0, sizeof(p));
+		p_text(&p, survivor);
+		p_text(&p, uni[!older]);
+		if ((rc = exec(db, S_MERGE_UNIONID, &p, &res)) != OK)
+			goto out;
+		PQclear(res);
+		res = NULL;
+	}
+	n = snprintf(detail, sizeof(detail), "{\"merge\":%s,\"from\":\"%s\",\"reason\":\"%s\"}",
+	    merge_id, loser, reason);
+	rc = audit(db, "merge", survivor, 0, NULL, request_id, NULL,
+	    n > 0 && (size_t)n < sizeof(detail) ? detail : NULL);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * link_unionid: the account's user learns a unionid it did not have. When
+ * no live user holds it, the user takes it; when another user holds it, the
+ * two are one person and merge. A user whose unionid differs is a conflict.
+ */
+static enum err
+link_unionid(struct db *db, struct db_ident *id, const char *unionid,
+    const char *request_id)
+{
+	struct params p = {0};
+	PGresult *res = NULL;
+	char other[UUID_STR], survivor[UUID_STR], loser[UUID_STR];
+	enum err rc = OK;
+
+	if (unionid == NULL || *unionid == '\0')
 		return OK;
+	if (id->unionid[0] != '\0') {
+		return strcmp(id->unionid, unionid) == 0 ? OK : ERR_UNIONID_CONFLICT;
+	}
 	p_text(&p, unionid);
 	if ((rc = exec(db, S_USER_BY_UNIONID, &p, &res)) != OK)
 		goto out;
-	if (PQntuples(res) > 0) {
-		/* Held by another user: joining the two is a merge, which the
-		 * unionid issue owns. Until then the account stays where it is. */
-		rc = OK;
-		goto out;
+	if (PQntuples(res) == 0) {
+		memset(&p, 0, sizeof(p));
+		p_text(&p, id->user_id);
+		p_text(&p, unionid);
+		PQclear(res);
+		res = NULL;
+		if ((rc = exec(db, S_USER_SET_UNIONID, &p, &res)) != OK)
+			goto out;
+	} else {
+		copy(other, sizeof(other), PQgetvalue(res, 0, 0));
+		if ((rc = merge(db, id->user_id, other, "unionid", request_id,
+		    survivor, loser)) != OK)
+			goto out;
+		copy(id->user_id, sizeof(id->user_id), survivor);
+		copy(id->merged_from, sizeof(id->merged_from), loser);
 	}
-	memset(&p, 0, sizeof(p));
-	p_text(&p, id->user_id);
-	p_text(&p, unionid);
-	PQclear(res);
-	res = NULL;
-	if ((rc = exec(db, S_USER_SET_UNIONID, &p, &res)) != OK)
-		goto out;
 	copy(id->unionid, sizeof(id->unionid), unionid);
 out:
 	PQclear(res);
@@ -641,7 +769,7 @@ login_txn(struct db *db, void *arg)
 		res = NULL;
 		if ((rc = exec(db, S_ACC_UPDATE, &p, &res)) != OK)
 			goto out;
-		if ((rc = link_unionid(db, out, in->unionid)) != OK)
+		if ((rc = link_unionid(db, out, in->unionid, in->request_id)) != OK)
 			goto out;
 	} else {
 		/* A new account joins the user holding its unionid, if any. */
@@ -696,6 +824,13 @@ db_login(struct db *db, const struct db_login *in, struct db_ident *out)
 	enum err rc;
 
 	rc = txn(db, login_txn, &x);
+	if (rc == ERR_UNIONID_CONFLICT) {
+		/* The login rolled back; the refusal is still recorded. */
+		log_warnx("db: unionid conflict: account %s/%s of user %s not merged",
+		    in->appid, in->openid, out->user_id);
+		(void)audit(db, "unionid_conflict", out->user_id, out->account_id,
+		    NULL, in->request_id, in->ip, NULL);
+	}
 	if (rc == OK && ++db->logins % 256 == 0 &&
 	    exec(db, S_CODE_PRUNE, &p, &res) == OK)
 		PQclear(res);

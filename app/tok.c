@@ -470,8 +470,8 @@ tok_keys_load(const char *path, char *errbuf, size_t errlen)
 			goto out;
 		}
 		if (strncmp(p, PASERK_LOCAL, PASERK_LOCALLEN) != 0) {
-			seterr(errbuf, errlen, "%s:%lu: not a PASERK k4.local key "
-			    "(generate one with `wxauth keygen`)", path, lineno);
+			seterr(errbuf, errlen, "%s:%lu: not a PASERK k4.local key",
+			    path, lineno);
 			goto out;
 		}
 		if (tok_paserk_local_parse(raw + n * TOK_KEYBYTES, p) != 0) {

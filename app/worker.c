@@ -161,6 +161,8 @@ serve_one(struct worker *w, FCGX_Request *f)
 	log_set_rid(r.id);
 	/* Drain revocations and merges before answering anything. */
 	(void)db_poll(w->db);
+	if ((w->served & 1023) == 0)
+		revoke_prune(w->rev, (int64_t)time(NULL));
 	memset(&who, 0, sizeof(who));
 	rc = front(w, &r, &rt, &who, why, sizeof(why));
 	if (rc == OK)

@@ -65,13 +65,13 @@ CREATE TABLE refresh_used (
 );
 CREATE INDEX refresh_used_session ON refresh_used (session_id);
 
--- Idempotent login: one row per login code seen (keyed BLAKE2b hash, never
--- the code), holding the outcome for 60 seconds.
+-- Idempotent login: one row per login code that succeeded (keyed BLAKE2b
+-- hash, never the code), for 60 seconds, so a repeated code gets the same
+-- account without asking WeChat again.
 CREATE TABLE login_codes (
 	code_hash     bytea PRIMARY KEY,
 	appid         text NOT NULL,
-	account_id    bigint REFERENCES accounts(id),
-	error         text,
+	account_id    bigint NOT NULL REFERENCES accounts(id),
 	created_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX login_codes_created ON login_codes (created_at);

@@ -47,6 +47,7 @@ struct db_ident {
 	char openid[OPENID_MAX + 1];
 	char session_id[UUID_STR];
 	bool created;                   /* the user was created by this login */
+	char merged_from[UUID_STR];     /* a user this login merged away, or empty */
 };
 
 struct db_login {
@@ -65,17 +66,13 @@ struct db_login {
 
 /*
  * db_code_lock / db_code_unlock: serialise logins that carry the same code
- * (an advisory lock on its hash), across workers and hosts. lock waits at
+ * (an advisory lock on its hash), across workers and hosts; lock waits at
  * most wait_ms. After lock, *account_id is the account a login with this
- * code made within the last 60 s (0: none), or *err_name the error it
- * ended with (empty: none). unlock must follow every successful lock.
+ * code made within the last 60 s, or 0. unlock must follow every OK lock.
  */
 enum err db_code_lock(struct db *db, const unsigned char *code_hash,
-    long wait_ms, long long *account_id, char *err_name, size_t errlen) WARN_UNUSED;
+    long wait_ms, long long *account_id) WARN_UNUSED;
 void db_code_unlock(struct db *db, const unsigned char *code_hash);
-/* db_code_fail: remember that this code's exchange ended with error e. */
-void db_code_fail(struct db *db, const unsigned char *code_hash,
-    const char *appid, enum err e);
 
 /*
  * db_login: create or update the account (appid, openid) and its user, link

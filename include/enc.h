@@ -21,11 +21,13 @@ int enc_b64url(char *out, size_t outlen, const unsigned char *in, size_t n) WARN
 int enc_b64(char *out, size_t outlen, const unsigned char *in, size_t n) WARN_UNUSED;
 
 /*
- * enc_unb64url / enc_unb64: decode len characters of in into out (at most
- * outmax bytes), setting *outlen. enc_unb64url takes unpadded base64url only;
- * enc_unb64 takes padded standard base64 only. Return 0, or -1 on any
- * character outside the alphabet, bad padding, trailing data or too small a
- * buffer.
+ * enc_unb64url / enc_unb64: decode exactly len characters of in into out
+ * (at most outmax bytes), setting *outlen (0 on failure). enc_unb64url takes
+ * unpadded base64url only; enc_unb64 takes padded standard base64 only.
+ * Return 0, or -1 on any character outside the alphabet (whitespace, NUL and
+ * bytes >= 0x80 included), missing, extra or misplaced padding, non-zero
+ * spare bits (so each byte string has one accepted encoding), trailing data
+ * or too small a buffer. The empty string decodes to zero bytes.
  */
 int enc_unb64url(unsigned char *out, size_t outmax, size_t *outlen,
     const char *in, size_t len) WARN_UNUSED;

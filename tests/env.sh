@@ -205,8 +205,9 @@ start_env() {
 	STEPS=$((TIMEOUT * 10))
 
 	PG_BIN_DIR=$(find_pg_bin)
-	[ -n "$PG_BIN_DIR" ] && [ -x "$PG_BIN_DIR/initdb" ] ||
+	if [ -z "$PG_BIN_DIR" ] || [ ! -x "$PG_BIN_DIR/initdb" ]; then
 		die "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin); run make deps"
+	fi
 	NGINX=$(command -v nginx 2>/dev/null || true)
 	[ -n "$NGINX" ] || [ ! -x /usr/sbin/nginx ] || NGINX=/usr/sbin/nginx
 	[ -n "$NGINX" ] || die "nginx not found; run make deps"
@@ -466,13 +467,13 @@ EOF
 
 wxauth is running at $URL (WeChat mock at http://127.0.0.1:$MOCK_PORT, files in run/)
 
-  # log in: the mock accepts any code; "alice.1" is user alice's first code
+  # log in as "alice" (a mock code is NAME.ANYTHING, each usable once: alice.2 next time)
   curl -s -X POST $URL/v1/login -H 'Content-Type: application/json' \\
        -d '{"appid":"wx1111111111111111","code":"alice.1"}'
-  # copy access_token from the answer, then:
-  TOKEN=v4.local....
+  # copy "access_token" from the answer:
+  TOKEN=v4.local.....
   curl -s $URL/v1/session -H "Authorization: Bearer \$TOKEN"
-  curl -s $URL/demo/hello -H "Authorization: Bearer \$TOKEN"    # a protected API behind auth_request
+  curl -s $URL/demo/hello -H "Authorization: Bearer \$TOKEN"   # an API behind auth_request
   curl -s -X POST $URL/v1/logout -H "Authorization: Bearer \$TOKEN"
 
   logs: run/wxauth.log run/wxauth.stderr run/nginx/error.log run/nginx/access.log run/mock.log

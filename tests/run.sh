@@ -20,12 +20,12 @@
 # could not run (which counts as one failure).
 #
 # Environment: WXAUTH_PORT (nginx port of the test environments; default:
-# the first free pair from 18080 on), WXAUTH_WORKERS, WXAUTH_INTEG_TIMEOUT
+# a free pair between 18080 and 28080), WXAUTH_WORKERS, WXAUTH_INTEG_TIMEOUT
 # (seconds per integration run, default 1800).
 set -u
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+cd "$ROOT" || exit 1
 PY=/usr/bin/python3
 INTEG_TIMEOUT=${WXAUTH_INTEG_TIMEOUT:-1800}
 # Unbuffered output from the Python stages, so that it streams through tee.
@@ -118,6 +118,7 @@ add_counted() {
 		stage_error "$1" "no \"N passed, N failed\" line in its output (exit status $CAPTURE_RC)"
 		return
 	fi
+	# shellcheck disable=SC2086 # two numbers
 	set -- "$1" $counts
 	if [ "$CAPTURE_RC" = 124 ]; then
 		echo "run.sh: $1: timed out"
@@ -149,8 +150,11 @@ unit_stage() {
 # Free port pair for nginx and the mock, unless WXAUTH_PORT says.
 if [ -z "${WXAUTH_PORT:-}" ]; then
 	WXAUTH_PORT=$("$PY" - <<'EOF'
-import socket
-for base in range(18080, 28080, 10):
+import random, socket
+# A random start, so that runs side by side rarely race for the same ports.
+start = random.randrange(500)
+for i in range(500):
+    base = 18080 + 20 * ((start + i) % 500)
     ok = True
     for p in (base, base + 1):
         s = socket.socket()
@@ -187,7 +191,7 @@ integ_stage() {
 		sh tests/env.sh stop "$envdir" || true
 		return
 	fi
-	capture "$envdir/integ.out" timeout -k 10 "$INTEG_TIMEOUT" "$PY" tests/integ/run.py "$envdir/env.json" "$@"
+	capture "$envdir/integ.out" timeout --foreground -k 10 "$INTEG_TIMEOUT" "$PY" tests/integ/run.py "$envdir/env.json" "$@"
 	before=$TOTAL_FAILED
 	add_counted "$stage" "$envdir/integ.out"
 	if [ "$TOTAL_FAILED" != "$before" ]; then
@@ -211,7 +215,7 @@ unit_stage "unit" build
 if [ -f tests/mock/test_wxmock.py ]; then
 	banner "WeChat mock self-test"
 	out=$SCRATCH/mock.out
-	capture "$out" timeout -k 10 600 "$PY" -m unittest tests/mock/test_wxmock.py
+	capture "$out" timeout --foreground -k 10 600 "$PY" -m unittest tests/mock/test_wxmock.py
 	ran=$(sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$out" | tail -n 1)
 	if [ -z "$ran" ]; then
 		stage_error "mock" "no \"Ran N tests\" line (exit status $CAPTURE_RC)"
@@ -273,11 +277,11 @@ for t in tests/deploy/*.sh; do
 	work=$SCRATCH/$(echo "$name" | tr -c 'A-Za-z0-9\n' _)
 	mkdir -p "$work"
 	chmod 755 "$work"
-	shell=sh
+	shell="sh"
 	case $(head -n 1 "$t") in
 	'#!'*bash*) shell=bash ;;
 	esac
-	capture "$work.out" env WXAUTH_SCRATCH="$work" timeout -k 10 "$INTEG_TIMEOUT" "$shell" "$t"
+	capture "$work.out" env WXAUTH_SCRATCH="$work" timeout --foreground -k 10 "$INTEG_TIMEOUT" "$shell" "$t"
 	add_counted "$name" "$work.out"
 done
 

@@ -41,7 +41,7 @@ for bin in "$@"; do
 	*/*) cmd=$bin ;;
 	*) cmd=./$bin ;;
 	esac
-	timeout -k 5 "$TIMEOUT" "$cmd" >"$out" 2>&1 </dev/null
+	timeout --foreground -k 5 "$TIMEOUT" "$cmd" >"$out" 2>&1 </dev/null
 	rc=$?
 	cat "$out"
 	# cmocka prints one summary per group: add them up.

@@ -1,0 +1,139 @@
+/* The front door's field checks and the revocation view. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+
+#include "form.h"
+#include "revoke.h"
+
+static const struct field fields[] = {
+	{"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, 8},
+	{"name", FT_STRING, FF_TEXT, 1, 64},
+	{"all", FT_BOOL, 0, 0, 0},
+	{"cc", FT_INT, FF_NUMSTR, 1, 999},
+	FIELDS_END
+};
+
+static enum err
+check(const char *json, char *why, size_t len)
+{
+	struct json_object *o = json_tokener_parse(json);
+	enum err rc = form_check(o, fields, why, len);
+
+	json_object_put(o);
+	return rc;
+}
+
+static void
+test_good(void **state)
+{
+	char why[128] = "";
+
+	(void)state;
+	assert_int_equal(check("{\"code\":\"abc\"}", why, sizeof(why)), OK);
+	assert_int_equal(check("{\"code\":\"abc\",\"name\":\"\\u5fae\\u4fe1\",\"all\":true,\"cc\":86}",
+	    why, sizeof(why)), OK);
+	assert_int_equal(check("{\"code\":\"abc\",\"cc\":\"86\"}", why, sizeof(why)), OK);
+	assert_int_equal(check("{\"code\":\"abc\",\"extra\":[1,2]}", why, sizeof(why)), OK);
+}
+
+static void
+test_bad(void **state)
+{
+	static const struct {
+		const char *json, *why;
+	} cases[] = {
+		{"{}", "field 'code' is required"},
+		{"{\"code\":null}", "field 'code' is required"},
+		{"{\"code\":5}", "field 'code' must be a string"},
+		{"{\"code\":\"\"}", "field 'code' must not be empty"},
+		{"{\"code\":\"123456789\"}", "field 'code' has a wrong length"},
+		{"{\"code\":\"a b\"}", "field 'code' has characters that are not allowed"},
+		{"{\"code\":\"a\\u0001\"}", "field 'code' has characters that are not allowed"},
+		{"{\"code\":\"a\\u0000b\"}", "field 'code' must not contain NUL"},
+		{"{\"code\":\"a\",\"name\":\"a\\nb\"}", "field 'name' must be valid UTF-8 without control characters"},
+		{"{\"code\":\"a\",\"all\":\"yes\"}", "field 'all' must be true or false"},
+		{"{\"code\":\"a\",\"cc\":1000}", "field 'cc' is out of range"},
+		{"{\"code\":\"a\",\"cc\":\"8x\"}", "field 'cc' must be an integer"},
+		{"{\"code\":\"a\",\"cc\":8.5}", "field 'cc' must be an integer"},
+	};
+	char why[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		why[0] = '\0';
+		print_message("%s\n", cases[i].json);
+		assert_int_equal(check(cases[i].json, why, sizeof(why)), ERR_INVALID_REQUEST);
+		assert_string_equal(why, cases[i].why);
+	}
+	assert_int_equal(form_check(NULL, fields, why, sizeof(why)), ERR_INVALID_REQUEST);
+}
+
+static void
+test_utf8(void **state)
+{
+	(void)state;
+	assert_true(form_text_ok("abc", 3, 1, 3));
+	assert_false(form_text_ok("abcd", 4, 1, 3));
+	assert_true(form_text_ok("\xe5\xbe\xae\xe4\xbf\xa1", 6, 2, 2));
+	assert_false(form_text_ok("\xe5\xbe", 2, 0, 10));          /* truncated */
+	assert_false(form_text_ok("\xff", 1, 0, 10));
+	assert_false(form_text_ok("\xed\xa0\x80", 3, 0, 10));      /* surrogate */
+	assert_false(form_text_ok("\xc2\x85", 2, 0, 10));          /* C1 control */
+	assert_false(form_text_ok("a\tb", 3, 0, 10));
+	assert_false(form_text_ok("", 0, 1, 10));
+}
+
+static void
+test_revoke(void **state)
+{
+	struct revoke *rv = revoke_new();
+	char sid[64];
+	int i;
+
+	(void)state;
+	assert_non_null(rv);
+	assert_false(revoke_has_session(rv, "a"));
+	for (i = 0; i < 1000; i++) {
+		snprintf(sid, sizeof(sid), "00000000-0000-0000-0000-%012d", i);
+		assert_int_equal(revoke_add_session(rv, sid, i < 500 ? 100 : 300), 0);
+	}
+	assert_int_equal(revoke_count(rv), 1000);
+	assert_true(revoke_has_session(rv, "00000000-0000-0000-0000-000000000499"));
+	revoke_prune(rv, 200);
+	assert_int_equal(revoke_count(rv), 500);
+	assert_false(revoke_has_session(rv, "00000000-0000-0000-0000-000000000499"));
+	assert_true(revoke_has_session(rv, "00000000-0000-0000-0000-000000000500"));
+	assert_true(revoke_has_session(rv, "00000000-0000-0000-0000-000000000999"));
+
+	assert_string_equal(revoke_resolve(rv, "u1"), "u1");
+	assert_int_equal(revoke_add_merge(rv, "u1", "u2", 300), 0);
+	assert_int_equal(revoke_add_merge(rv, "u2", "u3", 300), 0);
+	assert_string_equal(revoke_resolve(rv, "u1"), "u3");
+	/* A cycle (a bug elsewhere) must not hang the hot path. */
+	assert_int_equal(revoke_add_merge(rv, "u3", "u1", 300), 0);
+	assert_non_null(revoke_resolve(rv, "u1"));
+	revoke_clear(rv);
+	assert_int_equal(revoke_count(rv), 0);
+	revoke_free(rv);
+	revoke_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_revoke),
+	};
+
+	return cmocka_run_group_tests_name("form", tests, NULL, NULL);
+}
