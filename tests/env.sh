@@ -202,7 +202,6 @@ start_env() {
 	SKIP_APP=${WXAUTH_SKIP_APP:-0}
 	MOCK_SCRIPT=$ROOT/tests/mock/wxmock.py
 	PY=/usr/bin/python3
-	STEPS=$((TIMEOUT * 10))
 
 	PG_BIN_DIR=$(find_pg_bin)
 	if [ -z "$PG_BIN_DIR" ] || [ ! -x "$PG_BIN_DIR/initdb" ]; then
@@ -227,7 +226,7 @@ start_env() {
 	rm -rf "$DIR/pg" "$DIR/sock" "$DIR/secrets" "$DIR/nginx" "$DIR/keys" "$DIR/data.key" \
 		"$DIR/apps.json" "$DIR/wxauth.conf" "$DIR/env.json" "$DIR/env.sh" \
 		"$DIR/pg.log" "$DIR/mock.log" "$DIR/wxauth.log" "$DIR/wxauth.stderr" \
-		"$DIR/keygen.log" "$DIR/migrate.log"
+		"$DIR/keygen.log" "$DIR/migrate.log" "$DIR/initdb.log" "$DIR/createdb.log" "$DIR/integ.out"
 
 	# (b) PostgreSQL: private cluster, trust auth, unix socket in DIR/sock.
 	mkdir -p "$DIR/pg" "$DIR/sock"
@@ -326,15 +325,14 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		</dev/null >"$DIR/mock.log" 2>&1 &
 	echo $! >"$DIR/mock.pid"
 	mock_pid=$!
-	i=0
+	deadline=$(($(date +%s) + TIMEOUT))
 	while :; do
 		if grep -q "wxmock listening on" "$DIR/mock.log" 2>/dev/null ||
 			[ "$(http_code "http://127.0.0.1:$MOCK_PORT/_mock/stats")" = 200 ]; then
 			break
 		fi
 		running "$mock_pid" || fail_start "the WeChat mock exited (port $MOCK_PORT in use?)" "$DIR/mock.log"
-		i=$((i + 1))
-		[ $i -lt "$STEPS" ] || fail_start "the WeChat mock did not come up in $TIMEOUT s" "$DIR/mock.log"
+		[ "$(date +%s)" -lt "$deadline" ] || fail_start "the WeChat mock did not come up in $TIMEOUT s" "$DIR/mock.log"
 		sleep 0.1
 	done
 
@@ -347,12 +345,11 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		setsid "$BIN" serve -c "$DIR/wxauth.conf" </dev/null >"$DIR/wxauth.stderr" 2>&1 &
 		serve_pid=$!
 		echo "$serve_pid" >"$DIR/serve.pid"
-		i=0
+		deadline=$(($(date +%s) + TIMEOUT))
 		while [ ! -S "$DIR/wxauth.sock" ]; do
 			running "$serve_pid" ||
 				fail_start "wxauth serve exited before it opened $DIR/wxauth.sock" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
-			i=$((i + 1))
-			[ $i -lt "$STEPS" ] ||
+			[ "$(date +%s)" -lt "$deadline" ] ||
 				fail_start "wxauth serve did not open $DIR/wxauth.sock in $TIMEOUT s" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
 			sleep 0.1
 		done
@@ -373,7 +370,7 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		fail_start "nginx rejects $DIR/nginx/nginx.conf" "$DIR/nginx/startup.log"
 	"$NGINX" -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx/" </dev/null >>"$DIR/nginx/startup.log" 2>&1 ||
 		fail_start "nginx did not start (port $PORT in use?)" "$DIR/nginx/startup.log" "$DIR/nginx/error.log"
-	i=0
+	deadline=$(($(date +%s) + TIMEOUT))
 	while :; do
 		if [ "$SKIP_APP" = 1 ]; then
 			code=$(http_code "http://127.0.0.1:$PORT/demo/")
@@ -386,8 +383,7 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 			[ "$code" != 200 ] || break
 			what="GET /healthz through nginx did not answer 200 in $TIMEOUT s (last status: ${code:-none})"
 		fi
-		i=$((i + 1))
-		[ $i -lt "$STEPS" ] ||
+		[ "$(date +%s)" -lt "$deadline" ] ||
 			fail_start "$what" "$DIR/nginx/startup.log" "$DIR/nginx/error.log" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
 		sleep 0.1
 	done

@@ -288,6 +288,9 @@ done
 cleanup
 banner "summary"
 printf '%s' "$SUMMARY"
+if [ "${WXAUTH_KEEP_SCRATCH:-0}" = 1 ]; then
+	echo "  (scratch folder kept: $SCRATCH)"
+fi
 FINISHED=1
 echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
 [ "$TOTAL_FAILED" -eq 0 ]

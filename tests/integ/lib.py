@@ -167,6 +167,11 @@ class Env:
 
     # -- apps ---------------------------------------------------------------
 
+    @staticmethod
+    def wait_until(fn, timeout=5.0, interval=0.05, msg=None):
+        """Same as the module's wait_until()."""
+        return wait_until(fn, timeout, interval, msg)
+
     def app(self, name):
         """The app dict by name ('mp1', 'mp2', 'oa', 'web', 'demo')."""
         for a in self.apps:
