@@ -207,6 +207,21 @@ integ_stage() {
 	sh tests/env.sh stop "$envdir" || true
 }
 
+# 0. the copies of the official vectors are the official vectors
+if [ -d ../shared/vectors ]; then
+	banner "vectors: tests/vectors against ../shared/vectors"
+	np=0 nf=0
+	for f in ../shared/vectors/*.json; do
+		if cmp -s "$f" "tests/vectors/${f##*/}"; then
+			np=$((np + 1))
+		else
+			echo "run.sh: tests/vectors/${f##*/} differs from $f"
+			nf=$((nf + 1))
+		fi
+	done
+	add "vectors" "$np" "$nf"
+fi
+
 # 1. unit tests, release
 banner "unit tests (build/)"
 unit_stage "unit" build

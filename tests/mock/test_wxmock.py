@@ -21,10 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wxmock  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VECTORS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "..", "shared", "vectors",
-                       "wechat-open-data.json")
-if not os.path.exists(VECTORS):
-    VECTORS = "/work/shared/vectors/wechat-open-data.json"
+VECTORS = os.path.join(os.path.dirname(HERE), "vectors", "wechat-open-data.json")
 
 MP = "wxminiprogram0001"
 MP2 = "wxminiprogram0002"

@@ -3,7 +3,7 @@
  * key file, refresh tokens and ISO 8601 times.
  *
  * Known answers come from the official vectors in $WXAUTH_VECTORS (default
- * ../shared/vectors, relative to the repository root the tests run from):
+ * tests/vectors, copies of ../shared/vectors, relative to the repository root):
  * paseto-v4.json, paserk-k4.lid.json, paserk-k4.local.json.
  */
 #include <stdarg.h>
@@ -46,7 +46,7 @@ vectors_dir(void)
 {
 	const char *d = getenv("WXAUTH_VECTORS");
 
-	return d != NULL && d[0] != '\0' ? d : "../shared/vectors";
+	return d != NULL && d[0] != '\0' ? d : "tests/vectors";
 }
 
 static struct json_object *
