@@ -1,0 +1,85 @@
+"""The operations commands: migrate (twice), check-config, keygen."""
+
+import os
+import subprocess
+import tempfile
+
+from lib import expect_unchanged
+
+
+def _run(env, *args, extra_env=None):
+    e = dict(os.environ)
+    e.update(extra_env or {})
+    return subprocess.run([env.wxauth_bin] + list(args), capture_output=True, text=True,
+                          timeout=30, env=e)
+
+
+def test_migrate_twice_changes_nothing(env):
+    before = env.snapshot()
+    r = _run(env, "migrate", "-c", env.conf, "-d", "db")
+    assert r.returncode == 0, "second migrate failed: %s %s" % (r.stdout, r.stderr)
+    assert "0 applied" in r.stdout, "second migrate applied something: %r" % r.stdout
+    rows = env.sql("SELECT count(*) FROM schema_migrations")
+    assert int(rows[0][0]) == len([f for f in os.listdir("db") if f.endswith(".sql")])
+    expect_unchanged(before, env.snapshot(), "a second migrate")
+
+
+def test_check_config_ok(env):
+    r = _run(env, "check-config", "-c", env.conf)
+    assert r.returncode == 0, r.stderr
+    assert "ok" in r.stdout and "5 apps" in r.stdout, r.stdout
+
+
+def test_check_config_names_the_bad_line(env):
+    with open(env.conf, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    with tempfile.TemporaryDirectory() as d:
+        bad = os.path.join(d, "bad.conf")
+        # Line 3 becomes a typo of a real setting.
+        lines.insert(2, "worker = 4")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        r = _run(env, "check-config", "-c", bad)
+        assert r.returncode != 0, "a bad config passed: %s" % r.stdout
+        assert r.stderr.startswith(bad + ":3: "), "expected '%s:3: ...', got %r" % (bad, r.stderr)
+        assert "worker" in r.stderr
+        # serve refuses it too, before binding anything.
+        r = _run(env, "serve", "-c", bad)
+        assert r.returncode != 0 and ":3: " in r.stderr, r.stderr
+        # WXAUTH_CONFIG is read when -c is absent.
+        r = _run(env, "check-config", extra_env={"WXAUTH_CONFIG": bad})
+        assert r.returncode != 0 and r.stderr.startswith(bad + ":3: "), r.stderr
+
+
+def test_check_config_refuses_a_bad_key_file(env):
+    with tempfile.TemporaryDirectory() as d:
+        keys = os.path.join(d, "keys")
+        with open(keys, "w") as f:
+            f.write("k4.local.not-a-key\n")
+        conf = os.path.join(d, "wxauth.conf")
+        with open(env.conf, encoding="utf-8") as f:
+            text = f.read().replace("key_file = %s\n" % env.key_file, "key_file = %s\n" % keys, 1)
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(text)
+        r = _run(env, "check-config", "-c", conf)
+        assert r.returncode != 0 and r.stderr.startswith(keys + ":1: "), r.stderr
+
+
+def test_keygen(env):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "keys")
+        r = _run(env, "keygen", path)
+        assert r.returncode == 0, r.stderr
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        first = [l for l in open(path).read().splitlines() if l.startswith("k4.local.")]
+        assert len(first) == 1 and len(first[0]) == len("k4.local.") + 43, first
+        # Never overwritten...
+        r = _run(env, "keygen", path)
+        assert r.returncode != 0 and "exists" in r.stderr
+        # ... but rotated: a new first key, the old one kept.
+        r = _run(env, "keygen", "--rotate", path)
+        assert r.returncode == 0, r.stderr
+        keys = [l for l in open(path).read().splitlines() if l.startswith("k4.local.")]
+        assert len(keys) == 2 and keys[1] == first[0] and keys[0] != first[0], keys
+        # Key material never reaches the terminal.
+        assert "k4.local." not in r.stdout + r.stderr
