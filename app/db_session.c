@@ -1,0 +1,550 @@
+/*
+ * db_session.c - the units of work of logging in and of a session's life:
+ * the idempotent-login lock, creating or updating accounts and users
+ * (linking them by unionid), opening, refreshing and ending sessions.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "dbi.h"
+#include "log.h"
+
+enum session_stmt {
+	S_LOCK_TIMEOUT,
+	S_CODE_LOCK,
+	S_CODE_UNLOCK,
+	S_CODE_GET,
+	S_CODE_OK,
+	S_CODE_PRUNE,
+	S_ACC_GET,
+	S_ACC_UPDATE,
+	S_ACC_NEW,
+	S_ACC_IDENT,
+	S_USER_BY_UNIONID,
+	S_USER_NEW,
+	S_USER_SET_UNIONID,
+	S_SESSION_NEW,
+	S_REFRESH_GET,
+	S_REFRESH_ROTATE,
+	S_REFRESH_USED_ADD,
+	S_REFRESH_USED_GET,
+	S_REVOKE_SESSION,
+	S_REVOKE_USER,
+	S__MAX
+};
+
+const struct db_stmt db_session_stmts[] = {
+	[S_LOCK_TIMEOUT] = {"lock_timeout",
+	    "SELECT set_config('lock_timeout', $1, false)"},
+	/* Two logins with one code wait for each other here. */
+	[S_CODE_LOCK] = {"code_lock", "SELECT pg_advisory_lock($1::bigint)"},
+	[S_CODE_UNLOCK] = {"code_unlock", "SELECT pg_advisory_unlock($1::bigint)"},
+	[S_CODE_GET] = {"code_get",
+	    "SELECT account_id FROM login_codes"
+	    " WHERE code_hash = $1 AND created_at > now() - interval '60 seconds'"},
+	[S_CODE_OK] = {"code_ok",
+	    "INSERT INTO login_codes (code_hash, appid, account_id) VALUES ($1, $2, $3)"
+	    " ON CONFLICT (code_hash) DO UPDATE SET account_id = EXCLUDED.account_id,"
+	    " created_at = now()"},
+	[S_CODE_PRUNE] = {"code_prune",
+	    "DELETE FROM login_codes WHERE created_at < now() - interval '10 minutes'"},
+	[S_ACC_GET] = {"acc_get",
+	    "SELECT a.id, a.user_id, coalesce(u.unionid, '') FROM accounts a"
+	    " JOIN users u ON u.id = a.user_id"
+	    " WHERE a.appid = $1 AND a.openid = $2 FOR UPDATE OF a"},
+	[S_ACC_UPDATE] = {"acc_update",
+	    "UPDATE accounts SET session_key = $2, session_key_at = now(),"
+	    " last_login = now(), unionid = coalesce($3, unionid) WHERE id = $1"},
+	[S_ACC_NEW] = {"acc_new",
+	    "INSERT INTO accounts (appid, openid, user_id, unionid, session_key,"
+	    " session_key_at) VALUES ($1, $2, $3, $4, $5, now()) RETURNING id"},
+	[S_ACC_IDENT] = {"acc_ident",
+	    "SELECT a.id, a.user_id, coalesce(u.unionid, ''), a.appid, a.openid"
+	    " FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.id = $1"},
+	[S_USER_BY_UNIONID] = {"user_by_unionid",
+	    "SELECT id FROM users WHERE unionid = $1 AND merged_into IS NULL"},
+	[S_USER_NEW] = {"user_new",
+	    "INSERT INTO users (unionid) VALUES ($1) RETURNING id"},
+	[S_USER_SET_UNIONID] = {"user_set_unionid",
+	    "UPDATE users SET unionid = $2, updated_at = now()"
+	    " WHERE id = $1 AND unionid IS NULL"},
+	[S_SESSION_NEW] = {"session_new",
+	    "INSERT INTO sessions (user_id, account_id, refresh_hash, expires_at, ip,"
+	    " user_agent) VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5,"
+	    " $6) RETURNING id"},
+	[S_REFRESH_GET] = {"refresh_get",
+	    "SELECT s.id, s.user_id, s.account_id, s.revoked_at IS NOT NULL,"
+	    " s.expires_at <= now(), a.appid, a.openid, coalesce(u.unionid, '')"
+	    " FROM sessions s JOIN accounts a ON a.id = s.account_id"
+	    " JOIN users u ON u.id = s.user_id"
+	    " WHERE s.refresh_hash = $1 FOR UPDATE OF s"},
+	[S_REFRESH_ROTATE] = {"refresh_rotate",
+	    "UPDATE sessions SET refresh_hash = $2, refreshed_at = now(),"
+	    " expires_at = now() + make_interval(secs => $3) WHERE id = $1"},
+	[S_REFRESH_USED_ADD] = {"refresh_used_add",
+	    "INSERT INTO refresh_used (hash, session_id) VALUES ($1, $2)"},
+	[S_REFRESH_USED_GET] = {"refresh_used_get",
+	    "SELECT s.id, s.user_id FROM refresh_used r"
+	    " JOIN sessions s ON s.id = r.session_id WHERE r.hash = $1"},
+	/* Ending sessions and telling every worker is one statement, so that
+	 * the notifications go out exactly when the change commits. */
+	[S_REVOKE_SESSION] = {"revoke_session",
+	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = $2"
+	    " WHERE id = $1 AND revoked_at IS NULL RETURNING id)"
+	    " SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r"},
+	[S_REVOKE_USER] = {"revoke_user",
+	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = $2"
+	    " WHERE user_id = $1 AND revoked_at IS NULL RETURNING id)"
+	    " SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r"},
+	[S__MAX] = {NULL, NULL}
+};
+
+static unsigned long logins;     /* in this worker, to prune login_codes */
+
+static enum err
+run(struct db *db, enum session_stmt s, const struct db_params *p, PGresult **out)
+{
+	return db_exec(db, &db_session_stmts[s], p, out);
+}
+
+static enum err
+run_row(struct db *db, enum session_stmt s, const struct db_params *p, PGresult **out)
+{
+	return db_exec_row(db, &db_session_stmts[s], p, out);
+}
+
+static long long
+code_key(const unsigned char *hash)
+{
+	uint64_t k = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		k = (k << 8) | hash[i];
+	return (long long)k;
+}
+
+/* ---- idempotent login ---- */
+
+enum err
+db_code_lock(struct db *db, const unsigned char *code_hash, long wait_ms,
+    long long *account_id)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char ms[32];
+	enum err rc;
+
+	*account_id = 0;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	snprintf(ms, sizeof(ms), "%ldms", wait_ms);
+	db_p_text(&p, ms);
+	if ((rc = run(db, S_LOCK_TIMEOUT, &p, &res)) != OK)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	memset(&p, 0, sizeof(p));
+	db_p_int(&p, code_key(code_hash));
+	if ((rc = run(db, S_CODE_LOCK, &p, &res)) != OK)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	memset(&p, 0, sizeof(p));
+	db_p_bin(&p, code_hash, TOK_HASHBYTES);
+	if ((rc = run(db, S_CODE_GET, &p, &res)) != OK) {
+		db_code_unlock(db, code_hash);
+		goto out;
+	}
+	if (PQntuples(res) == 1)
+		*account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+out:
+	PQclear(res);
+	return rc;
+}
+
+void
+db_code_unlock(struct db *db, const unsigned char *code_hash)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+
+	/* A lost connection releases the lock by itself. */
+	db_p_int(&p, code_key(code_hash));
+	if (run(db, S_CODE_UNLOCK, &p, &res) == OK)
+		PQclear(res);
+}
+
+/* ---- login ---- */
+
+struct login_ctx {
+	const struct db_login *in;
+	long long account_id;           /* db_login_again: the account */
+	struct db_ident *out;
+};
+
+/* open_session: the session row and the audit row of a login. */
+static enum err
+open_session(struct db *db, struct login_ctx *x, const char *event)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	db_p_text(&p, x->out->user_id);
+	db_p_int(&p, x->out->account_id);
+	db_p_bin(&p, x->in->refresh_hash, TOK_HASHBYTES);
+	db_p_int(&p, x->in->refresh_ttl);
+	db_p_text(&p, x->in->ip);
+	db_p_text(&p, x->in->user_agent);
+	if ((rc = run_row(db, S_SESSION_NEW, &p, &res)) != OK)
+		goto out;
+	db_copy(x->out->session_id, sizeof(x->out->session_id), PQgetvalue(res, 0, 0));
+	memset(&p, 0, sizeof(p));
+	db_p_bin(&p, x->in->code_hash, TOK_HASHBYTES);
+	db_p_text(&p, x->in->appid);
+	db_p_int(&p, x->out->account_id);
+	PQclear(res);
+	res = NULL;
+	if ((rc = run(db, S_CODE_OK, &p, &res)) != OK)
+		goto out;
+	rc = db_audit(db, event, x->out->user_id, x->out->account_id,
+	    x->out->session_id, x->in->request_id, x->in->ip,
+	    x->out->created ? "{\"created\":true}" : NULL);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * link_unionid: the account's user learns a unionid it did not have. When
+ * no live user holds it, the user takes it; when another user holds it, the
+ * two are one person and merge. A user whose unionid differs is a conflict.
+ */
+static enum err
+link_unionid(struct db *db, struct db_ident *id, const char *unionid,
+    const char *request_id)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char other[UUID_STR], survivor[UUID_STR], loser[UUID_STR];
+	enum err rc = OK;
+
+	if (unionid == NULL || *unionid == '\0')
+		return OK;
+	if (id->unionid[0] != '\0') {
+		return strcmp(id->unionid, unionid) == 0 ? OK : ERR_UNIONID_CONFLICT;
+	}
+	db_p_text(&p, unionid);
+	if ((rc = run(db, S_USER_BY_UNIONID, &p, &res)) != OK)
+		goto out;
+	if (PQntuples(res) == 0) {
+		memset(&p, 0, sizeof(p));
+		db_p_text(&p, id->user_id);
+		db_p_text(&p, unionid);
+		PQclear(res);
+		res = NULL;
+		if ((rc = run(db, S_USER_SET_UNIONID, &p, &res)) != OK)
+			goto out;
+	} else {
+		db_copy(other, sizeof(other), PQgetvalue(res, 0, 0));
+		if ((rc = db_merge(db, id->user_id, other, "unionid", request_id,
+		    survivor, loser)) != OK)
+			goto out;
+		db_copy(id->user_id, sizeof(id->user_id), survivor);
+		db_copy(id->merged_from, sizeof(id->merged_from), loser);
+	}
+	db_copy(id->unionid, sizeof(id->unionid), unionid);
+out:
+	PQclear(res);
+	return rc;
+}
+
+static enum err
+login_txn(struct db *db, void *arg)
+{
+	struct login_ctx *x = arg;
+	const struct db_login *in = x->in;
+	struct db_ident *out = x->out;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	memset(out, 0, sizeof(*out));
+	db_copy(out->appid, sizeof(out->appid), in->appid);
+	db_copy(out->openid, sizeof(out->openid), in->openid);
+
+	db_p_text(&p, in->appid);
+	db_p_text(&p, in->openid);
+	if ((rc = run(db, S_ACC_GET, &p, &res)) != OK)
+		goto out;
+	if (PQntuples(res) == 1) {
+		/* A returning account: new session_key, maybe a new unionid. */
+		out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 1));
+		db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 2));
+		memset(&p, 0, sizeof(p));
+		db_p_int(&p, out->account_id);
+		db_p_bin(&p, in->sealed_key, in->sealed_len);
+		db_p_text(&p, in->unionid);
+		PQclear(res);
+		res = NULL;
+		if ((rc = run(db, S_ACC_UPDATE, &p, &res)) != OK)
+			goto out;
+		if ((rc = link_unionid(db, out, in->unionid, in->request_id)) != OK)
+			goto out;
+	} else {
+		/* A new account joins the user holding its unionid, if any. */
+		PQclear(res);
+		res = NULL;
+		if (in->unionid != NULL && *in->unionid != '\0') {
+			memset(&p, 0, sizeof(p));
+			db_p_text(&p, in->unionid);
+			if ((rc = run(db, S_USER_BY_UNIONID, &p, &res)) != OK)
+				goto out;
+			if (PQntuples(res) == 1)
+				db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
+			PQclear(res);
+			res = NULL;
+		}
+		if (out->user_id[0] == '\0') {
+			/* A concurrent login of the same person may create the
+			 * same unionid: the unique index turns that into a retry,
+			 * which then finds the other user. */
+			memset(&p, 0, sizeof(p));
+			db_p_text(&p, in->unionid);
+			if ((rc = run_row(db, S_USER_NEW, &p, &res)) != OK)
+				goto out;
+			db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
+			out->created = true;
+			PQclear(res);
+			res = NULL;
+		}
+		db_copy(out->unionid, sizeof(out->unionid), in->unionid);
+		memset(&p, 0, sizeof(p));
+		db_p_text(&p, in->appid);
+		db_p_text(&p, in->openid);
+		db_p_text(&p, out->user_id);
+		db_p_text(&p, in->unionid);
+		db_p_bin(&p, in->sealed_key, in->sealed_len);
+		if ((rc = run_row(db, S_ACC_NEW, &p, &res)) != OK)
+			goto out;
+		out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	rc = open_session(db, x, "login");
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_login(struct db *db, const struct db_login *in, struct db_ident *out)
+{
+	struct login_ctx x = {in, 0, out};
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	rc = db_txn(db, login_txn, &x);
+	if (rc == ERR_UNIONID_CONFLICT) {
+		/* The login rolled back; the refusal is still recorded. */
+		log_warnx("db: unionid conflict: account %s/%s of user %s not merged",
+		    in->appid, in->openid, out->user_id);
+		(void)db_audit(db, "unionid_conflict", out->user_id, out->account_id,
+		    NULL, in->request_id, in->ip, NULL);
+	}
+	/* Old codes are pruned now and then, by whichever login comes. */
+	if (rc == OK && ++logins % 256 == 0 &&
+	    run(db, S_CODE_PRUNE, &p, &res) == OK)
+		PQclear(res);
+	return rc;
+}
+
+static enum err
+login_again_txn(struct db *db, void *arg)
+{
+	struct login_ctx *x = arg;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	memset(x->out, 0, sizeof(*x->out));
+	db_p_int(&p, x->account_id);
+	if ((rc = run_row(db, S_ACC_IDENT, &p, &res)) != OK)
+		goto out;
+	x->out->account_id = x->account_id;
+	db_copy(x->out->user_id, sizeof(x->out->user_id), PQgetvalue(res, 0, 1));
+	db_copy(x->out->unionid, sizeof(x->out->unionid), PQgetvalue(res, 0, 2));
+	db_copy(x->out->appid, sizeof(x->out->appid), PQgetvalue(res, 0, 3));
+	db_copy(x->out->openid, sizeof(x->out->openid), PQgetvalue(res, 0, 4));
+	rc = open_session(db, x, "login_repeat");
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_login_again(struct db *db, long long account_id, const struct db_login *in,
+    struct db_ident *out)
+{
+	struct login_ctx x = {in, account_id, out};
+
+	return db_txn(db, login_again_txn, &x);
+}
+
+/* ---- refresh ---- */
+
+struct refresh_ctx {
+	const unsigned char *old_hash, *new_hash;
+	long ttl;
+	const char *request_id;
+	struct db_ident *out;
+	enum err verdict;       /* what the client is told, once committed */
+};
+
+static enum err
+revoke_one(struct db *db, const char *sid, const char *reason, long *count)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	db_p_text(&p, sid);
+	db_p_text(&p, reason);
+	if ((rc = run_row(db, S_REVOKE_SESSION, &p, &res)) == OK && count != NULL)
+		*count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return rc;
+}
+
+static enum err
+refresh_txn(struct db *db, void *arg)
+{
+	struct refresh_ctx *x = arg;
+	struct db_ident *out = x->out;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char sid[UUID_STR], uid[UUID_STR];
+	enum err rc;
+
+	memset(out, 0, sizeof(*out));
+	x->verdict = OK;
+	db_p_bin(&p, x->old_hash, TOK_HASHBYTES);
+	if ((rc = run(db, S_REFRESH_GET, &p, &res)) != OK)
+		goto out;
+	if (PQntuples(res) == 0) {
+		/* Not current. An already rotated token used again means it
+		 * leaked, or a client raced itself: end the session either
+		 * way, so a thief holding either token is locked out. */
+		PQclear(res);
+		res = NULL;
+		if ((rc = run(db, S_REFRESH_USED_GET, &p, &res)) != OK)
+			goto out;
+		if (PQntuples(res) == 0) {
+			x->verdict = ERR_INVALID_TOKEN;
+			goto out;
+		}
+		db_copy(sid, sizeof(sid), PQgetvalue(res, 0, 0));
+		db_copy(uid, sizeof(uid), PQgetvalue(res, 0, 1));
+		if ((rc = revoke_one(db, sid, "refresh_reuse", NULL)) != OK)
+			goto out;
+		rc = db_audit(db, "refresh_reuse", uid, 0, sid, x->request_id, NULL, NULL);
+		x->verdict = ERR_SESSION_REVOKED;
+		goto out;
+	}
+	db_copy(out->session_id, sizeof(out->session_id), PQgetvalue(res, 0, 0));
+	db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 1));
+	out->account_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	db_copy(out->appid, sizeof(out->appid), PQgetvalue(res, 0, 5));
+	db_copy(out->openid, sizeof(out->openid), PQgetvalue(res, 0, 6));
+	db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 7));
+	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
+		x->verdict = ERR_SESSION_REVOKED;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+		x->verdict = ERR_TOKEN_EXPIRED;
+		goto out;
+	}
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, out->session_id);
+	db_p_bin(&p, x->new_hash, TOK_HASHBYTES);
+	db_p_int(&p, x->ttl);
+	PQclear(res);
+	res = NULL;
+	if ((rc = run(db, S_REFRESH_ROTATE, &p, &res)) != OK)
+		goto out;
+	memset(&p, 0, sizeof(p));
+	db_p_bin(&p, x->old_hash, TOK_HASHBYTES);
+	db_p_text(&p, out->session_id);
+	PQclear(res);
+	res = NULL;
+	rc = run(db, S_REFRESH_USED_ADD, &p, &res);
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_refresh(struct db *db, const unsigned char *old_hash,
+    const unsigned char *new_hash, long refresh_ttl, const char *request_id,
+    struct db_ident *out)
+{
+	struct refresh_ctx x = {old_hash, new_hash, refresh_ttl, request_id, out, OK};
+	enum err rc;
+
+	/* The revocation that reuse detection makes must commit even though
+	 * the request is refused, so the verdict travels beside rc. */
+	if ((rc = db_txn(db, refresh_txn, &x)) != OK)
+		return rc;
+	return x.verdict;
+}
+
+/* ---- logout ---- */
+
+struct logout_ctx {
+	const char *sid, *user_id, *request_id;
+	bool all;
+	long count;
+};
+
+static enum err
+logout_txn(struct db *db, void *arg)
+{
+	struct logout_ctx *x = arg;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	x->count = 0;
+	if (x->all) {
+		db_p_text(&p, x->user_id);
+		db_p_text(&p, "logout_all");
+		if ((rc = run_row(db, S_REVOKE_USER, &p, &res)) != OK)
+			goto out;
+		x->count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	} else if ((rc = revoke_one(db, x->sid, "logout", &x->count)) != OK) {
+		goto out;
+	}
+	rc = db_audit(db, x->all ? "logout_all" : "logout", x->user_id, 0, x->sid,
+	    x->request_id, NULL, NULL);
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_logout(struct db *db, const char *sid, const char *user_id, bool all,
+    const char *request_id, long *count)
+{
+	struct logout_ctx x = {sid, user_id, request_id, all, 0};
+	enum err rc;
+
+	rc = db_txn(db, logout_txn, &x);
+	*count = x.count;
+	return rc;
+}

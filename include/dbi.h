@@ -1,0 +1,77 @@
+/*
+ * dbi.h - the database layer's internals, shared by db.c (connection,
+ * execution, transactions) and the db_*.c files holding units of work.
+ * Nothing outside app/db*.c includes it.
+ */
+#ifndef WXAUTH_DBI_H
+#define WXAUTH_DBI_H
+
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#include "common.h"
+#include "db.h"
+
+/* A named statement; each db_*.c has a table of them ending in {NULL, NULL}. */
+struct db_stmt {
+	const char *name;
+	const char *sql;
+};
+
+extern const struct db_stmt db_session_stmts[];
+extern const struct db_stmt db_merge_stmts[];
+
+#define DB_PARAMS_MAX 8
+
+/* Parameters of one statement: text, or binary for bytea. */
+struct db_params {
+	const char *v[DB_PARAMS_MAX];
+	int len[DB_PARAMS_MAX];
+	int fmt[DB_PARAMS_MAX];
+	int n;
+	char num[DB_PARAMS_MAX][24];    /* storage for numbers rendered as text */
+};
+
+/* Append a parameter: text (NULL or "" is SQL NULL), bytes, a number. */
+void db_p_text(struct db_params *p, const char *s);
+void db_p_bin(struct db_params *p, const unsigned char *b, size_t n);
+void db_p_int(struct db_params *p, long long x);
+
+/* db_copy: bounded copy of a result value (NULL copies as ""). */
+void db_copy(char *dst, size_t dstlen, const char *src);
+
+/* db_connect: connect if needed (prepare, LISTEN, reload). */
+enum err db_connect(struct db *db) WARN_UNUSED;
+
+/*
+ * db_exec: run statement s; on OK *out holds the result (caller PQclears).
+ * Returns ERR_RETRY for unique violations, serialisation failures and
+ * deadlocks, ERR_UPSTREAM_TIMEOUT when lock_timeout expired,
+ * ERR_DB_UNAVAILABLE when the connection is lost, ERR_INTERNAL otherwise.
+ * db_exec_row also requires exactly one row (else ERR_NOT_FOUND).
+ */
+enum err db_exec(struct db *db, const struct db_stmt *s, const struct db_params *p,
+    PGresult **out) WARN_UNUSED;
+enum err db_exec_row(struct db *db, const struct db_stmt *s, const struct db_params *p,
+    PGresult **out) WARN_UNUSED;
+
+/*
+ * db_txn: run fn in a transaction, again on ERR_RETRY, at most a few
+ * times. fn must leave nothing behind in the caller's state that a second
+ * run would not overwrite.
+ */
+enum err db_txn(struct db *db, enum err (*fn)(struct db *, void *), void *arg) WARN_UNUSED;
+
+/* db_audit: one audit_log row (detail: JSON text or NULL). */
+enum err db_audit(struct db *db, const char *event, const char *user_id,
+    long long account_id, const char *session_id, const char *request_id,
+    const char *ip, const char *detail);
+
+/*
+ * db_merge: join users a and b inside the caller's transaction (see
+ * db_merge.c). survivor and loser receive the two ids (UUID_STR bytes).
+ */
+enum err db_merge(struct db *db, const char *a, const char *b, const char *reason,
+    const char *request_id, char *survivor, char *loser) WARN_UNUSED;
+
+#endif
