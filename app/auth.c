@@ -32,6 +32,12 @@ const struct field auth_refresh_fields[] = {
 	FIELDS_END
 };
 
+const struct field auth_link_fields[] = {
+	{"appid", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, APPID_MAX},
+	{"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, CODE_MAX},
+	FIELDS_END
+};
+
 const struct field auth_logout_fields[] = {
 	{"all", FT_BOOL, 0, 0, 0},
 	FIELDS_END
@@ -113,94 +119,193 @@ code_hash(const struct worker *w, const char *appid, const char *code,
 	crypto_generichash_final(&st, out, TOK_HASHBYTES);
 }
 
-/* exchange: ask WeChat about the code and store what it says. */
-static enum err
-exchange(struct worker *w, const struct conf_app *app, const char *code,
-    struct db_login *in, struct db_ident *id)
-{
-	struct wx_session s;
+/* What WeChat says about a code, whatever the app's type. Wiped after use. */
+struct proof {
+	struct wx_session s;            /* mini-program */
+	struct wx_oauth oa;             /* official account, website, mobile */
+	struct wx_profile pr;           /* sns/userinfo, with snsapi_userinfo */
 	unsigned char sealed[SEALED_MAX];
+};
+
+/*
+ * prove: ask WeChat who the code belongs to and fill in's account fields
+ * (pointing into p). A mini-program's session_key is sealed at once; an
+ * OAuth grant with snsapi_userinfo also brings the profile. An OAuth
+ * "snapshot" visitor is refused: it is not a person's account.
+ */
+static enum err
+prove(struct worker *w, const struct conf_app *app,
+    const char *code, struct proof *p, struct db_login *in)
+{
 	char ad[APPID_MAX + OPENID_MAX + 2];
 	size_t sealed_len = 0;
-	enum err rc = ERR_UNKNOWN_APP;
+	enum err rc = ERR_INTERNAL;
 
 	switch (app->type) {
 	case APP_MINIPROGRAM:
-		rc = wx_code2session(w->wx, app, code, &s);
-		break;
+		if ((rc = wx_code2session(w->wx, app, code, &p->s)) != OK)
+			return rc;
+		snprintf(ad, sizeof(ad), "%s/%s", app->appid, p->s.openid);
+		if (box_seal(p->sealed, sizeof(p->sealed), &sealed_len, w->data_keys,
+		    (const unsigned char *)p->s.session_key, strlen(p->s.session_key), ad) == -1)
+			return ERR_INTERNAL;
+		in->openid = p->s.openid;
+		in->unionid = p->s.unionid;
+		in->sealed_key = p->sealed;
+		in->sealed_len = sealed_len;
+		return OK;
 	case APP_OFFICIAL_ACCOUNT:
 	case APP_WEBSITE:
 	case APP_MOBILE:
-		/* OAuth apps come with the unionid issue. */
-		return ERR_UNKNOWN_APP;
+		if ((rc = wx_oauth_exchange(w->wx, app, code, &p->oa)) != OK)
+			return rc;
+		if (p->oa.snapshot)
+			return ERR_SNAPSHOT_USER;
+		if (strstr(p->oa.scope, "snsapi_userinfo") != NULL) {
+			/* The profile is a bonus: without it the login still
+			 * stands on the openid. */
+			if (wx_oauth_userinfo(w->wx, &p->oa, &p->pr) == OK) {
+				in->profile = &p->pr;
+				if (p->oa.unionid[0] == '\0')
+					snprintf(p->oa.unionid, sizeof(p->oa.unionid), "%s", p->pr.unionid);
+			} else {
+				log_warnx("login: sns/userinfo failed; going on without the profile");
+			}
+		}
+		sodium_memzero(p->oa.access_token, sizeof(p->oa.access_token));
+		in->openid = p->oa.openid;
+		in->unionid = p->oa.unionid;
+		return OK;
 	}
-	if (rc != OK)
-		goto out;
-	snprintf(ad, sizeof(ad), "%s/%s", app->appid, s.openid);
-	if (box_seal(sealed, sizeof(sealed), &sealed_len, w->data_keys,
-	    (const unsigned char *)s.session_key, strlen(s.session_key), ad) == -1) {
-		rc = ERR_INTERNAL;
-		goto out;
-	}
-	in->openid = s.openid;
-	in->unionid = s.unionid;
-	in->sealed_key = sealed;
-	in->sealed_len = sealed_len;
-	rc = db_login(w->db, in, id);
-out:
-	sodium_memzero(&s, sizeof(s));
-	sodium_memzero(sealed, sizeof(sealed));
 	return rc;
+}
+
+/*
+ * login_input: what every code-carrying request shares: the app, a fresh
+ * refresh token (login only), the code's hash. Returns the app or NULL.
+ */
+static const struct conf_app *
+login_input(struct worker *w, struct req *r, struct db_login *in,
+    unsigned char hash[TOK_HASHBYTES])
+{
+	const struct conf_app *app;
+
+	if ((app = conf_app_find(w->conf, form_str(r->json, "appid"))) == NULL)
+		return NULL;
+	snprintf(r->appid, sizeof(r->appid), "%s", app->appid);
+	code_hash(w, app->appid, form_str(r->json, "code"), hash);
+	memset(in, 0, sizeof(*in));
+	in->appid = app->appid;
+	in->code_hash = hash;
+	in->refresh_ttl = w->conf->refresh_ttl;
+	in->ip = r->remote_addr;
+	in->user_agent = r->user_agent;
+	in->request_id = r->id;
+	return app;
+}
+
+/*
+ * One code goes to WeChat once: a second request with the same code (a
+ * retry, a double tap) waits on this lock for the first, then reuses its
+ * outcome instead of earning WeChat's 40163. Only success is remembered: a
+ * code WeChat refused leaves nothing stored, and asking again gets the same
+ * refusal.
+ */
+static enum err
+code_lock(struct worker *w, const unsigned char *hash, long long *prior)
+{
+	long wait = w->conf->wechat_timeout_ms * 2 + w->conf->wechat_connect_timeout_ms + 1000;
+
+	return db_code_lock(w->db, hash, wait, prior);
 }
 
 enum err
 auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
 {
 	const struct conf_app *app;
-	const char *code = form_str(r->json, "code");
 	unsigned char hash[TOK_HASHBYTES], rhash[TOK_HASHBYTES];
 	char refresh[TOK_REFRESH_STR];
+	struct proof *p = NULL;
 	struct db_login in;
 	struct db_ident id;
 	long long prior = 0;
-	long wait;
-	enum err rc;
+	enum err rc = ERR_INTERNAL;
 
 	(void)who;
-	if ((app = conf_app_find(w->conf, form_str(r->json, "appid"))) == NULL)
+	if ((app = login_input(w, r, &in, hash)) == NULL)
 		return ERR_UNKNOWN_APP;
-	snprintf(r->appid, sizeof(r->appid), "%s", app->appid);
-	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1)
-		return ERR_INTERNAL;
-	code_hash(w, app->appid, code, hash);
-	memset(&in, 0, sizeof(in));
-	in.appid = app->appid;
-	in.code_hash = hash;
-	in.refresh_hash = rhash;
-	in.refresh_ttl = w->conf->refresh_ttl;
-	in.ip = r->remote_addr;
-	in.user_agent = r->user_agent;
-	in.request_id = r->id;
-
-	/*
-	 * One code goes to WeChat once: a second request with the same code
-	 * (a retry, a double tap) waits here for the first, then reuses its
-	 * outcome instead of earning WeChat's 40163.
-	 */
-	wait = w->conf->wechat_timeout_ms * 2 + w->conf->wechat_connect_timeout_ms + 1000;
-	if ((rc = db_code_lock(w->db, hash, wait, &prior)) != OK)
+	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1 ||
+	    (p = sodium_malloc(sizeof(*p))) == NULL)
 		goto out;
-	/* Only success is remembered: a code WeChat refused leaves nothing
-	 * stored, and asking again gets the same refusal. */
+	in.refresh_hash = rhash;
+	if ((rc = code_lock(w, hash, &prior)) != OK)
+		goto out;
 	if (prior > 0)
 		rc = db_login_again(w->db, prior, &in, &id);
-	else
-		rc = exchange(w, app, code, &in, &id);
+	else if ((rc = prove(w, app, form_str(r->json, "code"), p, &in)) == OK)
+		rc = db_login(w->db, &in, &id);
 	db_code_unlock(w->db, hash);
 	if (rc == OK)
 		rc = respond_tokens(w, r, &id, refresh);
 out:
+	sodium_free(p);
 	sodium_memzero(refresh, sizeof(refresh));
+	return rc;
+}
+
+enum err
+auth_link(struct worker *w, struct req *r, const struct tok_claims *who)
+{
+	const struct conf_app *app;
+	unsigned char hash[TOK_HASHBYTES];
+	struct json_object *o = NULL, *u, *a, *m;
+	struct proof *p = NULL;
+	struct db_login in;
+	struct db_ident id, prev;
+	long long prior = 0;
+	bool already = false;
+	enum err rc = ERR_INTERNAL;
+
+	if ((app = login_input(w, r, &in, hash)) == NULL)
+		return ERR_UNKNOWN_APP;
+	if ((p = sodium_malloc(sizeof(*p))) == NULL)
+		goto out;
+	if ((rc = code_lock(w, hash, &prior)) != OK)
+		goto out;
+	if (prior > 0) {
+		/* The code was exchanged already: link the account it proved. */
+		if ((rc = db_account_ident(w->db, prior, &prev)) == OK) {
+			in.openid = prev.openid;
+			rc = db_link(w->db, who->sub, &in, &id, &already);
+		}
+	} else if ((rc = prove(w, app, form_str(r->json, "code"), p, &in)) == OK) {
+		rc = db_link(w->db, who->sub, &in, &id, &already);
+	}
+	db_code_unlock(w->db, hash);
+	if (rc != OK)
+		goto out;
+	rc = ERR_INTERNAL;
+	if ((o = json_object_new_object()) == NULL)
+		goto out;
+	u = json_object_new_object();
+	set_str(u, "id", id.user_id);
+	set_str(u, "unionid", id.unionid);
+	json_object_object_add(o, "user", u);
+	a = json_object_new_object();
+	set_str(a, "appid", id.appid);
+	set_str(a, "openid", id.openid);
+	json_object_object_add(o, "account", a);
+	json_object_object_add(o, "linked", json_object_new_boolean(!already));
+	m = json_object_new_array();
+	if (id.merged_from[0] != '\0')
+		json_object_array_add(m, json_object_new_string(id.merged_from));
+	json_object_object_add(o, "merged_from", m);
+	snprintf(r->user, sizeof(r->user), "%s", id.user_id);
+	http_send_json(r, 200, o);
+	rc = OK;
+out:
+	json_object_put(o);
+	sodium_free(p);
 	return rc;
 }
 
@@ -253,7 +358,7 @@ auth_logout(struct worker *w, struct req *r, const struct tok_claims *who)
 enum err
 auth_bearer(struct worker *w, struct req *r, struct tok_claims *c)
 {
-	const char *token = http_bearer(r), *uid;
+	const char *token = http_bearer(r), *uid, *uni;
 	enum err rc;
 
 	if (token == NULL || strlen(token) >= TOK_MAX)
@@ -263,9 +368,12 @@ auth_bearer(struct worker *w, struct req *r, struct tok_claims *c)
 		return rc;
 	if (revoke_has_session(w->rev, c->sid))
 		return ERR_SESSION_REVOKED;
-	uid = revoke_resolve(w->rev, c->sub);
+	/* A token of a merged user speaks for the survivor. */
+	uid = revoke_resolve(w->rev, c->sub, &uni);
 	if (uid != c->sub)
 		snprintf(c->sub, sizeof(c->sub), "%s", uid);
+	if (uni != NULL)
+		snprintf(c->uni, sizeof(c->uni), "%s", uni);
 	snprintf(r->appid, sizeof(r->appid), "%s", c->app);
 	snprintf(r->user, sizeof(r->user), "%s", c->sub);
 	return OK;

@@ -38,7 +38,7 @@ static const struct db_stmt core_stmts[] = {
 	    "SELECT id::text FROM sessions"
 	    " WHERE revoked_at > now() - make_interval(secs => $1)"},
 	[C_LOAD_MERGES] = {"load_merges",
-	    "SELECT from_user::text, into_user::text FROM merges"
+	    "SELECT from_user::text, into_user::text, coalesce(unionid, '') FROM merges"
 	    " WHERE undone_at IS NULL AND at > now() - make_interval(secs => $1)"
 	    " ORDER BY id"},
 	[C_AUDIT] = {"audit",
@@ -53,6 +53,7 @@ static const struct db_stmt *const tables[] = {
 	core_stmts,
 	db_session_stmts,
 	db_merge_stmts,
+	db_admin_stmts,
 };
 
 struct db {
@@ -191,17 +192,17 @@ reload(struct db *db)
 	struct db_params p = {0};
 	int i;
 
-	db->on_event(db->arg, 'r', NULL, NULL);
+	db->on_event(db->arg, 'r', NULL, NULL, NULL);
 	db_p_int(&p, db->reload_window + 60);
 	if (db_exec(db, &core_stmts[C_LOAD_REVOKED], &p, &res) == OK)
 		for (i = 0; i < PQntuples(res); i++)
-			db->on_event(db->arg, 's', PQgetvalue(res, i, 0), NULL);
+			db->on_event(db->arg, 's', PQgetvalue(res, i, 0), NULL, NULL);
 	PQclear(res);
 	res = NULL;
 	if (db_exec(db, &core_stmts[C_LOAD_MERGES], &p, &res) == OK)
 		for (i = 0; i < PQntuples(res); i++)
 			db->on_event(db->arg, 'm', PQgetvalue(res, i, 0),
-			    PQgetvalue(res, i, 1));
+			    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
 	PQclear(res);
 }
 
@@ -239,6 +240,9 @@ db_connect(struct db *db)
 			PQclear(res);
 		}
 	}
+	/* A command-line tool (no on_event) neither listens nor loads. */
+	if (db->on_event == NULL)
+		return OK;
 	/* LISTEN before loading, so that nothing falls between the two. */
 	if (command(db, "LISTEN wxauth_revoke") != OK ||
 	    command(db, "LISTEN wxauth_merge") != OK)
@@ -275,11 +279,27 @@ db_free(struct db *db)
 	free(db);
 }
 
+/* "from:into:unionid" is a merge; "-from:into" its undo. */
+static void
+merge_event(struct db *db, char *payload)
+{
+	char *into, *uni;
+	int undo = payload[0] == '-';
+
+	if (undo)
+		payload++;
+	if ((into = strchr(payload, ':')) == NULL)
+		return;
+	*into++ = '\0';
+	if ((uni = strchr(into, ':')) != NULL)
+		*uni++ = '\0';
+	db->on_event(db->arg, undo ? 'u' : 'm', payload, into, uni != NULL ? uni : "");
+}
+
 enum err
 db_poll(struct db *db)
 {
 	PGnotify *n;
-	char *sep;
 	enum err rc;
 
 	if ((rc = db_connect(db)) != OK)
@@ -291,11 +311,9 @@ db_poll(struct db *db)
 	}
 	while ((n = PQnotifies(db->conn)) != NULL) {
 		if (strcmp(n->relname, "wxauth_revoke") == 0) {
-			db->on_event(db->arg, 's', n->extra, NULL);
-		} else if (strcmp(n->relname, "wxauth_merge") == 0 &&
-		    (sep = strchr(n->extra, ':')) != NULL) {
-			*sep = '\0';
-			db->on_event(db->arg, 'm', n->extra, sep + 1);
+			db->on_event(db->arg, 's', n->extra, NULL, NULL);
+		} else if (strcmp(n->relname, "wxauth_merge") == 0) {
+			merge_event(db, n->extra);
 		}
 		PQfreemem(n);
 	}

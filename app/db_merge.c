@@ -17,6 +17,13 @@ enum merge_stmt {
 	M_MERGE_TOMBSTONE,
 	M_MERGE_UNIONID,
 	M_MERGE_RECORD,
+	M_UNMERGE_GET,
+	M_UNMERGE_ACCOUNTS,
+	M_UNMERGE_SESSIONS,
+	M_UNMERGE_FIELDS,
+	M_UNMERGE_UNIONID,
+	M_UNMERGE_REVIVE,
+	M_UNMERGE_RECORD,
 	M__MAX
 };
 
@@ -65,7 +72,49 @@ const struct db_stmt db_merge_stmts[] = {
 	    " 'accounts', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') FROM a),"
 	    " 'sessions', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') FROM s),"
 	    " 'fields', $5::jsonb, 'unionid', $6::boolean)) RETURNING id)"
-	    " SELECT id, pg_notify('wxauth_merge', $1 || ':' || $2) FROM m"},
+	    " SELECT id, pg_notify('wxauth_merge', $1 || ':' || $2 || ':' || coalesce($4, ''))"
+	    " FROM m"},
+	/* What undo needs to know, and whether anything moved since: the
+	 * loser still points at the survivor, the survivor is still live, and
+	 * every account the merge moved still belongs to the survivor. */
+	[M_UNMERGE_GET] = {"unmerge_get",
+	    "SELECT m.from_user, m.into_user, m.undone_at IS NOT NULL,"
+	    " l.merged_into IS NOT DISTINCT FROM m.into_user, s.merged_into IS NULL,"
+	    " (SELECT count(*) FROM accounts a WHERE a.id IN (SELECT"
+	    "  jsonb_array_elements_text(m.moved->'accounts')::bigint) AND a.user_id <> m.into_user),"
+	    " coalesce((m.moved->>'unionid')::boolean, false)"
+	    " FROM merges m JOIN users l ON l.id = m.from_user JOIN users s ON s.id = m.into_user"
+	    " WHERE m.id = $1 FOR UPDATE OF m, l, s"},
+	[M_UNMERGE_ACCOUNTS] = {"unmerge_accounts",
+	    "UPDATE accounts SET user_id = $2 WHERE user_id = $3 AND id IN (SELECT"
+	    " jsonb_array_elements_text(moved->'accounts')::bigint FROM merges WHERE id = $1)"},
+	[M_UNMERGE_SESSIONS] = {"unmerge_sessions",
+	    "UPDATE sessions SET user_id = $2 WHERE user_id = $3 AND id IN (SELECT"
+	    " jsonb_array_elements_text(moved->'sessions')::uuid FROM merges WHERE id = $1)"},
+	/* A field the merge filled is emptied again, unless it changed since. */
+	[M_UNMERGE_FIELDS] = {"unmerge_fields",
+	    "WITH f AS (SELECT ARRAY(SELECT jsonb_array_elements_text(moved->'fields'))"
+	    " AS n FROM merges WHERE id = $1)"
+	    " UPDATE users s SET"
+	    " nickname = CASE WHEN 'nickname' = ANY(f.n) AND s.nickname IS NOT DISTINCT FROM l.nickname THEN NULL ELSE s.nickname END,"
+	    " avatar_url = CASE WHEN 'avatar_url' = ANY(f.n) AND s.avatar_url IS NOT DISTINCT FROM l.avatar_url THEN NULL ELSE s.avatar_url END,"
+	    " gender = CASE WHEN 'gender' = ANY(f.n) AND s.gender IS NOT DISTINCT FROM l.gender THEN NULL ELSE s.gender END,"
+	    " country = CASE WHEN 'country' = ANY(f.n) AND s.country IS NOT DISTINCT FROM l.country THEN NULL ELSE s.country END,"
+	    " province = CASE WHEN 'province' = ANY(f.n) AND s.province IS NOT DISTINCT FROM l.province THEN NULL ELSE s.province END,"
+	    " city = CASE WHEN 'city' = ANY(f.n) AND s.city IS NOT DISTINCT FROM l.city THEN NULL ELSE s.city END,"
+	    " language = CASE WHEN 'language' = ANY(f.n) AND s.language IS NOT DISTINCT FROM l.language THEN NULL ELSE s.language END,"
+	    " phone = CASE WHEN 'phone' = ANY(f.n) AND s.phone IS NOT DISTINCT FROM l.phone THEN NULL ELSE s.phone END,"
+	    " pure_phone = CASE WHEN 'phone' = ANY(f.n) AND s.phone IS NOT DISTINCT FROM l.phone THEN NULL ELSE s.pure_phone END,"
+	    " country_code = CASE WHEN 'phone' = ANY(f.n) AND s.phone IS NOT DISTINCT FROM l.phone THEN NULL ELSE s.country_code END,"
+	    " updated_at = now() FROM users l, f WHERE s.id = $3 AND l.id = $2"},
+	[M_UNMERGE_UNIONID] = {"unmerge_unionid",
+	    "UPDATE users SET unionid = NULL, updated_at = now() WHERE id = $1"},
+	[M_UNMERGE_REVIVE] = {"unmerge_revive",
+	    "UPDATE users SET merged_into = NULL, updated_at = now() WHERE id = $1"},
+	[M_UNMERGE_RECORD] = {"unmerge_record",
+	    "WITH m AS (UPDATE merges SET undone_at = now() WHERE id = $1"
+	    " RETURNING from_user, into_user)"
+	    " SELECT pg_notify('wxauth_merge', '-' || from_user || ':' || into_user) FROM m"},
 	[M__MAX] = {NULL, NULL}
 };
 
@@ -158,4 +207,112 @@ db_merge(struct db *db, const char *a, const char *b, const char *reason,
 out:
 	PQclear(res);
 	return rc;
+}
+
+/* ---- undo ---- */
+
+struct unmerge_ctx {
+	long long id;
+	char *why;
+	size_t whylen;
+};
+
+static enum err
+unmerge_txn(struct db *db, void *arg)
+{
+	struct unmerge_ctx *x = arg;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char loser[UUID_STR], survivor[UUID_STR], detail[160];
+	bool unionid_moved;
+	enum err rc;
+	int n;
+
+	db_p_int(&p, x->id);
+	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_GET], &p, &res)) != OK)
+		goto out;
+	if (PQntuples(res) != 1) {
+		snprintf(x->why, x->whylen, "no merge %lld", x->id);
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	db_copy(loser, sizeof(loser), PQgetvalue(res, 0, 0));
+	db_copy(survivor, sizeof(survivor), PQgetvalue(res, 0, 1));
+	rc = ERR_FORBIDDEN;
+	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+		snprintf(x->why, x->whylen, "merge %lld was undone already", x->id);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		snprintf(x->why, x->whylen, "user %s no longer points at %s", loser, survivor);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 4), "t") != 0) {
+		snprintf(x->why, x->whylen, "user %s was merged into another user since: "
+		    "undo that merge first", survivor);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 5), "0") != 0) {
+		snprintf(x->why, x->whylen, "%s account(s) this merge moved belong to "
+		    "another user now", PQgetvalue(res, 0, 5));
+		goto out;
+	}
+	unionid_moved = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+	PQclear(res);
+	res = NULL;
+
+	memset(&p, 0, sizeof(p));
+	db_p_int(&p, x->id);
+	db_p_text(&p, loser);
+	db_p_text(&p, survivor);
+	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_ACCOUNTS], &p, &res)) != OK)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_SESSIONS], &p, &res)) != OK)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_FIELDS], &p, &res)) != OK)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	/* The survivor gives the unionid back before the loser lives again:
+	 * one live user per unionid. */
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, survivor);
+	if (unionid_moved) {
+		if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_UNIONID], &p, &res)) != OK)
+			goto out;
+		PQclear(res);
+		res = NULL;
+	}
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, loser);
+	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_REVIVE], &p, &res)) != OK)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	memset(&p, 0, sizeof(p));
+	db_p_int(&p, x->id);
+	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_RECORD], &p, &res)) != OK)
+		goto out;
+	n = snprintf(detail, sizeof(detail), "{\"merge\":%lld,\"restored\":\"%s\"}",
+	    x->id, loser);
+	rc = db_audit(db, "unmerge", survivor, 0, NULL, NULL, NULL,
+	    n > 0 && (size_t)n < sizeof(detail) ? detail : NULL);
+	snprintf(x->why, x->whylen, "merge %lld undone: user %s restored beside %s",
+	    x->id, loser, survivor);
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_unmerge(struct db *db, long long id, char *why, size_t whylen)
+{
+	struct unmerge_ctx x = {id, why, whylen};
+
+	why[0] = '\0';
+	return db_txn(db, unmerge_txn, &x);
 }

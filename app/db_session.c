@@ -27,6 +27,9 @@ enum session_stmt {
 	S_USER_BY_UNIONID,
 	S_USER_NEW,
 	S_USER_SET_UNIONID,
+	S_USER_UNIONID,
+	S_USER_LIVE,
+	S_USER_PROFILE_FILL,
 	S_SESSION_NEW,
 	S_REFRESH_GET,
 	S_REFRESH_ROTATE,
@@ -57,11 +60,13 @@ const struct db_stmt db_session_stmts[] = {
 	    " JOIN users u ON u.id = a.user_id"
 	    " WHERE a.appid = $1 AND a.openid = $2 FOR UPDATE OF a"},
 	[S_ACC_UPDATE] = {"acc_update",
-	    "UPDATE accounts SET session_key = $2, session_key_at = now(),"
+	    "UPDATE accounts SET session_key = coalesce($2::bytea, session_key),"
+	    " session_key_at = CASE WHEN $2::bytea IS NULL THEN session_key_at ELSE now() END,"
 	    " last_login = now(), unionid = coalesce($3, unionid) WHERE id = $1"},
 	[S_ACC_NEW] = {"acc_new",
 	    "INSERT INTO accounts (appid, openid, user_id, unionid, session_key,"
-	    " session_key_at) VALUES ($1, $2, $3, $4, $5, now()) RETURNING id"},
+	    " session_key_at) VALUES ($1, $2, $3, $4, $5::bytea,"
+	    " CASE WHEN $5::bytea IS NULL THEN NULL ELSE now() END) RETURNING id"},
 	[S_ACC_IDENT] = {"acc_ident",
 	    "SELECT a.id, a.user_id, coalesce(u.unionid, ''), a.appid, a.openid"
 	    " FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.id = $1"},
@@ -72,6 +77,23 @@ const struct db_stmt db_session_stmts[] = {
 	[S_USER_SET_UNIONID] = {"user_set_unionid",
 	    "UPDATE users SET unionid = $2, updated_at = now()"
 	    " WHERE id = $1 AND unionid IS NULL"},
+	[S_USER_UNIONID] = {"user_unionid",
+	    "SELECT coalesce(unionid, '') FROM users WHERE id = $1"},
+	/* The live user a (possibly merged) user id now lives on as. */
+	[S_USER_LIVE] = {"user_live",
+	    "WITH RECURSIVE r (id, next, depth) AS ("
+	    " SELECT id, merged_into, 0 FROM users WHERE id = $1"
+	    " UNION ALL SELECT u.id, u.merged_into, r.depth + 1 FROM users u"
+	    " JOIN r ON u.id = r.next WHERE r.depth < 32)"
+	    " SELECT id, (SELECT coalesce(unionid, '') FROM users WHERE users.id = r.id)"
+	    " FROM r WHERE next IS NULL"},
+	/* WeChat's profile fills what is empty; what the user set stays. */
+	[S_USER_PROFILE_FILL] = {"user_profile_fill",
+	    "UPDATE users SET nickname = coalesce(nickname, $2),"
+	    " avatar_url = coalesce(avatar_url, $3), gender = coalesce(gender, $4::smallint),"
+	    " country = coalesce(country, $5), province = coalesce(province, $6),"
+	    " city = coalesce(city, $7), language = coalesce(language, $8),"
+	    " updated_at = now() WHERE id = $1"},
 	[S_SESSION_NEW] = {"session_new",
 	    "INSERT INTO sessions (user_id, account_id, refresh_hash, expires_at, ip,"
 	    " user_agent) VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5,"
@@ -265,19 +287,64 @@ out:
 }
 
 static enum err
-login_txn(struct db *db, void *arg)
+fill_profile(struct db *db, const char *user_id, const struct wx_profile *pr)
 {
-	struct login_ctx *x = arg;
-	const struct db_login *in = x->in;
-	struct db_ident *out = x->out;
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	enum err rc;
 
+	db_p_text(&p, user_id);
+	db_p_text(&p, pr->nickname);
+	db_p_text(&p, pr->avatar_url);
+	if (pr->gender >= 0)
+		db_p_int(&p, pr->gender);
+	else
+		db_p_text(&p, NULL);
+	db_p_text(&p, pr->country);
+	db_p_text(&p, pr->province);
+	db_p_text(&p, pr->city);
+	db_p_text(&p, pr->language);
+	rc = run(db, S_USER_PROFILE_FILL, &p, &res);
+	PQclear(res);
+	return rc;
+}
+
+/* user_unionid: the unionid user_id holds now (after a merge, say). */
+static enum err
+user_unionid(struct db *db, struct db_ident *id)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	db_p_text(&p, id->user_id);
+	if ((rc = run_row(db, S_USER_UNIONID, &p, &res)) == OK)
+		db_copy(id->unionid, sizeof(id->unionid), PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * attach: make the account in `in` exist and belong to the right user. An
+ * existing account keeps its user, unless want_user (a link) is another
+ * user: then the two merge. A new account goes to want_user, else to the
+ * user holding its unionid, else to a new user. Then the unionid links
+ * (link_unionid) and WeChat's profile fills empty fields. *already tells a
+ * link that the account was want_user's before.
+ */
+static enum err
+attach(struct db *db, const struct db_login *in, const char *want_user,
+    struct db_ident *out, bool *already)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char survivor[UUID_STR], loser[UUID_STR];
+	enum err rc;
+
 	memset(out, 0, sizeof(*out));
+	*already = false;
 	db_copy(out->appid, sizeof(out->appid), in->appid);
 	db_copy(out->openid, sizeof(out->openid), in->openid);
-
 	db_p_text(&p, in->appid);
 	db_p_text(&p, in->openid);
 	if ((rc = run(db, S_ACC_GET, &p, &res)) != OK)
@@ -287,27 +354,42 @@ login_txn(struct db *db, void *arg)
 		out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 1));
 		db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 2));
+		PQclear(res);
+		res = NULL;
+		if (want_user != NULL && strcmp(out->user_id, want_user) != 0) {
+			if ((rc = db_merge(db, out->user_id, want_user, "link",
+			    in->request_id, survivor, loser)) != OK)
+				goto out;
+			db_copy(out->user_id, sizeof(out->user_id), survivor);
+			db_copy(out->merged_from, sizeof(out->merged_from), loser);
+			if ((rc = user_unionid(db, out)) != OK)
+				goto out;
+		} else if (want_user != NULL) {
+			*already = true;
+		}
 		memset(&p, 0, sizeof(p));
 		db_p_int(&p, out->account_id);
 		db_p_bin(&p, in->sealed_key, in->sealed_len);
 		db_p_text(&p, in->unionid);
-		PQclear(res);
-		res = NULL;
 		if ((rc = run(db, S_ACC_UPDATE, &p, &res)) != OK)
 			goto out;
-		if ((rc = link_unionid(db, out, in->unionid, in->request_id)) != OK)
-			goto out;
 	} else {
-		/* A new account joins the user holding its unionid, if any. */
 		PQclear(res);
 		res = NULL;
-		if (in->unionid != NULL && *in->unionid != '\0') {
+		if (want_user != NULL) {
+			db_copy(out->user_id, sizeof(out->user_id), want_user);
+			if ((rc = user_unionid(db, out)) != OK)
+				goto out;
+		} else if (in->unionid != NULL && *in->unionid != '\0') {
+			/* A new account joins the user holding its unionid. */
 			memset(&p, 0, sizeof(p));
 			db_p_text(&p, in->unionid);
 			if ((rc = run(db, S_USER_BY_UNIONID, &p, &res)) != OK)
 				goto out;
-			if (PQntuples(res) == 1)
+			if (PQntuples(res) == 1) {
 				db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
+				db_copy(out->unionid, sizeof(out->unionid), in->unionid);
+			}
 			PQclear(res);
 			res = NULL;
 		}
@@ -320,11 +402,11 @@ login_txn(struct db *db, void *arg)
 			if ((rc = run_row(db, S_USER_NEW, &p, &res)) != OK)
 				goto out;
 			db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
+			db_copy(out->unionid, sizeof(out->unionid), in->unionid);
 			out->created = true;
 			PQclear(res);
 			res = NULL;
 		}
-		db_copy(out->unionid, sizeof(out->unionid), in->unionid);
 		memset(&p, 0, sizeof(p));
 		db_p_text(&p, in->appid);
 		db_p_text(&p, in->openid);
@@ -335,10 +417,36 @@ login_txn(struct db *db, void *arg)
 			goto out;
 		out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	}
-	rc = open_session(db, x, "login");
+	if ((rc = link_unionid(db, out, in->unionid, in->request_id)) != OK)
+		goto out;
+	if (in->profile != NULL)
+		rc = fill_profile(db, out->user_id, in->profile);
 out:
 	PQclear(res);
 	return rc;
+}
+
+static enum err
+login_txn(struct db *db, void *arg)
+{
+	struct login_ctx *x = arg;
+	bool already;
+	enum err rc;
+
+	if ((rc = attach(db, x->in, NULL, x->out, &already)) != OK)
+		return rc;
+	return open_session(db, x, "login");
+}
+
+/* conflict: a transaction refused to merge two people; it rolled back, and
+ * the refusal is recorded on its own. */
+static void
+conflict(struct db *db, const struct db_login *in, const struct db_ident *out)
+{
+	log_warnx("db: unionid conflict: account %s/%s of user %s not merged",
+	    in->appid, in->openid, out->user_id);
+	(void)db_audit(db, "unionid_conflict", out->user_id, out->account_id,
+	    NULL, in->request_id, in->ip, NULL);
 }
 
 enum err
@@ -350,13 +458,8 @@ db_login(struct db *db, const struct db_login *in, struct db_ident *out)
 	enum err rc;
 
 	rc = db_txn(db, login_txn, &x);
-	if (rc == ERR_UNIONID_CONFLICT) {
-		/* The login rolled back; the refusal is still recorded. */
-		log_warnx("db: unionid conflict: account %s/%s of user %s not merged",
-		    in->appid, in->openid, out->user_id);
-		(void)db_audit(db, "unionid_conflict", out->user_id, out->account_id,
-		    NULL, in->request_id, in->ip, NULL);
-	}
+	if (rc == ERR_UNIONID_CONFLICT)
+		conflict(db, in, out);
 	/* Old codes are pruned now and then, by whichever login comes. */
 	if (rc == OK && ++logins % 256 == 0 &&
 	    run(db, S_CODE_PRUNE, &p, &res) == OK)
@@ -394,6 +497,82 @@ db_login_again(struct db *db, long long account_id, const struct db_login *in,
 	struct login_ctx x = {in, account_id, out};
 
 	return db_txn(db, login_again_txn, &x);
+}
+
+/* ---- link ---- */
+
+struct link_ctx {
+	const struct db_login *in;
+	const char *user_id;
+	struct db_ident *out;
+	bool already;
+};
+
+static enum err
+link_txn(struct db *db, void *arg)
+{
+	struct link_ctx *x = arg;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char live[UUID_STR];
+	enum err rc;
+
+	/* The token may name a user merged since: link to the survivor. */
+	db_p_text(&p, x->user_id);
+	if ((rc = run_row(db, S_USER_LIVE, &p, &res)) != OK)
+		goto out;
+	db_copy(live, sizeof(live), PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = NULL;
+	if ((rc = attach(db, x->in, live, x->out, &x->already)) != OK)
+		goto out;
+	memset(&p, 0, sizeof(p));
+	db_p_bin(&p, x->in->code_hash, TOK_HASHBYTES);
+	db_p_text(&p, x->in->appid);
+	db_p_int(&p, x->out->account_id);
+	if ((rc = run(db, S_CODE_OK, &p, &res)) != OK)
+		goto out;
+	rc = db_audit(db, "link", x->out->user_id, x->out->account_id, NULL,
+	    x->in->request_id, x->in->ip, x->already ? "{\"already\":true}" : NULL);
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_link(struct db *db, const char *user_id, const struct db_login *in,
+    struct db_ident *out, bool *already)
+{
+	struct link_ctx x = {in, user_id, out, false};
+	enum err rc;
+
+	rc = db_txn(db, link_txn, &x);
+	if (rc == ERR_UNIONID_CONFLICT)
+		conflict(db, in, out);
+	*already = x.already;
+	return rc;
+}
+
+enum err
+db_account_ident(struct db *db, long long account_id, struct db_ident *out)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_int(&p, account_id);
+	if ((rc = run_row(db, S_ACC_IDENT, &p, &res)) == OK) {
+		out->account_id = account_id;
+		db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 1));
+		db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 2));
+		db_copy(out->appid, sizeof(out->appid), PQgetvalue(res, 0, 3));
+		db_copy(out->openid, sizeof(out->openid), PQgetvalue(res, 0, 4));
+	}
+	PQclear(res);
+	return rc;
 }
 
 /* ---- refresh ---- */

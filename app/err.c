@@ -29,6 +29,7 @@ static const struct {
 	[ERR_WATERMARK_MISMATCH] = {422, "watermark_mismatch", "the data was issued for another app or is too old"},
 	[ERR_UNIONID_CONFLICT] = {409, "unionid_conflict", "these accounts belong to different people"},
 	[ERR_FORBIDDEN] = {403, "forbidden", "not allowed"},
+	[ERR_SNAPSHOT_USER] = {403, "forbidden", "this is a snapshot visitor (is_snapshotuser): open the page in WeChat itself"},
 	[ERR_RATE_LIMITED] = {429, "rate_limited", "too many requests"},
 	[ERR_DB_UNAVAILABLE] = {503, "db_unavailable", "the database is unavailable"},
 	[ERR_INTERNAL] = {500, "internal", "internal error"},

@@ -284,6 +284,51 @@ http_bearer(const struct req *r)
 	return *t != '\0' ? t : NULL;
 }
 
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+http_query(const struct req *r, const char *name, char *out, size_t outlen)
+{
+	const char *q = r->query, *end;
+	size_t nlen = strlen(name), o;
+	int hi, lo, c;
+
+	while (*q != '\0') {
+		end = q + strcspn(q, "&");
+		if ((size_t)(end - q) > nlen && strncmp(q, name, nlen) == 0 && q[nlen] == '=') {
+			for (q += nlen + 1, o = 0; q < end; q++) {
+				c = (unsigned char)*q;
+				if (c == '%') {
+					if (end - q < 3 || (hi = hexval(q[1])) < 0 ||
+					    (lo = hexval(q[2])) < 0)
+						return -1;
+					c = hi * 16 + lo;
+					q += 2;
+				} else if (c == '+') {
+					c = ' ';
+				}
+				if (c < 0x20 || c == 0x7f || o + 1 >= outlen)
+					return -1;
+				out[o++] = (char)c;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		q = *end == '&' ? end + 1 : end;
+	}
+	return 0;
+}
+
 double
 http_elapsed_ms(const struct req *r)
 {

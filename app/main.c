@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "conf.h"
+#include "db.h"
 #include "log.h"
 #include "migrate.h"
 #include "pool.h"
@@ -33,6 +34,7 @@ usage(void)
 	    "       wxauth migrate [-c CONF] [-d DIR]  apply database migrations (default DIR %s/db)\n"
 	    "       wxauth keygen [--rotate] FILE   write a new key file, or put a new first key in FILE\n"
 	    "       wxauth check-config [-c CONF]   check the config and the key files it names\n"
+	    "       wxauth unmerge [-c CONF] ID     undo merge ID (see GET /v1/merges)\n"
 	    "CONF defaults to $WXAUTH_CONFIG, then %s\n", WXAUTH_DATADIR, DEFAULT_CONF);
 }
 
@@ -177,6 +179,45 @@ out:
 	return rc;
 }
 
+static int
+unmerge_main(const char *path, const char *arg)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+	struct db *db = NULL;
+	char why[512], *end;
+	long long id;
+	int rc = 1;
+
+	id = strtoll(arg, &end, 10);
+	if (*arg == '\0' || *end != '\0' || id <= 0) {
+		fprintf(stderr, "unmerge: %s is not a merge id\n", arg);
+		goto out;
+	}
+	if (c == NULL || load(c, path) == -1)
+		goto out;
+	if ((db = db_new(c->database, NULL, NULL, c->access_ttl)) == NULL)
+		goto out;
+	switch (db_unmerge(db, id, why, sizeof(why))) {
+	case OK:
+		printf("%s\n", why);
+		rc = 0;
+		break;
+	case ERR_NOT_FOUND:
+	case ERR_FORBIDDEN:
+		fprintf(stderr, "unmerge refused: %s\n", why);
+		break;
+	default:
+		fprintf(stderr, "unmerge: the database failed; nothing was changed\n");
+		break;
+	}
+out:
+	db_free(db);
+	if (c != NULL)
+		conf_cleanup(c);
+	free(c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -217,6 +258,8 @@ main(int argc, char **argv)
 		rc = migrate_main(conf, dir);
 	else if (strcmp(cmd, "check-config") == 0 && file == NULL)
 		rc = check_config(conf);
+	else if (strcmp(cmd, "unmerge") == 0 && file != NULL)
+		rc = unmerge_main(conf, file);
 	else if (strcmp(cmd, "keygen") == 0 && file != NULL)
 		rc = keygen(file, rotate);
 	else {

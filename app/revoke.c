@@ -11,7 +11,8 @@
 
 struct entry {
 	char key[UUID_STR];
-	char val[UUID_STR];     /* merges only */
+	char val[UUID_STR];     /* merges only: the survivor */
+	char uni[UNIONID_MAX + 1];      /* merges only: its unionid */
 	int64_t until;
 	bool used;
 };
@@ -77,12 +78,13 @@ rebuild(struct table *t, size_t cap, int64_t now)
 }
 
 static int
-put(struct table *t, const char *key, const char *val, int64_t until)
+put(struct table *t, const char *key, const char *val, const char *uni, int64_t until)
 {
 	struct entry *e;
 	size_t i;
 
-	if (strlen(key) >= UUID_STR || (val != NULL && strlen(val) >= UUID_STR))
+	if (strlen(key) >= UUID_STR || (val != NULL && strlen(val) >= UUID_STR) ||
+	    (uni != NULL && strlen(uni) > UNIONID_MAX))
 		return 0;       /* not a UUID: nothing a token could carry */
 	if ((e = find(t, key)) == NULL) {
 		if ((t->n + 1) * 2 > t->cap && rebuild(t, t->cap ? t->cap * 2 : 64, INT64_MIN) == -1)
@@ -96,6 +98,8 @@ put(struct table *t, const char *key, const char *val, int64_t until)
 	}
 	if (val != NULL)
 		memcpy(e->val, val, strlen(val) + 1);
+	if (uni != NULL)
+		memcpy(e->uni, uni, strlen(uni) + 1);
 	if (until > e->until)
 		e->until = until;
 	return 0;
@@ -140,7 +144,7 @@ revoke_clear(struct revoke *rv)
 int
 revoke_add_session(struct revoke *rv, const char *sid, int64_t until)
 {
-	return put(&rv->sessions, sid, NULL, until);
+	return put(&rv->sessions, sid, NULL, NULL, until);
 }
 
 bool
@@ -150,22 +154,41 @@ revoke_has_session(const struct revoke *rv, const char *sid)
 }
 
 int
-revoke_add_merge(struct revoke *rv, const char *from, const char *into, int64_t until)
+revoke_add_merge(struct revoke *rv, const char *from, const char *into,
+    const char *unionid, int64_t until)
 {
-	return put(&rv->merges, from, into, until);
+	return put(&rv->merges, from, into, unionid, until);
+}
+
+void
+revoke_drop_merge(struct revoke *rv, const char *from)
+{
+	struct entry *e = find(&rv->merges, from);
+
+	/* Expired entries go at the next prune; until then an undone merge
+	 * must not resolve, so its entry points back at itself. */
+	if (e != NULL) {
+		memcpy(e->val, e->key, sizeof(e->val));
+		e->uni[0] = '\0';
+		e->until = 0;
+	}
 }
 
 const char *
-revoke_resolve(const struct revoke *rv, const char *uid)
+revoke_resolve(const struct revoke *rv, const char *uid, const char **unionid)
 {
 	const struct entry *e;
+	const char *uni = NULL;
 	int hops;
 
 	for (hops = 0; hops < MERGE_HOPS; hops++) {
-		if ((e = find(&rv->merges, uid)) == NULL)
+		if ((e = find(&rv->merges, uid)) == NULL || strcmp(e->val, uid) == 0)
 			break;
 		uid = e->val;
+		uni = e->uni[0] != '\0' ? e->uni : NULL;
 	}
+	if (unionid != NULL)
+		*unionid = uni;
 	return uid;
 }
 

@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "health.h"
 #include "route.h"
@@ -15,18 +16,51 @@ const struct route_def routes[R__MAX] = {
 	    RF_BODY_OPTIONAL, auth_logout_fields, auth_logout},
 	[R_SESSION] = {M_GET, "/v1/session", "session", RF_BEARER, NULL, auth_session},
 	[R_SESSION_HEAD] = {M_HEAD, "/v1/session", "session", RF_BEARER, NULL, auth_session},
+	[R_LINK] = {M_POST, "/v1/link", "link", RF_BEARER | RF_BODY, auth_link_fields, auth_link},
+	[R_MERGES] = {M_GET, "/v1/merges", "merges", RF_ADMIN, NULL, admin_merges},
+	[R_ADMIN_USERS] = {M_GET, "/v1/admin/users", "admin_users", RF_ADMIN, NULL, admin_users},
+	[R_ADMIN_REVOKE] = {M_POST, "/v1/admin/users/*/revoke", "admin_revoke", RF_ADMIN,
+	    NULL, admin_revoke},
 	[R_HEALTHZ] = {M_GET, "/healthz", "healthz", 0, NULL, health_live},
 	[R_READYZ] = {M_GET, "/readyz", "readyz", 0, NULL, health_ready},
 };
 
+/*
+ * match: path against pattern, segment by segment; a "*" segment matches
+ * one non-empty segment, copied into param.
+ */
+static int
+match(const char *pattern, const char *path, char *param, size_t plen)
+{
+	size_t n;
+
+	while (*pattern != '\0' && *path != '\0') {
+		if (pattern[0] == '*' && (pattern[1] == '/' || pattern[1] == '\0')) {
+			n = strcspn(path, "/");
+			if (n == 0 || n >= plen)
+				return 0;
+			memcpy(param, path, n);
+			param[n] = '\0';
+			path += n;
+			pattern++;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
 enum err
-route_find(enum method m, const char *path, enum route *out)
+route_find(enum method m, const char *path, enum route *out, char *param,
+    size_t plen)
 {
 	enum err rc = ERR_NOT_FOUND;
 	int i;
 
 	for (i = 0; i < R__MAX; i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		param[0] = '\0';
+		if (!match(routes[i].path, path, param, plen))
 			continue;
 		if (routes[i].method == m) {
 			*out = (enum route)i;
@@ -34,5 +68,6 @@ route_find(enum method m, const char *path, enum route *out)
 		}
 		rc = ERR_METHOD_NOT_ALLOWED;
 	}
+	param[0] = '\0';
 	return rc;
 }

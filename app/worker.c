@@ -13,6 +13,7 @@
 #include <fcgiapp.h>
 #include <sodium.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "box.h"
 #include "db.h"
@@ -42,7 +43,7 @@ on_usr1(int sig)
 
 /* Notifications and reloads from the database feed the revocation view. */
 static void
-on_event(void *arg, char kind, const char *a, const char *b)
+on_event(void *arg, char kind, const char *a, const char *b, const char *c)
 {
 	struct worker *w = arg;
 	int64_t until = (int64_t)time(NULL) + w->conf->access_ttl + 60;
@@ -56,8 +57,11 @@ on_event(void *arg, char kind, const char *a, const char *b)
 			log_warnx("out of memory recording a revoked session");
 		break;
 	case 'm':
-		if (revoke_add_merge(w->rev, a, b, until) == -1)
+		if (revoke_add_merge(w->rev, a, b, c, until) == -1)
 			log_warnx("out of memory recording a merge");
+		break;
+	case 'u':
+		revoke_drop_merge(w->rev, a);
 		break;
 	default:
 		break;
@@ -128,11 +132,13 @@ front(struct worker *w, struct req *r, enum route *rt, struct tok_claims *who,
 	const struct route_def *d;
 	enum err rc;
 
-	if ((rc = route_find(r->method, r->path, rt)) != OK)
+	if ((rc = route_find(r->method, r->path, rt, r->param, sizeof(r->param))) != OK)
 		return rc;
 	d = &routes[*rt];
 	r->route_name = d->name;
 	if ((d->flags & RF_BEARER) && (rc = auth_bearer(w, r, who)) != OK)
+		return rc;
+	if ((d->flags & RF_ADMIN) && (rc = admin_check(w, r)) != OK)
 		return rc;
 	if (!(d->flags & RF_BODY))
 		return OK;

@@ -267,26 +267,43 @@ pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * url_make: base URL + path + "?" + the escaped name=value pairs of kv (a
+ * NULL-terminated list of names and values). Returns 0, or -1 when it does
+ * not fit. The URL may carry a secret: never log it, wipe it after use.
+ */
+static int
+url_make(struct wx *w, char *url, size_t len, const char *path,
+    const char *const *kv)
+{
+	size_t off;
+	int n;
+
+	n = snprintf(url, len, "%s%s", w->conf->wechat_base_url, path);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	off = (size_t)n;
+	for (; kv[0] != NULL; kv += 2)
+		if (url_add(url, len, &off, w->curl, kv[0], kv[1]) == -1)
+			return -1;
+	return 0;
+}
+
 enum err
 wx_code2session(struct wx *w, const struct conf_app *app, const char *code,
     struct wx_session *out)
 {
+	const char *const kv[] = {"appid", app->appid, "secret", app->secret,
+	    "js_code", code, "grant_type", "authorization_code", NULL};
 	char url[WX_URL_MAX];
 	unsigned char raw[32];
-	size_t off, rawlen = 0;
+	size_t rawlen = 0;
 	struct json_object *o = NULL;
 	enum err rc = ERR_INTERNAL;
-	int n, try;
+	int try;
 
 	memset(out, 0, sizeof(*out));
-	n = snprintf(url, sizeof(url), "%s/sns/jscode2session", w->conf->wechat_base_url);
-	if (n < 0 || (size_t)n >= sizeof(url))
-		goto out;
-	off = (size_t)n;
-	if (url_add(url, sizeof(url), &off, w->curl, "appid", app->appid) == -1 ||
-	    url_add(url, sizeof(url), &off, w->curl, "secret", app->secret) == -1 ||
-	    url_add(url, sizeof(url), &off, w->curl, "js_code", code) == -1 ||
-	    url_add(url, sizeof(url), &off, w->curl, "grant_type", "authorization_code") == -1)
+	if (url_make(w, url, sizeof(url), "/sns/jscode2session", kv) == -1)
 		goto out;
 	for (try = 0; try < 2; try++) {
 		rc = call(w, "jscode2session", url, NULL, &o);
@@ -317,5 +334,107 @@ out:
 	json_object_put(o);
 	if (rc != OK)
 		sodium_memzero(out, sizeof(*out));
+	return rc;
+}
+
+/* int_field: an integer field, also when sent as a string; dflt if absent. */
+static long
+int_field(struct json_object *o, const char *name, long dflt)
+{
+	struct json_object *v;
+	const char *s;
+	char *end;
+	long n;
+
+	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
+		return dflt;
+	if (json_object_is_type(v, json_type_int))
+		return (long)json_object_get_int64(v);
+	if (json_object_is_type(v, json_type_string)) {
+		s = json_object_get_string(v);
+		n = strtol(s, &end, 10);
+		if (*s != '\0' && *end == '\0')
+			return n;
+	}
+	return dflt;
+}
+
+enum err
+wx_oauth_exchange(struct wx *w, const struct conf_app *app, const char *code,
+    struct wx_oauth *out)
+{
+	const char *const kv[] = {"appid", app->appid, "secret", app->secret,
+	    "code", code, "grant_type", "authorization_code", NULL};
+	char url[WX_URL_MAX];
+	struct json_object *o = NULL;
+	enum err rc = ERR_INTERNAL;
+	int try;
+
+	memset(out, 0, sizeof(*out));
+	if (url_make(w, url, sizeof(url), "/sns/oauth2/access_token", kv) == -1)
+		goto out;
+	for (try = 0; try < 2; try++) {
+		rc = call(w, "oauth2_access_token", url, NULL, &o);
+		if (rc != ERR_UPSTREAM_UNAVAILABLE || w->errcode != -1 || try == 1)
+			break;
+		pause_ms(WX_BUSY_PAUSE_MS);
+	}
+	if (rc != OK)
+		goto out;
+	rc = ERR_UPSTREAM_UNAVAILABLE;
+	if (field(o, "openid", out->openid, sizeof(out->openid), 1) == -1 ||
+	    field(o, "unionid", out->unionid, sizeof(out->unionid), 0) == -1 ||
+	    field(o, "scope", out->scope, sizeof(out->scope), 0) == -1 ||
+	    field(o, "access_token", out->access_token, sizeof(out->access_token), 1) == -1) {
+		log_warnx("wechat: oauth2/access_token: answer lacks openid or access_token");
+		goto out;
+	}
+	out->snapshot = int_field(o, "is_snapshotuser", 0) == 1;
+	rc = OK;
+out:
+	sodium_memzero(url, sizeof(url));
+	json_object_put(o);
+	if (rc != OK)
+		sodium_memzero(out, sizeof(*out));
+	return rc;
+}
+
+enum err
+wx_oauth_userinfo(struct wx *w, const struct wx_oauth *oa, struct wx_profile *out)
+{
+	const char *const kv[] = {"access_token", oa->access_token,
+	    "openid", oa->openid, "lang", "zh_CN", NULL};
+	char url[WX_URL_MAX], openid[OPENID_MAX + 1];
+	struct json_object *o = NULL;
+	enum err rc = ERR_INTERNAL;
+
+	memset(out, 0, sizeof(*out));
+	out->gender = -1;
+	if (url_make(w, url, sizeof(url), "/sns/userinfo", kv) == -1)
+		goto out;
+	if ((rc = call(w, "userinfo", url, NULL, &o)) != OK)
+		goto out;
+	rc = ERR_UPSTREAM_UNAVAILABLE;
+	/* Profile fields are user data of any length: too long is dropped,
+	 * not an error; only the openid must be there and match. */
+	if (field(o, "openid", openid, sizeof(openid), 1) == -1 ||
+	    strcmp(openid, oa->openid) != 0) {
+		log_warnx("wechat: userinfo: answer is for another openid");
+		goto out;
+	}
+	(void)field(o, "nickname", out->nickname, sizeof(out->nickname), 0);
+	(void)field(o, "headimgurl", out->avatar_url, sizeof(out->avatar_url), 0);
+	(void)field(o, "country", out->country, sizeof(out->country), 0);
+	(void)field(o, "province", out->province, sizeof(out->province), 0);
+	(void)field(o, "city", out->city, sizeof(out->city), 0);
+	(void)field(o, "language", out->language, sizeof(out->language), 0);
+	(void)field(o, "unionid", out->unionid, sizeof(out->unionid), 0);
+	out->gender = (int)int_field(o, "sex", -1);
+	if (out->gender < 0 || out->gender > 2)
+		out->gender = -1;
+	rc = OK;
+out:
+	sodium_memzero(url, sizeof(url));
+	json_object_put(o);
 	return rc;
 }

@@ -15,6 +15,7 @@ struct worker;
 extern const struct field auth_login_fields[];
 extern const struct field auth_refresh_fields[];
 extern const struct field auth_logout_fields[];
+extern const struct field auth_link_fields[];
 
 /*
  * auth_bearer: check the request's access token without a database round
@@ -28,5 +29,6 @@ enum err auth_login(struct worker *w, struct req *r, const struct tok_claims *wh
 enum err auth_refresh(struct worker *w, struct req *r, const struct tok_claims *who);
 enum err auth_logout(struct worker *w, struct req *r, const struct tok_claims *who);
 enum err auth_session(struct worker *w, struct req *r, const struct tok_claims *who);
+enum err auth_link(struct worker *w, struct req *r, const struct tok_claims *who);
 
 #endif

@@ -34,6 +34,7 @@ enum err {
 	ERR_WATERMARK_MISMATCH,     /* decrypted data is for another app or too old */
 	ERR_UNIONID_CONFLICT,       /* two users with different unionids would be merged */
 	ERR_FORBIDDEN,              /* authenticated but not allowed */
+	ERR_SNAPSHOT_USER,          /* an official account's snapshot visitor: "forbidden" */
 	ERR_RATE_LIMITED,           /* our own rate limit */
 	ERR_DB_UNAVAILABLE,         /* PostgreSQL unreachable or failing */
 	ERR_INTERNAL,               /* a bug or out of memory */

@@ -17,16 +17,21 @@
 
 #include "common.h"
 #include "tok.h"
+#include "wx.h"
 
 struct db;
 
-/* Called for each notification, and for each row when (re)loading.
- * kind is 's' (session sid ended) or 'm' (user a merged into user b). */
-typedef void (*db_event_fn)(void *arg, char kind, const char *a, const char *b);
+/* Called for each notification, and for each row when (re)loading: kind is
+ * 'r' (forget everything: a reload follows), 's' (session a ended), 'm'
+ * (user a merged into user b, whose unionid is c) or 'u' (that merge of a
+ * was undone). */
+typedef void (*db_event_fn)(void *arg, char kind, const char *a, const char *b,
+    const char *c);
 
 /* db_new: a handle for conninfo; connects lazily. on_event receives
- * notifications and reloads; reload_window is how far back (seconds) to
- * reload after a (re)connect: the access token TTL. */
+ * notifications and reloads (NULL for command-line tools: no LISTEN);
+ * reload_window is how far back (seconds) to reload after a (re)connect:
+ * the access token TTL. */
 struct db *db_new(const char *conninfo, db_event_fn on_event, void *arg,
     long reload_window);
 void db_free(struct db *db);
@@ -54,7 +59,8 @@ struct db_login {
 	const char *appid;
 	const char *openid;
 	const char *unionid;            /* NULL or empty when WeChat gave none */
-	const unsigned char *sealed_key;        /* session_key sealed by box_seal */
+	const struct wx_profile *profile;       /* OAuth userinfo, or NULL */
+	const unsigned char *sealed_key;        /* session_key sealed by box_seal, or NULL */
 	size_t sealed_len;
 	const unsigned char *code_hash; /* TOK_HASHBYTES, for idempotent login */
 	const unsigned char *refresh_hash;      /* TOK_HASHBYTES */
@@ -106,5 +112,55 @@ enum err db_refresh(struct db *db, const unsigned char *old_hash,
 enum err db_logout(struct db *db, const char *sid, const char *user_id,
     bool all, const char *request_id, long *count) WARN_UNUSED;
 
+
+/*
+ * db_link: the account in `in` (an app account the person just proved with
+ * that app's code) joins user_id, merging when it, or the user holding its
+ * unionid, belongs to another user (reason "link"). out->created is false;
+ * *already is set when the account was already this user's (nothing moved).
+ * Returns OK, ERR_UNIONID_CONFLICT (audited), or a database error.
+ */
+enum err db_link(struct db *db, const char *user_id, const struct db_login *in,
+    struct db_ident *out, bool *already) WARN_UNUSED;
+
+/* db_account_ident: who account_id is (user, unionid, appid, openid). */
+enum err db_account_ident(struct db *db, long long account_id,
+    struct db_ident *out) WARN_UNUSED;
+
+/* ---- downstream and admin (db_admin.c) ---- */
+
+/*
+ * db_merges_feed: merges with id > after, oldest first, at most limit, as a
+ * JSON array text in *json (malloc'd; the caller frees it).
+ */
+enum err db_merges_feed(struct db *db, long long after, long limit, char **json) WARN_UNUSED;
+
+enum db_user_by { DB_USER_BY_ID, DB_USER_BY_ACCOUNT, DB_USER_BY_UNIONID };
+
+/*
+ * db_user_lookup: the live user found by id (a), by account (a = appid,
+ * b = openid) or by unionid (a), following merges to the survivor, as a JSON
+ * object text in *json (malloc'd), with "resolved_from" naming the merged
+ * id asked for when it was one. ERR_NOT_FOUND when there is none.
+ */
+enum err db_user_lookup(struct db *db, enum db_user_by by, const char *a,
+    const char *b, char **json) WARN_UNUSED;
+
+/* db_admin_revoke: end every session of user_id (admin), audited. */
+enum err db_admin_revoke(struct db *db, const char *user_id, const char *request_id,
+    long *count) WARN_UNUSED;
+
+/* db_audit_event: one audit row on its own (for refusals that store nothing else). */
+void db_audit_event(struct db *db, const char *event, const char *request_id,
+    const char *ip, const char *detail);
+
+/*
+ * db_unmerge: undo merge id: move back the accounts and sessions it moved,
+ * clear the profile fields it filled (when unchanged since), give the loser
+ * back its unionid and life, tell every worker, record it. Refuses, with
+ * why filled, when the merge was undone already or something has moved
+ * since. Returns OK, ERR_NOT_FOUND, ERR_FORBIDDEN (refused) or a db error.
+ */
+enum err db_unmerge(struct db *db, long long id, char *why, size_t whylen) WARN_UNUSED;
 
 #endif

@@ -20,6 +20,7 @@ struct db_stmt {
 
 extern const struct db_stmt db_session_stmts[];
 extern const struct db_stmt db_merge_stmts[];
+extern const struct db_stmt db_admin_stmts[];
 
 #define DB_PARAMS_MAX 8
 

@@ -26,6 +26,7 @@ struct req {
 	enum method method;
 	const char *method_str;
 	char path[HTTP_PATH_MAX];       /* REQUEST_URI before '?'; empty if too long */
+	char param[64];                 /* the path segment a route's '*' matched */
 	const char *query;              /* QUERY_STRING, never NULL */
 	const char *content_type;       /* never NULL */
 	const char *authorization;      /* HTTP_AUTHORIZATION, NULL if absent */
@@ -85,6 +86,13 @@ void http_send_error(struct req *r, enum err e, const char *detail);
 /* http_bearer: the token of an "Authorization: Bearer <token>" header, or
  * NULL. The pointer lives as long as the request. */
 const char *http_bearer(const struct req *r);
+
+/*
+ * http_query: the value of name in the query string, %-decoded, into out
+ * (outlen bytes). Returns 1 when found, 0 when absent, -1 when malformed,
+ * too long, or decoding to a control character.
+ */
+int http_query(const struct req *r, const char *name, char *out, size_t outlen);
 
 /* http_elapsed_ms: milliseconds since http_req_init. */
 double http_elapsed_ms(const struct req *r);

@@ -27,12 +27,18 @@ void revoke_clear(struct revoke *rv);
 int revoke_add_session(struct revoke *rv, const char *sid, int64_t until) WARN_UNUSED;
 bool revoke_has_session(const struct revoke *rv, const char *sid);
 
-/* revoke_add_merge: user from now lives on as user into. Returns 0 or -1. */
+/* revoke_add_merge: user from now lives on as user into, whose unionid is
+ * unionid (may be empty). Returns 0 or -1. */
 int revoke_add_merge(struct revoke *rv, const char *from, const char *into,
-    int64_t until) WARN_UNUSED;
+    const char *unionid, int64_t until) WARN_UNUSED;
+/* revoke_drop_merge: the merge of from was undone. */
+void revoke_drop_merge(struct revoke *rv, const char *from);
 /* revoke_resolve: the user that uid lives on as (uid itself when it was
- * never merged); follows chains of merges. */
-const char *revoke_resolve(const struct revoke *rv, const char *uid);
+ * never merged), following chains of merges; *unionid (when non-NULL) is
+ * set to the survivor's unionid as of the merge, or NULL when uid was never
+ * merged or the unionid is unknown. */
+const char *revoke_resolve(const struct revoke *rv, const char *uid,
+    const char **unionid);
 
 /* revoke_prune: drop entries whose `until` is before now. */
 void revoke_prune(struct revoke *rv, int64_t now);

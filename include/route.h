@@ -19,6 +19,10 @@ enum route {
 	R_LOGOUT,       /* POST /v1/logout: end this session or all */
 	R_SESSION,      /* GET /v1/session: who is this token (auth_request) */
 	R_SESSION_HEAD, /* HEAD /v1/session: the same, headers only */
+	R_LINK,         /* POST /v1/link: another app account joins this user */
+	R_MERGES,       /* GET /v1/merges: the merge feed (admin) */
+	R_ADMIN_USERS,  /* GET /v1/admin/users: look a user up (admin) */
+	R_ADMIN_REVOKE, /* POST /v1/admin/users/{id}/revoke: end a user's sessions (admin) */
 	R_HEALTHZ,      /* GET /healthz: the process answers */
 	R_READYZ,       /* GET /readyz: the database answers too */
 	R__MAX
@@ -27,7 +31,8 @@ enum route {
 enum route_flag {
 	RF_BEARER = 1 << 0,     /* needs a valid access token */
 	RF_BODY = 1 << 1,       /* takes a JSON object body */
-	RF_BODY_OPTIONAL = 1 << 2 /* ... which may be left out */
+	RF_BODY_OPTIONAL = 1 << 2, /* ... which may be left out */
+	RF_ADMIN = 1 << 3       /* needs the admin key */
 };
 
 /* A handler: the request has passed the front door (fields checked, token
@@ -38,7 +43,7 @@ typedef enum err (*route_fn)(struct worker *w, struct req *r,
 
 struct route_def {
 	enum method method;
-	const char *path;
+	const char *path;               /* a '*' segment matches one path segment */
 	const char *name;               /* for logs and metrics */
 	unsigned flags;
 	const struct field *fields;     /* RF_BODY routes */
@@ -48,10 +53,12 @@ struct route_def {
 extern const struct route_def routes[R__MAX];
 
 /*
- * route_find: the route for method and path. Returns OK with *out set,
+ * route_find: the route for method and path. Returns OK with *out set and
+ * the segment a '*' matched copied into param (plen bytes, "" when none),
  * ERR_METHOD_NOT_ALLOWED when the path exists with other methods, or
  * ERR_NOT_FOUND.
  */
-enum err route_find(enum method m, const char *path, enum route *out) WARN_UNUSED;
+enum err route_find(enum method m, const char *path, enum route *out,
+    char *param, size_t plen) WARN_UNUSED;
 
 #endif

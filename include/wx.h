@@ -23,6 +23,27 @@ struct wx_session {
 	char session_key[WX_SESSION_KEY_STR];   /* base64 text; wipe after use */
 };
 
+/* What an OAuth code (official account, website, mobile app) yields. */
+struct wx_oauth {
+	char openid[OPENID_MAX + 1];
+	char unionid[UNIONID_MAX + 1];  /* empty with snsapi_base or no Open Platform */
+	char scope[64];                 /* "snsapi_base", "snsapi_userinfo", … */
+	char access_token[512];         /* the user's sns token: wipe after use */
+	int snapshot;                   /* is_snapshotuser: a virtual visitor */
+};
+
+/* A WeChat profile (sns/userinfo), user-visible data, never verified. */
+struct wx_profile {
+	char nickname[256];
+	char avatar_url[1024];
+	int gender;                     /* 0 unknown, 1 male, 2 female; -1 absent */
+	char country[64];
+	char province[64];
+	char city[64];
+	char language[16];
+	char unionid[UNIONID_MAX + 1];
+};
+
 /* wx_new: a client for c's base URL and timeouts (c must outlive it). */
 struct wx *wx_new(const struct conf *c);
 void wx_free(struct wx *w);
@@ -42,5 +63,20 @@ enum err wx_errcode(long errcode);
  */
 enum err wx_code2session(struct wx *w, const struct conf_app *app,
     const char *code, struct wx_session *out) WARN_UNUSED;
+
+/*
+ * wx_oauth_exchange: exchange an OAuth code (sns/oauth2/access_token) of an
+ * official account, website or mobile app. Returns OK with out filled (the
+ * caller wipes out->access_token), or the mapped error.
+ */
+enum err wx_oauth_exchange(struct wx *w, const struct conf_app *app,
+    const char *code, struct wx_oauth *out) WARN_UNUSED;
+
+/*
+ * wx_oauth_userinfo: the profile behind an snsapi_userinfo grant
+ * (sns/userinfo). Returns OK with out filled, or the mapped error.
+ */
+enum err wx_oauth_userinfo(struct wx *w, const struct wx_oauth *o,
+    struct wx_profile *out) WARN_UNUSED;
 
 #endif

@@ -94,6 +94,7 @@ static void
 test_revoke(void **state)
 {
 	struct revoke *rv = revoke_new();
+	const char *uni = NULL;
 	char sid[64];
 	int i;
 
@@ -112,13 +113,20 @@ test_revoke(void **state)
 	assert_true(revoke_has_session(rv, "00000000-0000-0000-0000-000000000500"));
 	assert_true(revoke_has_session(rv, "00000000-0000-0000-0000-000000000999"));
 
-	assert_string_equal(revoke_resolve(rv, "u1"), "u1");
-	assert_int_equal(revoke_add_merge(rv, "u1", "u2", 300), 0);
-	assert_int_equal(revoke_add_merge(rv, "u2", "u3", 300), 0);
-	assert_string_equal(revoke_resolve(rv, "u1"), "u3");
+	assert_string_equal(revoke_resolve(rv, "u1", &uni), "u1");
+	assert_null(uni);
+	assert_int_equal(revoke_add_merge(rv, "u1", "u2", "", 300), 0);
+	assert_int_equal(revoke_add_merge(rv, "u2", "u3", "o6_x", 300), 0);
+	assert_string_equal(revoke_resolve(rv, "u1", &uni), "u3");
+	assert_string_equal(uni, "o6_x");
+	/* Undo: u2 no longer resolves, u1 still reaches u2. */
+	revoke_drop_merge(rv, "u2");
+	assert_string_equal(revoke_resolve(rv, "u2", NULL), "u2");
+	assert_string_equal(revoke_resolve(rv, "u1", &uni), "u2");
+	assert_null(uni);
 	/* A cycle (a bug elsewhere) must not hang the hot path. */
-	assert_int_equal(revoke_add_merge(rv, "u3", "u1", 300), 0);
-	assert_non_null(revoke_resolve(rv, "u1"));
+	assert_int_equal(revoke_add_merge(rv, "u2", "u1", "", 300), 0);
+	assert_non_null(revoke_resolve(rv, "u1", NULL));
 	revoke_clear(rv);
 	assert_int_equal(revoke_count(rv), 0);
 	revoke_free(rv);

@@ -12,6 +12,7 @@ static void
 test_every_route_found(void **state)
 {
 	enum route rt;
+	char param[64];
 	int i;
 
 	(void)state;
@@ -19,7 +20,7 @@ test_every_route_found(void **state)
 		assert_non_null(routes[i].path);
 		assert_non_null(routes[i].fn);
 		assert_non_null(routes[i].name);
-		assert_int_equal(route_find(routes[i].method, routes[i].path, &rt), OK);
+		assert_int_equal(route_find(routes[i].method, routes[i].path, &rt, param, sizeof(param)), OK);
 		assert_int_equal(rt, i);
 		if (routes[i].flags & RF_BODY)
 			assert_non_null(routes[i].fields);
@@ -30,17 +31,18 @@ static void
 test_known_paths(void **state)
 {
 	enum route rt;
+	char param[64];
 
 	(void)state;
-	assert_int_equal(route_find(M_POST, "/v1/login", &rt), OK);
+	assert_int_equal(route_find(M_POST, "/v1/login", &rt, param, sizeof(param)), OK);
 	assert_int_equal(rt, R_LOGIN);
-	assert_int_equal(route_find(M_GET, "/v1/session", &rt), OK);
+	assert_int_equal(route_find(M_GET, "/v1/session", &rt, param, sizeof(param)), OK);
 	assert_int_equal(rt, R_SESSION);
-	assert_int_equal(route_find(M_POST, "/v1/token/refresh", &rt), OK);
+	assert_int_equal(route_find(M_POST, "/v1/token/refresh", &rt, param, sizeof(param)), OK);
 	assert_int_equal(rt, R_REFRESH);
-	assert_int_equal(route_find(M_POST, "/v1/logout", &rt), OK);
+	assert_int_equal(route_find(M_POST, "/v1/logout", &rt, param, sizeof(param)), OK);
 	assert_int_equal(rt, R_LOGOUT);
-	assert_int_equal(route_find(M_GET, "/healthz", &rt), OK);
+	assert_int_equal(route_find(M_GET, "/healthz", &rt, param, sizeof(param)), OK);
 	assert_int_equal(rt, R_HEALTHZ);
 }
 
@@ -48,24 +50,50 @@ static void
 test_wrong_method(void **state)
 {
 	enum route rt;
+	char param[64];
 
 	(void)state;
-	assert_int_equal(route_find(M_GET, "/v1/login", &rt), ERR_METHOD_NOT_ALLOWED);
-	assert_int_equal(route_find(M_DELETE, "/v1/session", &rt), ERR_METHOD_NOT_ALLOWED);
-	assert_int_equal(route_find(M_OTHER, "/healthz", &rt), ERR_METHOD_NOT_ALLOWED);
+	assert_int_equal(route_find(M_GET, "/v1/login", &rt, param, sizeof(param)), ERR_METHOD_NOT_ALLOWED);
+	assert_int_equal(route_find(M_DELETE, "/v1/session", &rt, param, sizeof(param)), ERR_METHOD_NOT_ALLOWED);
+	assert_int_equal(route_find(M_OTHER, "/healthz", &rt, param, sizeof(param)), ERR_METHOD_NOT_ALLOWED);
 }
 
 static void
 test_unknown_path(void **state)
 {
 	enum route rt;
+	char param[64];
 
 	(void)state;
-	assert_int_equal(route_find(M_GET, "/", &rt), ERR_NOT_FOUND);
-	assert_int_equal(route_find(M_POST, "/v1/login/", &rt), ERR_NOT_FOUND);
-	assert_int_equal(route_find(M_POST, "/V1/LOGIN", &rt), ERR_NOT_FOUND);
-	assert_int_equal(route_find(M_GET, "/v1/session%00", &rt), ERR_NOT_FOUND);
-	assert_int_equal(route_find(M_GET, "", &rt), ERR_NOT_FOUND);
+	assert_int_equal(route_find(M_GET, "/", &rt, param, sizeof(param)), ERR_NOT_FOUND);
+	assert_int_equal(route_find(M_POST, "/v1/login/", &rt, param, sizeof(param)), ERR_NOT_FOUND);
+	assert_int_equal(route_find(M_POST, "/V1/LOGIN", &rt, param, sizeof(param)), ERR_NOT_FOUND);
+	assert_int_equal(route_find(M_GET, "/v1/session%00", &rt, param, sizeof(param)), ERR_NOT_FOUND);
+	assert_int_equal(route_find(M_GET, "", &rt, param, sizeof(param)), ERR_NOT_FOUND);
+}
+
+static void
+test_param_routes(void **state)
+{
+	enum route rt;
+	char param[64];
+	char small[4];
+
+	(void)state;
+	assert_int_equal(route_find(M_POST, "/v1/admin/users/abc-1/revoke", &rt,
+	    param, sizeof(param)), OK);
+	assert_int_equal(rt, R_ADMIN_REVOKE);
+	assert_string_equal(param, "abc-1");
+	assert_int_equal(route_find(M_GET, "/v1/admin/users/abc-1/revoke", &rt,
+	    param, sizeof(param)), ERR_METHOD_NOT_ALLOWED);
+	assert_int_equal(route_find(M_POST, "/v1/admin/users//revoke", &rt,
+	    param, sizeof(param)), ERR_NOT_FOUND);
+	assert_int_equal(route_find(M_POST, "/v1/admin/users/a/b/revoke", &rt,
+	    param, sizeof(param)), ERR_NOT_FOUND);
+	assert_int_equal(route_find(M_POST, "/v1/admin/users/abcdef/revoke", &rt,
+	    small, sizeof(small)), ERR_NOT_FOUND);
+	assert_int_equal(route_find(M_GET, "/v1/session", &rt, param, sizeof(param)), OK);
+	assert_string_equal(param, "");
 }
 
 static void
@@ -76,6 +104,10 @@ test_bearer_routes(void **state)
 	assert_true(routes[R_LOGOUT].flags & RF_BEARER);
 	assert_false(routes[R_LOGIN].flags & RF_BEARER);
 	assert_false(routes[R_HEALTHZ].flags & RF_BEARER);
+	assert_true(routes[R_LINK].flags & RF_BEARER);
+	assert_true(routes[R_MERGES].flags & RF_ADMIN);
+	assert_true(routes[R_ADMIN_USERS].flags & RF_ADMIN);
+	assert_true(routes[R_ADMIN_REVOKE].flags & RF_ADMIN);
 }
 
 static void
@@ -113,6 +145,7 @@ main(void)
 		cmocka_unit_test(test_known_paths),
 		cmocka_unit_test(test_wrong_method),
 		cmocka_unit_test(test_unknown_path),
+		cmocka_unit_test(test_param_routes),
 		cmocka_unit_test(test_bearer_routes),
 		cmocka_unit_test(test_error_table),
 	};

@@ -1,0 +1,183 @@
+/*
+ * db_admin.c - what downstream services and operators ask: the merge feed,
+ * user look-ups that follow merges, revoking a user's sessions, and audit
+ * rows for refusals.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "dbi.h"
+#include "log.h"
+
+enum admin_stmt {
+	A_FEED,
+	A_FIND_ID,
+	A_FIND_ACCOUNT,
+	A_FIND_UNIONID,
+	A_USER_JSON,
+	A_REVOKE_USER,
+	A__MAX
+};
+
+const struct db_stmt db_admin_stmts[] = {
+	/* Stable paging: ids only grow, so ?after=LAST never skips a row. */
+	[A_FEED] = {"admin_feed",
+	    "SELECT coalesce(json_agg(json_build_object('id', id, 'from_user', from_user,"
+	    " 'into_user', into_user, 'reason', reason, 'unionid', unionid, 'at', at,"
+	    " 'undone_at', undone_at) ORDER BY id), '[]') FROM (SELECT * FROM merges"
+	    " WHERE id > $1 ORDER BY id LIMIT $2) m"},
+	[A_FIND_ID] = {"admin_find_id", "SELECT id FROM users WHERE id = $1"},
+	[A_FIND_ACCOUNT] = {"admin_find_account",
+	    "SELECT user_id FROM accounts WHERE appid = $1 AND openid = $2"},
+	/* A live holder first; else the tombstone that held it. */
+	[A_FIND_UNIONID] = {"admin_find_unionid",
+	    "SELECT id FROM users WHERE unionid = $1"
+	    " ORDER BY merged_into IS NULL DESC, created_at LIMIT 1"},
+	/* Follows merges to the live user, then describes it. */
+	[A_USER_JSON] = {"admin_user_json",
+	    "WITH RECURSIVE r (id, next, depth) AS ("
+	    " SELECT id, merged_into, 0 FROM users WHERE id = $1"
+	    " UNION ALL SELECT u.id, u.merged_into, r.depth + 1 FROM users u"
+	    " JOIN r ON u.id = r.next WHERE r.depth < 32)"
+	    " SELECT json_build_object('user', json_build_object('id', u.id,"
+	    " 'unionid', u.unionid, 'nickname', u.nickname, 'avatar_url', u.avatar_url,"
+	    " 'created_at', u.created_at, 'updated_at', u.updated_at),"
+	    " 'accounts', coalesce((SELECT json_agg(json_build_object('appid', a.appid,"
+	    " 'openid', a.openid, 'unionid', a.unionid, 'first_login', a.first_login,"
+	    " 'last_login', a.last_login) ORDER BY a.id) FROM accounts a"
+	    " WHERE a.user_id = u.id), '[]'),"
+	    " 'active_sessions', (SELECT count(*) FROM sessions s WHERE s.user_id = u.id"
+	    " AND s.revoked_at IS NULL AND s.expires_at > now()),"
+	    " 'resolved_from', CASE WHEN u.id = $1 THEN NULL ELSE $1 END)"
+	    " FROM r JOIN users u ON u.id = r.id WHERE r.next IS NULL"},
+	[A_REVOKE_USER] = {"admin_revoke_user",
+	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = 'admin'"
+	    " WHERE user_id = $1 AND revoked_at IS NULL RETURNING id)"
+	    " SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r"},
+	[A__MAX] = {NULL, NULL}
+};
+
+static enum err
+run(struct db *db, enum admin_stmt s, const struct db_params *p, PGresult **out)
+{
+	return db_exec(db, &db_admin_stmts[s], p, out);
+}
+
+/* json_row: the one text value of a one-row result, copied for the caller. */
+static enum err
+json_row(struct db *db, enum admin_stmt s, const struct db_params *p, char **json)
+{
+	PGresult *res = NULL;
+	enum err rc;
+
+	*json = NULL;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	if ((rc = db_exec_row(db, &db_admin_stmts[s], p, &res)) == OK &&
+	    (*json = strdup(PQgetvalue(res, 0, 0))) == NULL)
+		rc = ERR_INTERNAL;
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_merges_feed(struct db *db, long long after, long limit, char **json)
+{
+	struct db_params p = {0};
+
+	db_p_int(&p, after);
+	db_p_int(&p, limit);
+	return json_row(db, A_FEED, &p, json);
+}
+
+enum err
+db_user_lookup(struct db *db, enum db_user_by by, const char *a, const char *b,
+    char **json)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char id[UUID_STR];
+	enum admin_stmt find;
+	enum err rc;
+
+	*json = NULL;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	switch (by) {
+	case DB_USER_BY_ID:
+		find = A_FIND_ID;
+		db_p_text(&p, a);
+		break;
+	case DB_USER_BY_ACCOUNT:
+		find = A_FIND_ACCOUNT;
+		db_p_text(&p, a);
+		db_p_text(&p, b);
+		break;
+	case DB_USER_BY_UNIONID:
+		find = A_FIND_UNIONID;
+		db_p_text(&p, a);
+		break;
+	default:
+		return ERR_INTERNAL;
+	}
+	if ((rc = run(db, find, &p, &res)) != OK)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	db_copy(id, sizeof(id), PQgetvalue(res, 0, 0));
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, id);
+	rc = json_row(db, A_USER_JSON, &p, json);
+out:
+	PQclear(res);
+	return rc;
+}
+
+struct revoke_ctx {
+	const char *user_id, *request_id;
+	long count;
+};
+
+static enum err
+revoke_txn(struct db *db, void *arg)
+{
+	struct revoke_ctx *x = arg;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	db_p_text(&p, x->user_id);
+	if ((rc = db_exec_row(db, &db_admin_stmts[A_REVOKE_USER], &p, &res)) != OK)
+		goto out;
+	x->count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	rc = db_audit(db, "admin_revoke", x->user_id, 0, NULL, x->request_id, NULL, NULL);
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_admin_revoke(struct db *db, const char *user_id, const char *request_id,
+    long *count)
+{
+	struct revoke_ctx x = {user_id, request_id, 0};
+	enum err rc;
+
+	rc = db_txn(db, revoke_txn, &x);
+	*count = x.count;
+	return rc;
+}
+
+void
+db_audit_event(struct db *db, const char *event, const char *request_id,
+    const char *ip, const char *detail)
+{
+	if (db_connect(db) == OK)
+		(void)db_audit(db, event, NULL, 0, NULL, request_id, ip, detail);
+}
