@@ -553,6 +553,72 @@ db_link(struct db *db, const char *user_id, const struct db_login *in,
 	return rc;
 }
 
+/* ---- a unionid learned after login (decrypted open data) ---- */
+
+struct account_uni_ctx {
+	long long account_id;
+	const char *unionid, *request_id;
+	struct db_ident *out;
+};
+
+static enum err
+account_uni_txn(struct db *db, void *arg)
+{
+	struct account_uni_ctx *x = arg;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	memset(x->out, 0, sizeof(*x->out));
+	db_p_int(&p, x->account_id);
+	if ((rc = run_row(db, S_ACC_IDENT, &p, &res)) != OK)
+		goto out;
+	x->out->account_id = x->account_id;
+	db_copy(x->out->user_id, sizeof(x->out->user_id), PQgetvalue(res, 0, 1));
+	db_copy(x->out->unionid, sizeof(x->out->unionid), PQgetvalue(res, 0, 2));
+	db_copy(x->out->appid, sizeof(x->out->appid), PQgetvalue(res, 0, 3));
+	db_copy(x->out->openid, sizeof(x->out->openid), PQgetvalue(res, 0, 4));
+	PQclear(res);
+	res = NULL;
+	/* Lock the account as a login would, and record its unionid. */
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, x->out->appid);
+	db_p_text(&p, x->out->openid);
+	if ((rc = run_row(db, S_ACC_GET, &p, &res)) != OK)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	memset(&p, 0, sizeof(p));
+	db_p_int(&p, x->account_id);
+	db_p_bin(&p, NULL, 0);
+	db_p_text(&p, x->unionid);
+	if ((rc = run(db, S_ACC_UPDATE, &p, &res)) != OK)
+		goto out;
+	rc = link_unionid(db, x->out, x->unionid, x->request_id);
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_link_account_unionid(struct db *db, long long account_id, const char *unionid,
+    const char *request_id, struct db_ident *out)
+{
+	struct account_uni_ctx x = {account_id, unionid, request_id, out};
+	struct db_login in;
+	enum err rc;
+
+	rc = db_txn(db, account_uni_txn, &x);
+	if (rc == ERR_UNIONID_CONFLICT) {
+		memset(&in, 0, sizeof(in));
+		in.appid = out->appid;
+		in.openid = out->openid;
+		in.request_id = request_id;
+		conflict(db, &in, out);
+	}
+	return rc;
+}
+
 enum err
 db_account_ident(struct db *db, long long account_id, struct db_ident *out)
 {

@@ -123,6 +123,16 @@ enum err db_logout(struct db *db, const char *sid, const char *user_id,
 enum err db_link(struct db *db, const char *user_id, const struct db_login *in,
     struct db_ident *out, bool *already) WARN_UNUSED;
 
+/*
+ * db_link_account_unionid: account_id's owner learned its unionid after
+ * login (from decrypted open data): record it on the account and link the
+ * user exactly as login does (take it, merge with its holder, or refuse a
+ * different one: ERR_UNIONID_CONFLICT, audited). out describes the account
+ * and its (surviving) user; out->merged_from names a user merged away.
+ */
+enum err db_link_account_unionid(struct db *db, long long account_id,
+    const char *unionid, const char *request_id, struct db_ident *out) WARN_UNUSED;
+
 /* db_account_ident: who account_id is (user, unionid, appid, openid). */
 enum err db_account_ident(struct db *db, long long account_id,
     struct db_ident *out) WARN_UNUSED;
