@@ -51,6 +51,37 @@ set_str(struct json_object *o, const char *k, const char *v)
 }
 
 /*
+ * add_ident: "user": {"id", "unionid"} and "account": {"appid", "openid"}
+ * into o, the shape every answer about a person shares. Returns the user
+ * object (owned by o), for callers that add to it.
+ */
+static struct json_object *
+add_ident(struct json_object *o, const char *user_id, const char *unionid,
+    const char *appid, const char *openid)
+{
+	struct json_object *u = json_object_new_object(), *a = json_object_new_object();
+
+	set_str(u, "id", user_id);
+	set_str(u, "unionid", unionid);
+	json_object_object_add(o, "user", u);
+	set_str(a, "appid", appid);
+	set_str(a, "openid", openid);
+	json_object_object_add(o, "account", a);
+	return u;
+}
+
+/* add_merged_from: "merged_from": the user a merge made go away, if any. */
+static void
+add_merged_from(struct json_object *o, const struct db_ident *id)
+{
+	struct json_object *m = json_object_new_array();
+
+	if (id->merged_from[0] != '\0')
+		json_object_array_add(m, json_object_new_string(id->merged_from));
+	json_object_object_add(o, "merged_from", m);
+}
+
+/*
  * respond_tokens: seal an access token for id's session, and send the login
  * (or refresh) answer with the refresh token the caller made.
  */
@@ -59,7 +90,7 @@ respond_tokens(struct worker *w, struct req *r, const struct db_ident *id,
     const char *refresh)
 {
 	struct tok_claims c;
-	struct json_object *o = NULL, *u, *a, *m;
+	struct json_object *o = NULL, *u;
 	char token[TOK_MAX];
 	enum err rc = ERR_INTERNAL;
 	int64_t now = (int64_t)time(NULL);
@@ -83,19 +114,9 @@ respond_tokens(struct worker *w, struct req *r, const struct db_ident *id,
 	json_object_object_add(o, "refresh_token", json_object_new_string(refresh));
 	json_object_object_add(o, "refresh_expires_in",
 	    json_object_new_int64(w->conf->refresh_ttl));
-	u = json_object_new_object();
-	set_str(u, "id", id->user_id);
-	set_str(u, "unionid", id->unionid);
+	u = add_ident(o, id->user_id, id->unionid, id->appid, id->openid);
 	json_object_object_add(u, "created", json_object_new_boolean(id->created));
-	json_object_object_add(o, "user", u);
-	a = json_object_new_object();
-	set_str(a, "appid", id->appid);
-	set_str(a, "openid", id->openid);
-	json_object_object_add(o, "account", a);
-	m = json_object_new_array();
-	if (id->merged_from[0] != '\0')
-		json_object_array_add(m, json_object_new_string(id->merged_from));
-	json_object_object_add(o, "merged_from", m);
+	add_merged_from(o, id);
 	snprintf(r->user, sizeof(r->user), "%s", id->user_id);
 	http_send_json(r, 200, o);
 	rc = OK;
@@ -258,7 +279,7 @@ auth_link(struct worker *w, struct req *r, const struct tok_claims *who)
 {
 	const struct conf_app *app;
 	unsigned char hash[TOK_HASHBYTES];
-	struct json_object *o = NULL, *u, *a, *m;
+	struct json_object *o = NULL;
 	struct proof *p = NULL;
 	struct db_login in;
 	struct db_ident id, prev;
@@ -287,19 +308,9 @@ auth_link(struct worker *w, struct req *r, const struct tok_claims *who)
 	rc = ERR_INTERNAL;
 	if ((o = json_object_new_object()) == NULL)
 		goto out;
-	u = json_object_new_object();
-	set_str(u, "id", id.user_id);
-	set_str(u, "unionid", id.unionid);
-	json_object_object_add(o, "user", u);
-	a = json_object_new_object();
-	set_str(a, "appid", id.appid);
-	set_str(a, "openid", id.openid);
-	json_object_object_add(o, "account", a);
+	add_ident(o, id.user_id, id.unionid, id.appid, id.openid);
 	json_object_object_add(o, "linked", json_object_new_boolean(!already));
-	m = json_object_new_array();
-	if (id.merged_from[0] != '\0')
-		json_object_array_add(m, json_object_new_string(id.merged_from));
-	json_object_object_add(o, "merged_from", m);
+	add_merged_from(o, &id);
 	snprintf(r->user, sizeof(r->user), "%s", id.user_id);
 	http_send_json(r, 200, o);
 	rc = OK;
@@ -382,7 +393,7 @@ auth_bearer(struct worker *w, struct req *r, struct tok_claims *c)
 enum err
 auth_session(struct worker *w, struct req *r, const struct tok_claims *who)
 {
-	struct json_object *o, *u, *a;
+	struct json_object *o;
 	int64_t left = who->exp - (int64_t)time(NULL);
 
 	(void)w;
@@ -393,14 +404,7 @@ auth_session(struct worker *w, struct req *r, const struct tok_claims *who)
 	http_header(r, "X-Auth-Unionid", who->uni);
 	if ((o = json_object_new_object()) == NULL)
 		return ERR_INTERNAL;
-	u = json_object_new_object();
-	set_str(u, "id", who->sub);
-	set_str(u, "unionid", who->uni);
-	json_object_object_add(o, "user", u);
-	a = json_object_new_object();
-	set_str(a, "appid", who->app);
-	set_str(a, "openid", who->oid);
-	json_object_object_add(o, "account", a);
+	add_ident(o, who->sub, who->uni, who->app, who->oid);
 	set_str(o, "session_id", who->sid);
 	json_object_object_add(o, "expires_in", json_object_new_int64(left > 0 ? left : 0));
 	http_send_json(r, 200, o);
