@@ -467,27 +467,36 @@ db_login(struct db *db, const struct db_login *in, struct db_ident *out)
 	return rc;
 }
 
+/* load_ident: who account_id is: its user, that user's unionid, the app. */
 static enum err
-login_again_txn(struct db *db, void *arg)
+load_ident(struct db *db, long long account_id, struct db_ident *out)
 {
-	struct login_ctx *x = arg;
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	enum err rc;
 
-	memset(x->out, 0, sizeof(*x->out));
-	db_p_int(&p, x->account_id);
-	if ((rc = run_row(db, S_ACC_IDENT, &p, &res)) != OK)
-		goto out;
-	x->out->account_id = x->account_id;
-	db_copy(x->out->user_id, sizeof(x->out->user_id), PQgetvalue(res, 0, 1));
-	db_copy(x->out->unionid, sizeof(x->out->unionid), PQgetvalue(res, 0, 2));
-	db_copy(x->out->appid, sizeof(x->out->appid), PQgetvalue(res, 0, 3));
-	db_copy(x->out->openid, sizeof(x->out->openid), PQgetvalue(res, 0, 4));
-	rc = open_session(db, x, "login_repeat");
-out:
+	memset(out, 0, sizeof(*out));
+	db_p_int(&p, account_id);
+	if ((rc = run_row(db, S_ACC_IDENT, &p, &res)) == OK) {
+		out->account_id = account_id;
+		db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 1));
+		db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 2));
+		db_copy(out->appid, sizeof(out->appid), PQgetvalue(res, 0, 3));
+		db_copy(out->openid, sizeof(out->openid), PQgetvalue(res, 0, 4));
+	}
 	PQclear(res);
 	return rc;
+}
+
+static enum err
+login_again_txn(struct db *db, void *arg)
+{
+	struct login_ctx *x = arg;
+	enum err rc;
+
+	if ((rc = load_ident(db, x->account_id, x->out)) != OK)
+		return rc;
+	return open_session(db, x, "login_repeat");
 }
 
 enum err
@@ -569,19 +578,9 @@ account_uni_txn(struct db *db, void *arg)
 	PGresult *res = NULL;
 	enum err rc;
 
-	memset(x->out, 0, sizeof(*x->out));
-	db_p_int(&p, x->account_id);
-	if ((rc = run_row(db, S_ACC_IDENT, &p, &res)) != OK)
+	if ((rc = load_ident(db, x->account_id, x->out)) != OK)
 		goto out;
-	x->out->account_id = x->account_id;
-	db_copy(x->out->user_id, sizeof(x->out->user_id), PQgetvalue(res, 0, 1));
-	db_copy(x->out->unionid, sizeof(x->out->unionid), PQgetvalue(res, 0, 2));
-	db_copy(x->out->appid, sizeof(x->out->appid), PQgetvalue(res, 0, 3));
-	db_copy(x->out->openid, sizeof(x->out->openid), PQgetvalue(res, 0, 4));
-	PQclear(res);
-	res = NULL;
 	/* Lock the account as a login would, and record its unionid. */
-	memset(&p, 0, sizeof(p));
 	db_p_text(&p, x->out->appid);
 	db_p_text(&p, x->out->openid);
 	if ((rc = run_row(db, S_ACC_GET, &p, &res)) != OK)
@@ -622,23 +621,12 @@ db_link_account_unionid(struct db *db, long long account_id, const char *unionid
 enum err
 db_account_ident(struct db *db, long long account_id, struct db_ident *out)
 {
-	struct db_params p = {0};
-	PGresult *res = NULL;
 	enum err rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = db_connect(db)) != OK)
 		return rc;
-	db_p_int(&p, account_id);
-	if ((rc = run_row(db, S_ACC_IDENT, &p, &res)) == OK) {
-		out->account_id = account_id;
-		db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 1));
-		db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 2));
-		db_copy(out->appid, sizeof(out->appid), PQgetvalue(res, 0, 3));
-		db_copy(out->openid, sizeof(out->openid), PQgetvalue(res, 0, 4));
-	}
-	PQclear(res);
-	return rc;
+	return load_ident(db, account_id, out);
 }
 
 /* ---- refresh ---- */
