@@ -3,6 +3,7 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 CC      ?= cc
 PKGS     = fcgi libcurl json-c libsodium libpq libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -14,13 +15,14 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DWXAUTH_DATADIR='"$(PREFIX)/share/wxauth"' 
 LDLIBS  = $(PKG_LIBS)
 
 # BUILD=asan builds everything with AddressSanitizer and UBSan into build-asan/.
+# OUT=DIR builds into another folder (the install test does, with its own PREFIX).
 BUILD ?= release
 ifeq ($(BUILD),asan)
-OUT = build-asan
+OUT ?= build-asan
 ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 else
-OUT = build
+OUT ?= build
 endif
 
 SRC      = $(wildcard app/*.c)
@@ -35,7 +37,7 @@ DEB_PKGS = gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
 	libsodium-dev libpq-dev libssl-dev libcmocka-dev nginx postgresql \
 	spawn-fcgi apache2 wrk curl python3 ca-certificates procps util-linux
 
-.PHONY: all deps run stop test testbins unit bench install clean help
+.PHONY: all deps run stop test testbins unit bench install clean help FORCE
 
 all: $(OUT)/wxauth
 
@@ -64,6 +66,13 @@ $(OUT)/app/%.o: app/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# main.o bakes in PREFIX (the default migrations folder): rebuild it when
+# PREFIX changes.
+$(OUT)/prefix: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
+$(OUT)/app/main.o: $(OUT)/prefix
+
 $(OUT)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
@@ -79,7 +88,7 @@ testbins: $(TESTBIN) $(TOOLS)
 
 $(OUT)/tests/bench_fcgi: tests/bench/hello.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs fcgi 2>/dev/null || echo -lfcgi)
 
 unit: $(TESTBIN)
 	@sh tests/unit.sh $(TESTBIN)
@@ -100,13 +109,23 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(OUT)/tests/bench_fcgi
 	@sh tests/bench/run.sh
 
+# The binary, the migrations (the default of `wxauth migrate`), the sample
+# config, the front-server recipes, the systemd unit (binary path set to
+# PREFIX) and its sysusers.d entry. Nothing in /etc is touched.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wxauth/db \
-		$(DESTDIR)$(PREFIX)/share/wxauth/deploy $(DESTDIR)$(PREFIX)/lib/systemd/system
+		$(DESTDIR)$(PREFIX)/share/wxauth/deploy $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d
 	install -m 0755 $(OUT)/wxauth $(DESTDIR)$(PREFIX)/bin/wxauth
 	install -m 0644 db/*.sql $(DESTDIR)$(PREFIX)/share/wxauth/db/
-	install -m 0644 deploy/* $(DESTDIR)$(PREFIX)/share/wxauth/deploy/
-	[ ! -f deploy/wxauth.service ] || install -m 0644 deploy/wxauth.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 deploy/wxauth.conf.sample $(DESTDIR)$(PREFIX)/share/wxauth/wxauth.conf.sample
+	install -m 0644 deploy/nginx.conf deploy/apache-wxauth.conf deploy/wxauth.service \
+		$(DESTDIR)$(PREFIX)/share/wxauth/deploy/
+	install -m 0755 deploy/spawn-fcgi.sh $(DESTDIR)$(PREFIX)/share/wxauth/deploy/
+	sed -e 's|/usr/local/bin/wxauth|$(PREFIX)/bin/wxauth|g' deploy/wxauth.service \
+		>$(DESTDIR)$(UNITDIR)/wxauth.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/wxauth.service
+	install -m 0644 deploy/wxauth.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/wxauth.conf
 
 clean:
 	rm -rf build build-asan

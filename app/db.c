@@ -20,6 +20,7 @@
 #include "db.h"
 #include "dbi.h"
 #include "log.h"
+#include "metrics.h"
 
 #define TXN_TRIES 5
 #define RECONNECT_EVERY 1       /* seconds between reconnect attempts */
@@ -53,6 +54,7 @@ static const struct db_stmt *const tables[] = {
 	core_stmts,
 	db_session_stmts,
 	db_merge_stmts,
+	db_profile_stmts,
 	db_admin_stmts,
 };
 
@@ -115,19 +117,25 @@ classify(struct db *db, PGresult *res, const char *name)
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	if (state != NULL && (strcmp(state, "23505") == 0 ||
-	    strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+	    strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)) {
+		metrics_db_error(MDB_RETRY);
 		return ERR_RETRY;
-	if (state != NULL && strcmp(state, "55P03") == 0)
+	}
+	if (state != NULL && strcmp(state, "55P03") == 0) {
+		metrics_db_error(MDB_LOCK_TIMEOUT);
 		return ERR_UPSTREAM_TIMEOUT;    /* lock_timeout while waiting */
+	}
 	if (PQstatus(db->conn) != CONNECTION_OK || state == NULL ||
 	    strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0) {
 		log_warnx("db: %s: connection lost: %s", name,
 		    PQerrorMessage(db->conn));
+		metrics_db_error(MDB_LOST);
 		disconnect(db);
 		return ERR_DB_UNAVAILABLE;
 	}
 	log_warnx("db: %s failed: SQLSTATE %s: %s", name, state,
 	    res != NULL ? PQresultErrorMessage(res) : "");
+	metrics_db_error(MDB_QUERY);
 	return ERR_INTERNAL;
 }
 
@@ -224,6 +232,7 @@ db_connect(struct db *db)
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		log_warnx("db: cannot connect: %s", db->conn != NULL ?
 		    PQerrorMessage(db->conn) : "out of memory");
+		metrics_db_error(MDB_CONNECT);
 		disconnect(db);
 		return ERR_DB_UNAVAILABLE;
 	}
@@ -233,6 +242,7 @@ db_connect(struct db *db)
 			if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 				log_warnx("db: cannot prepare %s: %s", s->name,
 				    PQerrorMessage(db->conn));
+				metrics_db_error(MDB_CONNECT);
 				PQclear(res);
 				disconnect(db);
 				return ERR_DB_UNAVAILABLE;
@@ -306,6 +316,7 @@ db_poll(struct db *db)
 		return rc;
 	if (PQconsumeInput(db->conn) == 0) {
 		log_warnx("db: connection lost: %s", PQerrorMessage(db->conn));
+		metrics_db_error(MDB_LOST);
 		disconnect(db);
 		return db_connect(db);
 	}

@@ -10,6 +10,7 @@
 #include "db.h"
 #include "dbi.h"
 #include "log.h"
+#include "metrics.h"
 
 enum merge_stmt {
 	M_MERGE_LOCK,
@@ -204,6 +205,8 @@ db_merge(struct db *db, const char *a, const char *b, const char *reason,
 	    merge_id, loser, reason);
 	rc = db_audit(db, "merge", survivor, 0, NULL, request_id, NULL,
 	    n > 0 && (size_t)n < sizeof(detail) ? detail : NULL);
+	if (rc == OK)
+		metrics_merge(reason);
 out:
 	PQclear(res);
 	return rc;

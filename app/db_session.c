@@ -438,17 +438,6 @@ login_txn(struct db *db, void *arg)
 	return open_session(db, x, "login");
 }
 
-/* conflict: a transaction refused to merge two people; it rolled back, and
- * the refusal is recorded on its own. */
-static void
-conflict(struct db *db, const struct db_login *in, const struct db_ident *out)
-{
-	log_warnx("db: unionid conflict: account %s/%s of user %s not merged",
-	    in->appid, in->openid, out->user_id);
-	(void)db_audit(db, "unionid_conflict", out->user_id, out->account_id,
-	    NULL, in->request_id, in->ip, NULL);
-}
-
 enum err
 db_login(struct db *db, const struct db_login *in, struct db_ident *out)
 {
@@ -458,8 +447,9 @@ db_login(struct db *db, const struct db_login *in, struct db_ident *out)
 	enum err rc;
 
 	rc = db_txn(db, login_txn, &x);
+	/* The transaction rolled back; the refusal is still recorded. */
 	if (rc == ERR_UNIONID_CONFLICT)
-		conflict(db, in, out);
+		db_conflict_audit(db, out, in->request_id, in->ip);
 	/* Old codes are pruned now and then, by whichever login comes. */
 	if (rc == OK && ++logins % 256 == 0 &&
 	    run(db, S_CODE_PRUNE, &p, &res) == OK)
@@ -556,66 +546,52 @@ db_link(struct db *db, const char *user_id, const struct db_login *in,
 	enum err rc;
 
 	rc = db_txn(db, link_txn, &x);
+	/* The transaction rolled back; the refusal is still recorded. */
 	if (rc == ERR_UNIONID_CONFLICT)
-		conflict(db, in, out);
+		db_conflict_audit(db, out, in->request_id, in->ip);
 	*already = x.already;
 	return rc;
 }
 
 /* ---- a unionid learned after login (decrypted open data) ---- */
 
-struct account_uni_ctx {
-	long long account_id;
-	const char *unionid, *request_id;
-	struct db_ident *out;
-};
-
-static enum err
-account_uni_txn(struct db *db, void *arg)
+enum err
+db_link_unionid_tx(struct db *db, long long account_id, const char *unionid,
+    const char *request_id, struct db_ident *out)
 {
-	struct account_uni_ctx *x = arg;
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	enum err rc;
 
-	if ((rc = load_ident(db, x->account_id, x->out)) != OK)
+	if ((rc = load_ident(db, account_id, out)) != OK)
 		goto out;
 	/* Lock the account as a login would, and record its unionid. */
-	db_p_text(&p, x->out->appid);
-	db_p_text(&p, x->out->openid);
+	db_p_text(&p, out->appid);
+	db_p_text(&p, out->openid);
 	if ((rc = run_row(db, S_ACC_GET, &p, &res)) != OK)
 		goto out;
 	PQclear(res);
 	res = NULL;
 	memset(&p, 0, sizeof(p));
-	db_p_int(&p, x->account_id);
+	db_p_int(&p, account_id);
 	db_p_bin(&p, NULL, 0);
-	db_p_text(&p, x->unionid);
+	db_p_text(&p, unionid);
 	if ((rc = run(db, S_ACC_UPDATE, &p, &res)) != OK)
 		goto out;
-	rc = link_unionid(db, x->out, x->unionid, x->request_id);
+	rc = link_unionid(db, out, unionid, request_id);
 out:
 	PQclear(res);
 	return rc;
 }
 
-enum err
-db_link_account_unionid(struct db *db, long long account_id, const char *unionid,
-    const char *request_id, struct db_ident *out)
+void
+db_conflict_audit(struct db *db, const struct db_ident *id, const char *request_id,
+    const char *ip)
 {
-	struct account_uni_ctx x = {account_id, unionid, request_id, out};
-	struct db_login in;
-	enum err rc;
-
-	rc = db_txn(db, account_uni_txn, &x);
-	if (rc == ERR_UNIONID_CONFLICT) {
-		memset(&in, 0, sizeof(in));
-		in.appid = out->appid;
-		in.openid = out->openid;
-		in.request_id = request_id;
-		conflict(db, &in, out);
-	}
-	return rc;
+	log_warnx("db: unionid conflict: account %s/%s of user %s not merged",
+	    id->appid, id->openid, id->user_id);
+	(void)db_audit(db, "unionid_conflict", id->user_id, id->account_id,
+	    NULL, request_id, ip, NULL);
 }
 
 enum err

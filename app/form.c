@@ -20,9 +20,11 @@ token_ok(const char *s, size_t len)
 bool
 form_text_ok(const char *s, size_t len, size_t min, size_t max)
 {
+	/* The smallest code point each length may encode. */
+	static const unsigned least_cp[4] = {0, 0x80, 0x800, 0x10000};
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	size_t points = 0;
-	unsigned cp;
+	unsigned cp, least;
 	int extra;
 
 	while (p < end) {
@@ -43,13 +45,15 @@ form_text_ok(const char *s, size_t len, size_t min, size_t max)
 		}
 		if (end - p <= extra)
 			return false;
+		least = least_cp[extra];
 		for (p++; extra > 0; extra--, p++) {
 			if ((*p & 0xc0) != 0x80)
 				return false;
 			cp = (cp << 6) | (*p & 0x3f);
 		}
-		/* Overlong forms, surrogates and out-of-range points. */
-		if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		/* Overlong forms (0xc0 0xaf is not '/'), surrogates and
+		 * out-of-range points. */
+		if (cp < least || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return false;
 		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
 		    cp == 0x2028 || cp == 0x2029)

@@ -133,6 +133,7 @@ http_parse_json(struct req *r, int allow_empty)
 	struct json_object *o = NULL;
 	enum err rc = ERR_INVALID_JSON;
 	size_t off;
+	int bad_utf8 = 0;
 
 	if (r->body_len == 0) {
 		if (allow_empty)
@@ -148,6 +149,15 @@ http_parse_json(struct req *r, int allow_empty)
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+	if (o == NULL && json_tokener_get_error(tok) == json_tokener_error_parse_utf8_string) {
+		/* Invalid UTF-8 inside a string: still refused, but parsed again
+		 * without that check, so that the front door can name the field
+		 * when it is one that must be text. */
+		bad_utf8 = 1;
+		json_tokener_reset(tok);
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+		o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+	}
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success)
 		goto out;
 	/* Only white space may follow the value. */
@@ -158,7 +168,7 @@ http_parse_json(struct req *r, int allow_empty)
 		goto out;
 	r->json = o;
 	o = NULL;
-	rc = OK;
+	rc = bad_utf8 ? ERR_INVALID_JSON : OK;
 out:
 	json_object_put(o);
 	if (tok != NULL)
@@ -206,17 +216,43 @@ reason(int status)
 	}
 }
 
-void
-http_send_json(struct req *r, int status, struct json_object *body)
+/* respond: the status line, our headers, then body and an optional final
+ * newline (JSON answers end with one). */
+static void
+respond(struct req *r, int status, const char *ctype, const char *body,
+    size_t len, int newline)
 {
 	char head[HTTP_HDRS_MAX + 512];
-	const char *text = NULL;
-	size_t len = 0;
 	int n;
 
 	if (r->status != 0)
 		return;
 	r->status = status;
+	/* libfcgi's own printf knows no %zu: format here, write raw. */
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\n"
+	    "Content-Type: %s\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Request-Id: %s\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s\r\n", status, reason(status), ctype, r->id,
+	    len + (newline ? 1 : 0), r->hdrs);
+	if (n < 0 || (size_t)n >= sizeof(head) || len > (size_t)0x7fffffff)
+		return;
+	FCGX_PutStr(head, n, r->fcgi->out);
+	if (r->method != M_HEAD) {
+		FCGX_PutStr(body, (int)len, r->fcgi->out);
+		if (newline)
+			FCGX_PutChar('\n', r->fcgi->out);
+	}
+}
+
+void
+http_send_json(struct req *r, int status, struct json_object *body)
+{
+	const char *text = NULL;
+	size_t len = 0;
+
 	if (body != NULL)
 		text = json_object_to_json_string_length(body,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
@@ -224,21 +260,14 @@ http_send_json(struct req *r, int status, struct json_object *body)
 		text = "{}";
 		len = 2;
 	}
-	/* libfcgi's own printf knows no %zu: format here, write raw. */
-	n = snprintf(head, sizeof(head),
-	    "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Request-Id: %s\r\n"
-	    "Content-Length: %zu\r\n"
-	    "%s\r\n", status, reason(status), r->id, len + 1, r->hdrs);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return;
-	FCGX_PutStr(head, n, r->fcgi->out);
-	if (r->method != M_HEAD) {
-		FCGX_PutStr(text, (int)len, r->fcgi->out);
-		FCGX_PutChar('\n', r->fcgi->out);
-	}
+	respond(r, status, "application/json", text, len, 1);
+}
+
+void
+http_send_body(struct req *r, int status, const char *ctype, const char *body,
+    size_t len)
+{
+	respond(r, status, ctype, body, len, 0);
 }
 
 void

@@ -155,7 +155,7 @@ worker_main(const char *path)
 		goto out;
 	}
 	/* spawn-fcgi hands us the listening socket as fd 0. */
-	rc = worker_run(c, 0, -1);
+	rc = worker_run(c, 0, -1, -1);
 out:
 	if (c != NULL)
 		conf_cleanup(c);

@@ -3,12 +3,15 @@
  *
  * The master handles signals synchronously (blocked, then sigtimedwait),
  * so none of its bookkeeping runs inside a signal handler. Workers are
- * forked, not exec'd: each inherits the listening socket and a copy of the
- * config, and installs its own handlers (worker.c).
+ * forked, not exec'd: each inherits the listening socket, a copy of the
+ * config and the shared metrics mapping, and installs its own handlers
+ * (worker.c). Each worker has a slot (0..workers-1): its metrics slot, and
+ * the unit of replacement, back-off and reload.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "tok.h"
 #include "worker.h"
@@ -30,6 +34,7 @@
 #define STOP_GRACE 30           /* seconds a graceful stop waits for workers */
 #define QUICK_DEATH 5           /* a worker dying sooner than this is crashing */
 #define BACKOFF_MAX 30          /* seconds between restarts of a crashing worker */
+#define READY_WAIT 10           /* seconds a reload waits for each new worker */
 
 struct slot {
 	pid_t pid;              /* 0: not running */
@@ -136,21 +141,82 @@ pool_listen(const char *addr, int backlog, int mode)
 	return addr[0] == '/' ? unix_listen(addr, backlog, mode) : tcp_listen(addr, backlog);
 }
 
+/* gauges: the pool's size, for /metrics. */
 static void
-spawn(int i)
+gauges(void)
 {
-	pid_t pid = fork();
+	size_t i;
+	int n = 0;
 
-	if (pid == -1) {
+	for (i = 0; i < WORKERS_MAX; i++)
+		n += slots[i].pid != 0;
+	metrics_workers(n, conf->workers);
+}
+
+/*
+ * spawn: fork the worker of slot i. With want_ready, returns the read end
+ * of a pipe on which the worker writes one byte once it takes requests
+ * (the caller closes it); otherwise, or when fork fails, -1.
+ */
+static int
+spawn(int i, int want_ready)
+{
+	int p[2] = {-1, -1};
+	pid_t pid;
+
+	if (want_ready && pipe2(p, O_CLOEXEC) == -1) {
+		log_warn("pool: pipe");
+		p[0] = p[1] = -1;
+	}
+	if ((pid = fork()) == -1) {
 		log_warn("pool: fork");
 		slots[i].restart_at = time(NULL) + 1;
-		return;
+		if (p[0] != -1) {
+			close(p[0]);
+			close(p[1]);
+		}
+		return -1;
 	}
-	if (pid == 0)
-		_exit(worker_run(conf, listen_fd, i));
+	if (pid == 0) {
+		if (p[0] != -1)
+			close(p[0]);
+		_exit(worker_run(conf, listen_fd, i, p[1]));
+	}
+	if (p[1] != -1)
+		close(p[1]);
 	slots[i].pid = pid;
 	slots[i].started = time(NULL);
 	log_info("pool: worker %d started, pid %ld", i, (long)pid);
+	gauges();
+	return p[0];
+}
+
+/*
+ * wait_ready: wait up to READY_WAIT seconds for the byte a new worker
+ * writes when it is ready, and close fd. Returns 1 when ready, 0 when it
+ * took too long (it may still come up), -1 when it exited first.
+ */
+static int
+wait_ready(int fd)
+{
+	struct pollfd pfd;
+	time_t left, until = time(NULL) + READY_WAIT;
+	char b;
+	int n, rc = 0;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		left = until - time(NULL);
+		n = poll(&pfd, 1, left > 0 ? (int)left * 1000 : 0);
+		if (n == -1 && errno == EINTR && left > 0)
+			continue;
+		break;
+	}
+	if (n == 1)
+		rc = read(fd, &b, 1) == 1 ? 1 : -1;
+	close(fd);
+	return rc;
 }
 
 static void
@@ -216,14 +282,19 @@ reap(int stopping)
 				break;
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 				/* Recycled after max_requests: replace at once. */
+				log_info("pool: worker %zu (pid %ld) recycled; replacing it",
+				    i, (long)pid);
+				metrics_restart(MR_RECYCLED);
 				slots[i].crashes = 0;
 				slots[i].restart_at = now;
 				break;
 			}
+			metrics_restart(MR_CRASHED);
 			if (now - slots[i].started < QUICK_DEATH)
 				slots[i].crashes++;
 			else
 				slots[i].crashes = 0;
+			/* 0 for a worker that ran a while, then 2, 4, 8, 16, 30 s. */
 			delay = slots[i].crashes == 0 ? 0 : 1 << (slots[i].crashes < 5 ? slots[i].crashes : 5);
 			if (delay > BACKOFF_MAX)
 				delay = BACKOFF_MAX;
@@ -237,6 +308,8 @@ reap(int stopping)
 			break;
 		}
 	}
+	if (!stopping)
+		gauges();
 }
 
 static void
@@ -247,7 +320,7 @@ start_due(void)
 
 	for (i = 0; i < conf->workers; i++)
 		if (slots[i].pid == 0 && slots[i].restart_at <= now)
-			spawn(i);
+			(void)spawn(i, 0);
 }
 
 static int
@@ -270,14 +343,20 @@ keys_ok(const struct conf *c)
 	return ok;
 }
 
-/* reload: a new config and keys; workers replaced one by one, each old one
- * finishing its request while its successor already accepts. */
+/*
+ * reload: a new config and keys, then the workers replaced one by one: the
+ * new worker of a slot first, and only once it takes requests is the old
+ * one told to finish its request and leave, so the pool never has fewer
+ * workers accepting than before. A new worker that dies before it is ready
+ * leaves the old ones in place (the reload is logged as incomplete).
+ */
 static void
 reload(const char *path)
 {
 	struct conf *nc = NULL;
 	char err[1024];
-	int i, old_workers = conf->workers;
+	pid_t old;
+	int i, fd, st, old_workers = conf->workers, replaced = 0;
 
 	if ((nc = calloc(1, sizeof(*nc))) == NULL)
 		goto fail;
@@ -299,15 +378,38 @@ reload(const char *path)
 	conf = nc;
 	nc = NULL;
 	for (i = 0; i < WORKERS_MAX; i++) {
-		if (slots[i].pid == 0)
-			continue;
-		retire(slots[i].pid);
+		old = slots[i].pid;
 		slots[i].pid = 0;
 		slots[i].crashes = 0;
-		if (i < conf->workers)
-			spawn(i);
+		slots[i].restart_at = 0;
+		if (i >= conf->workers) {
+			if (old != 0)
+				retire(old);
+			continue;
+		}
+		fd = spawn(i, 1);
+		if (slots[i].pid == 0)
+			st = -1;        /* fork failed */
+		else
+			st = fd == -1 ? 0 : wait_ready(fd);
+		if (st == -1) {
+			log_warnx("pool: reload incomplete: the new worker %d did not start; "
+			    "the old workers stay", i);
+			if (old != 0)
+				slots[i].pid = old;
+			break;
+		}
+		if (st == 0)
+			log_warnx("pool: reload: worker %d not ready after %d s; going on", i, READY_WAIT);
+		if (old != 0) {
+			retire(old);
+			metrics_restart(MR_RELOADED);
+			replaced++;
+		}
 	}
-	log_info("pool: reloaded %s: %d workers (was %d)", path, conf->workers, old_workers);
+	gauges();
+	log_info("pool: reloaded %s: %d workers (was %d), %d replaced", path,
+	    conf->workers, old_workers, replaced);
 	return;
 fail:
 	if (nc != NULL) {
@@ -316,28 +418,42 @@ fail:
 	}
 }
 
+/*
+ * stop: end every worker. With grace, SIGTERM (each finishes its request)
+ * and SIGKILL for those still there after grace seconds or when SIGQUIT
+ * comes meanwhile; without, SIGKILL at once.
+ */
 static void
 stop(int grace)
 {
 	sigset_t set;
 	struct timespec ts = {1, 0};
 	time_t until = time(NULL) + grace;
+	int sig;
 
-	signal_all(SIGTERM);
+	signal_all(grace > 0 ? SIGTERM : SIGKILL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	while (running() > 0 && time(NULL) < until) {
-		(void)sigtimedwait(&set, NULL, &ts);
+	sigaddset(&set, SIGQUIT);
+	while (grace > 0 && running() > 0 && time(NULL) < until) {
+		sig = sigtimedwait(&set, NULL, &ts);
 		reap(1);
+		if (sig == SIGQUIT) {
+			log_info("pool: SIGQUIT while stopping: stopping now");
+			break;
+		}
 	}
 	if (running() > 0) {
-		log_warnx("pool: %d workers did not stop in %d s; killing them", running(), grace);
+		if (grace > 0 && time(NULL) >= until)
+			log_warnx("pool: %d workers did not stop in %d s; killing them",
+			    running(), grace);
 		signal_all(SIGKILL);
 		while (running() > 0 && waitpid(-1, NULL, 0) > 0)
 			reap(1);
 		memset(slots, 0, sizeof(slots));
 		memset(retiring, 0, sizeof(retiring));
 	}
+	metrics_workers(0, conf->workers);
 }
 
 static int
@@ -381,6 +497,9 @@ pool_serve(const char *path)
 	}
 	if (!keys_ok(conf))
 		goto out;
+	/* Before the first fork: every worker inherits the mapping. */
+	if (metrics_init(WORKERS_MAX) == -1)
+		log_warnx("pool: /metrics will count each worker on its own");
 	/* Signals wait in the mask until sigtimedwait takes them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

@@ -6,6 +6,8 @@
 #include "admin.h"
 #include "auth.h"
 #include "health.h"
+#include "metrics.h"
+#include "profile.h"
 #include "route.h"
 
 const struct route_def routes[R__MAX] = {
@@ -16,6 +18,13 @@ const struct route_def routes[R__MAX] = {
 	    RF_BODY_OPTIONAL, auth_logout_fields, auth_logout},
 	[R_SESSION] = {M_GET, "/v1/session", "session", RF_BEARER, NULL, auth_session},
 	[R_SESSION_HEAD] = {M_HEAD, "/v1/session", "session", RF_BEARER, NULL, auth_session},
+	[R_USERINFO] = {M_GET, "/v1/userinfo", "userinfo", RF_BEARER, NULL, profile_get},
+	[R_USERINFO_PATCH] = {M_PATCH, "/v1/userinfo", "userinfo_update", RF_BEARER | RF_BODY,
+	    profile_patch_fields, profile_patch},
+	[R_USERINFO_DECRYPT] = {M_POST, "/v1/userinfo/decrypt", "userinfo_decrypt",
+	    RF_BEARER | RF_BODY, profile_decrypt_fields, profile_decrypt},
+	[R_PHONE] = {M_POST, "/v1/phone", "phone", RF_BEARER | RF_BODY, profile_phone_fields,
+	    profile_phone},
 	[R_LINK] = {M_POST, "/v1/link", "link", RF_BEARER | RF_BODY, auth_link_fields, auth_link},
 	[R_MERGES] = {M_GET, "/v1/merges", "merges", RF_ADMIN, NULL, admin_merges},
 	[R_ADMIN_USERS] = {M_GET, "/v1/admin/users", "admin_users", RF_ADMIN, NULL, admin_users},
@@ -23,6 +32,7 @@ const struct route_def routes[R__MAX] = {
 	    NULL, admin_revoke},
 	[R_HEALTHZ] = {M_GET, "/healthz", "healthz", 0, NULL, health_live},
 	[R_READYZ] = {M_GET, "/readyz", "readyz", 0, NULL, health_ready},
+	[R_METRICS] = {M_GET, "/metrics", "metrics", 0, NULL, metrics_serve},
 };
 
 /*

@@ -3,10 +3,13 @@
  * serve one request at a time until told to stop.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,10 +22,12 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "revoke.h"
 #include "route.h"
 #include "worker.h"
 #include "wx.h"
+#include "wxtoken.h"
 
 volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t reopen_log;
@@ -90,7 +95,8 @@ worker_init(struct worker *w, const struct conf *c, int slot)
 		goto fail;
 	if ((w->rev = revoke_new()) == NULL ||
 	    (w->db = db_new(c->database, on_event, w, c->access_ttl)) == NULL ||
-	    (w->wx = wx_new(c)) == NULL) {
+	    (w->wx = wx_new(c)) == NULL ||
+	    (w->wxtok = wxtoken_new(c, w->db, w->wx)) == NULL) {
 		log_warnx("worker: out of memory");
 		goto fail;
 	}
@@ -103,6 +109,7 @@ fail:
 void
 worker_cleanup(struct worker *w)
 {
+	wxtoken_free(w->wxtok);
 	wx_free(w->wx);
 	db_free(w->db);
 	revoke_free(w->rev);
@@ -149,6 +156,10 @@ front(struct worker *w, struct req *r, enum route *rt, struct tok_claims *who,
 	if ((rc = http_parse_json(r, (d->flags & RF_BODY_OPTIONAL) != 0)) != OK) {
 		if (r->body_len == 0)
 			snprintf(why, whylen, "a JSON object body is required");
+		/* Invalid UTF-8 in a field that must be text or a token: say
+		 * which field, as for any other bad field. */
+		else if (r->json != NULL && form_check(r->json, d->fields, why, whylen) != OK)
+			return ERR_INVALID_REQUEST;
 		return rc;
 	}
 	return form_check(r->json, d->fields, why, whylen);
@@ -162,6 +173,7 @@ serve_one(struct worker *w, FCGX_Request *f)
 	enum route rt = R__MAX;
 	char why[128] = "";
 	enum err rc;
+	double ms;
 
 	http_req_init(&r, f);
 	log_set_rid(r.id);
@@ -175,21 +187,27 @@ serve_one(struct worker *w, FCGX_Request *f)
 		rc = routes[rt].fn(w, &r, (routes[rt].flags & RF_BEARER) ? &who : NULL);
 	if (rc != OK)
 		http_send_error(&r, rc, why[0] != '\0' ? why : NULL);
-	log_request(r.method_str, r.route_name, r.status, http_elapsed_ms(&r),
-	    r.appid, r.user);
+	ms = http_elapsed_ms(&r);
+	log_request(r.method_str, r.route_name, r.status, ms, r.appid, r.user);
+	metrics_request((int)rt, r.status, ms / 1e3);
 	log_set_rid(NULL);
 	sodium_memzero(&who, sizeof(who));
 	http_req_cleanup(&r);
 }
 
+/*
+ * signals: SIGTERM, SIGINT and SIGUSR1 stay blocked except while the worker
+ * waits for its next request (wait_next), so that they never interrupt a
+ * request: libfcgi fails a request whose read() or write() returns EINTR,
+ * and drops a connection it has just accepted when the readiness check it
+ * makes on it is interrupted. *open receives the mask to wait with.
+ */
 static void
-signals(void)
+signals(sigset_t *open)
 {
 	struct sigaction sa;
-	sigset_t none;
+	sigset_t quiet;
 
-	/* No SA_RESTART: SIGTERM must interrupt accept() so an idle worker
-	 * exits at once; a busy one finishes its request first. */
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_stop;
@@ -200,37 +218,117 @@ signals(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigemptyset(&quiet);
+	sigaddset(&quiet, SIGTERM);
+	sigaddset(&quiet, SIGINT);
+	sigaddset(&quiet, SIGUSR1);
+	sigprocmask(SIG_SETMASK, &quiet, NULL);
+	sigemptyset(open);
+}
+
+/*
+ * wait_next: wait, with the signals of open let in, until the listening
+ * socket has a connection or the connection nginx keeps open
+ * (fastcgi_keep_conn) has the next request. Returns 1 when there is
+ * something to accept or read, 0 when a signal came, -1 on an error.
+ * The listening socket is non-blocking, so a connection another worker
+ * took first makes FCGX_Accept_r fail with EAGAIN instead of blocking
+ * with the signals shut out; EPOLLEXCLUSIVE wakes one idle worker per
+ * connection instead of all of them.
+ */
+static int
+wait_next(int ep, const FCGX_Request *f, const sigset_t *open)
+{
+	struct epoll_event ev;
+	struct pollfd pfd;
+	int n;
+
+	/* ipcFd is libfcgi's own field: read, never written. */
+	if (f->ipcFd >= 0) {
+		pfd.fd = f->ipcFd;
+		pfd.events = POLLIN;
+		n = ppoll(&pfd, 1, NULL, open);
+	} else {
+		n = epoll_pwait(ep, &ev, 1, -1, open);
+	}
+	if (n > 0)
+		return 1;
+	return n == 0 || errno == EINTR ? 0 : -1;
+}
+
+/* listen_setup: the listening socket made non-blocking and watched. */
+static int
+listen_setup(int fd)
+{
+	struct epoll_event ev;
+	int ep, fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    (ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		ev.events = EPOLLIN;    /* kernels before 4.5 */
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(ep);
+			return -1;
+		}
+	}
+	return ep;
 }
 
 int
-worker_run(const struct conf *c, int fd, int slot)
+worker_run(const struct conf *c, int fd, int slot, int ready_fd)
 {
 	struct worker w;
 	FCGX_Request f;
-	int status = 1;
+	sigset_t open;
+	int ep = -1, n, status = 1;
 
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&f, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	signals(&open);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&f, fd, 0) != 0) {
 		log_warnx("worker: cannot initialise FastCGI");
 		return 1;
 	}
-	signals();
-	if (worker_init(&w, c, slot) == -1)
+	if ((ep = listen_setup(fd)) == -1) {
+		log_warn("worker: cannot watch the FastCGI socket (fd %d)", fd);
 		return 1;
+	}
+	metrics_attach(slot);
+	if (worker_init(&w, c, slot) == -1) {
+		close(ep);
+		return 1;
+	}
 	(void)db_poll(w.db);
-	while (!worker_stop) {
-		if (c->max_requests > 0 && w.served >= (unsigned long)c->max_requests)
-			break;
-		if (FCGX_Accept_r(&f) < 0) {
-			if (worker_stop || errno == EINTR)
-				continue;
-			log_warn("worker: accept failed");
-			goto out;
-		}
+	/* Tell serve this worker takes requests now (a reload waits for it). */
+	if (ready_fd != -1) {
+		if (write(ready_fd, "r", 1) != 1)
+			log_warn("worker: cannot report readiness");
+		close(ready_fd);
+	}
+	for (;;) {
 		if (reopen_log) {
 			reopen_log = 0;
 			log_reopen();
+		}
+		if (worker_stop)
+			break;
+		if (c->max_requests > 0 && w.served >= (unsigned long)c->max_requests) {
+			log_info("worker: %lu requests served (max_requests): recycling", w.served);
+			break;
+		}
+		if ((n = wait_next(ep, &f, &open)) == -1) {
+			log_warn("worker: waiting for a request");
+			goto out;
+		}
+		if (n == 0)
+			continue;
+		if (FCGX_Accept_r(&f) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				continue;
+			log_warn("worker: accept failed");
+			goto out;
 		}
 		serve_one(&w, &f);
 		FCGX_Finish_r(&f);
@@ -238,7 +336,8 @@ worker_run(const struct conf *c, int fd, int slot)
 	}
 	status = 0;
 out:
-	FCGX_Free(&f, 0);
+	FCGX_Free(&f, 1);
+	close(ep);
 	worker_cleanup(&w);
 	return status;
 }

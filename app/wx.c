@@ -12,7 +12,9 @@
 
 #include "enc.h"
 #include "log.h"
+#include "metrics.h"
 #include "wx.h"
+#include "wxdata.h"
 
 #define WX_BODY_MAX (64 * 1024)         /* no WeChat answer we use is larger */
 #define WX_URL_MAX 2048
@@ -212,6 +214,7 @@ call(struct wx *w, const char *api, const char *url, const char *body,
 	*out = o;
 	o = NULL;
 out:
+	metrics_wechat_call(api, rc, w->errcode);
 	curl_slist_free_all(hdrs);
 	json_object_put(o);
 	if (b != NULL) {
@@ -289,6 +292,23 @@ url_make(struct wx *w, char *url, size_t len, const char *path,
 	return 0;
 }
 
+/*
+ * call_code: call() for a code exchange. WeChat's -1 is "system busy": the
+ * code was not consumed, so one retry after a pause is safe (WECHAT.md).
+ * Nothing else is retried.
+ */
+static enum err
+call_code(struct wx *w, const char *api, const char *url, struct json_object **o)
+{
+	enum err rc = call(w, api, url, NULL, o);
+
+	if (rc == ERR_UPSTREAM_UNAVAILABLE && w->errcode == -1) {
+		pause_ms(WX_BUSY_PAUSE_MS);
+		rc = call(w, api, url, NULL, o);
+	}
+	return rc;
+}
+
 enum err
 wx_code2session(struct wx *w, const struct conf_app *app, const char *code,
     struct wx_session *out)
@@ -300,20 +320,11 @@ wx_code2session(struct wx *w, const struct conf_app *app, const char *code,
 	size_t rawlen = 0;
 	struct json_object *o = NULL;
 	enum err rc = ERR_INTERNAL;
-	int try;
 
 	memset(out, 0, sizeof(*out));
 	if (url_make(w, url, sizeof(url), "/sns/jscode2session", kv) == -1)
 		goto out;
-	for (try = 0; try < 2; try++) {
-		rc = call(w, "jscode2session", url, NULL, &o);
-		/* -1 is "system busy": the code was not consumed, so one retry
-		 * is safe (WECHAT.md). Nothing else is retried. */
-		if (rc != ERR_UPSTREAM_UNAVAILABLE || w->errcode != -1 || try == 1)
-			break;
-		pause_ms(WX_BUSY_PAUSE_MS);
-	}
-	if (rc != OK)
+	if ((rc = call_code(w, "jscode2session", url, &o)) != OK)
 		goto out;
 	rc = ERR_UPSTREAM_UNAVAILABLE;
 	if (field(o, "openid", out->openid, sizeof(out->openid), 1) == -1 ||
@@ -368,18 +379,11 @@ wx_oauth_exchange(struct wx *w, const struct conf_app *app, const char *code,
 	char url[WX_URL_MAX];
 	struct json_object *o = NULL;
 	enum err rc = ERR_INTERNAL;
-	int try;
 
 	memset(out, 0, sizeof(*out));
 	if (url_make(w, url, sizeof(url), "/sns/oauth2/access_token", kv) == -1)
 		goto out;
-	for (try = 0; try < 2; try++) {
-		rc = call(w, "oauth2_access_token", url, NULL, &o);
-		if (rc != ERR_UPSTREAM_UNAVAILABLE || w->errcode != -1 || try == 1)
-			break;
-		pause_ms(WX_BUSY_PAUSE_MS);
-	}
-	if (rc != OK)
+	if ((rc = call_code(w, "oauth2_access_token", url, &o)) != OK)
 		goto out;
 	rc = ERR_UPSTREAM_UNAVAILABLE;
 	if (field(o, "openid", out->openid, sizeof(out->openid), 1) == -1 ||
@@ -433,6 +437,160 @@ wx_oauth_userinfo(struct wx *w, const struct wx_oauth *oa, struct wx_profile *ou
 	if (out->gender < 0 || out->gender > 2)
 		out->gender = -1;
 	rc = OK;
+out:
+	sodium_memzero(url, sizeof(url));
+	json_object_put(o);
+	return rc;
+}
+
+/* ---- the app access token, phone numbers, checksession ---- */
+
+/* wipe_json: wipe the text json-c holds for the string member name of o
+ * (a secret about to be freed). */
+static void
+wipe_json(struct json_object *o, const char *name)
+{
+	struct json_object *v;
+
+	if (o != NULL && json_object_object_get_ex(o, name, &v) &&
+	    json_object_is_type(v, json_type_string))
+		sodium_memzero((char *)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+}
+
+enum err
+wx_stable_token(struct wx *w, const struct conf_app *app, int force,
+    char *token, size_t tokenlen, long *expires_in)
+{
+	char url[WX_URL_MAX];
+	struct json_object *req = NULL, *o = NULL, *v;
+	const char *body = NULL;
+	enum err rc = ERR_INTERNAL;
+	int n;
+
+	token[0] = '\0';
+	*expires_in = 0;
+	/* stable_token only: cgi-bin/token would invalidate the token every
+	 * other worker and host is using. */
+	n = snprintf(url, sizeof(url), "%s/cgi-bin/stable_token", w->conf->wechat_base_url);
+	if (n < 0 || (size_t)n >= sizeof(url) || (req = json_object_new_object()) == NULL)
+		goto out;
+	json_object_object_add(req, "grant_type", json_object_new_string("client_credential"));
+	json_object_object_add(req, "appid", json_object_new_string(app->appid));
+	json_object_object_add(req, "secret", json_object_new_string(app->secret));
+	json_object_object_add(req, "force_refresh", json_object_new_boolean(force != 0));
+	if ((body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN)) == NULL)
+		goto out;
+	if ((rc = call(w, "stable_token", url, body, &o)) != OK)
+		goto out;
+	rc = ERR_UPSTREAM_UNAVAILABLE;
+	if (field(o, "access_token", token, tokenlen, 1) == -1 ||
+	    !json_object_object_get_ex(o, "expires_in", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 1 || json_object_get_int64(v) > 86400) {
+		log_warnx("wechat: stable_token: answer lacks access_token or expires_in");
+		goto out;
+	}
+	*expires_in = (long)json_object_get_int64(v);
+	rc = OK;
+out:
+	if (body != NULL)
+		sodium_memzero((char *)body, strlen(body));
+	wipe_json(req, "secret");
+	wipe_json(o, "access_token");
+	json_object_put(req);
+	json_object_put(o);
+	if (rc != OK)
+		sodium_memzero(token, tokenlen);
+	return rc;
+}
+
+/* token_url: base URL + path + "?access_token=…" (+ more pairs from kv, a
+ * NULL-terminated list of names and values). Returns 0 or -1. */
+static int
+token_url(struct wx *w, char *url, size_t len, const char *path,
+    const char *access_token, const char *const *kv)
+{
+	size_t off;
+	int n;
+
+	n = snprintf(url, len, "%s%s", w->conf->wechat_base_url, path);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	off = (size_t)n;
+	if (url_add(url, len, &off, w->curl, "access_token", access_token) == -1)
+		return -1;
+	for (; kv != NULL && kv[0] != NULL; kv += 2)
+		if (url_add(url, len, &off, w->curl, kv[0], kv[1]) == -1)
+			return -1;
+	return 0;
+}
+
+enum err
+wx_phone_number(struct wx *w, const struct conf_app *app, const char *access_token,
+    const char *code, struct wxdata_phone *out)
+{
+	char url[WX_URL_MAX];
+	struct json_object *req = NULL, *o = NULL, *info, *wm, *v;
+	const char *body;
+	enum err rc = ERR_INTERNAL;
+	int try;
+
+	memset(out, 0, sizeof(*out));
+	if (token_url(w, url, sizeof(url), "/wxa/business/getuserphonenumber",
+	    access_token, NULL) == -1 || (req = json_object_new_object()) == NULL)
+		goto out;
+	json_object_object_add(req, "code", json_object_new_string(code));
+	if ((body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN)) == NULL)
+		goto out;
+	for (try = 0; try < 2; try++) {
+		rc = call(w, "getuserphonenumber", url, body, &o);
+		/* -1 is "system busy": the code was not used; one retry. */
+		if (rc != ERR_UPSTREAM_UNAVAILABLE || w->errcode != -1 || try == 1)
+			break;
+		pause_ms(WX_BUSY_PAUSE_MS);
+	}
+	if (rc != OK)
+		goto out;
+	rc = ERR_UPSTREAM_UNAVAILABLE;
+	if (!json_object_object_get_ex(o, "phone_info", &info) ||
+	    !json_object_is_type(info, json_type_object) ||
+	    wxdata_phone_parse(info, out) == -1) {
+		log_warnx("wechat: getuserphonenumber: answer lacks a well-formed phone_info");
+		goto out;
+	}
+	/* WeChat stamps the answer with the app it is for. */
+	if (json_object_object_get_ex(info, "watermark", &wm) &&
+	    json_object_object_get_ex(wm, "appid", &v) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), app->appid) != 0)) {
+		log_warnx("wechat: getuserphonenumber: answer is for another app");
+		rc = ERR_WATERMARK_MISMATCH;
+		goto out;
+	}
+	rc = OK;
+out:
+	sodium_memzero(url, sizeof(url));
+	json_object_put(req);
+	json_object_put(o);
+	if (rc != OK)
+		sodium_memzero(out, sizeof(*out));
+	return rc;
+}
+
+enum err
+wx_checksession(struct wx *w, const char *access_token, const char *openid,
+    const char *signature)
+{
+	const char *const kv[] = {"openid", openid, "signature", signature,
+	    "sig_method", "hmac_sha256", NULL};
+	char url[WX_URL_MAX];
+	struct json_object *o = NULL;
+	enum err rc = ERR_INTERNAL;
+
+	if (token_url(w, url, sizeof(url), "/wxa/checksession", access_token, kv) == -1)
+		goto out;
+	rc = call(w, "checksession", url, NULL, &o);
 out:
 	sodium_memzero(url, sizeof(url));
 	json_object_put(o);

@@ -123,16 +123,6 @@ enum err db_logout(struct db *db, const char *sid, const char *user_id,
 enum err db_link(struct db *db, const char *user_id, const struct db_login *in,
     struct db_ident *out, bool *already) WARN_UNUSED;
 
-/*
- * db_link_account_unionid: account_id's owner learned its unionid after
- * login (from decrypted open data): record it on the account and link the
- * user exactly as login does (take it, merge with its holder, or refuse a
- * different one: ERR_UNIONID_CONFLICT, audited). out describes the account
- * and its (surviving) user; out->merged_from names a user merged away.
- */
-enum err db_link_account_unionid(struct db *db, long long account_id,
-    const char *unionid, const char *request_id, struct db_ident *out) WARN_UNUSED;
-
 /* db_account_ident: who account_id is (user, unionid, appid, openid). */
 enum err db_account_ident(struct db *db, long long account_id,
     struct db_ident *out) WARN_UNUSED;
@@ -172,5 +162,101 @@ void db_audit_event(struct db *db, const char *event, const char *request_id,
  * since. Returns OK, ERR_NOT_FOUND, ERR_FORBIDDEN (refused) or a db error.
  */
 enum err db_unmerge(struct db *db, long long id, char *why, size_t whylen) WARN_UNUSED;
+
+/* ---- profile, phone number, open data, app access token (db_profile.c) ---- */
+
+/*
+ * db_profile_get: the live user that user_id is or was merged into, as two
+ * JSON texts (malloc'd, the caller frees both): *user an object {id,
+ * unionid, nickname, avatar_url, gender, country, province, city, language,
+ * phone_number, pure_phone_number, country_code, created_at, updated_at}
+ * and *accounts an array of {appid, openid, unionid, first_login,
+ * last_login}. ERR_NOT_FOUND when there is no such user.
+ */
+enum err db_profile_get(struct db *db, const char *user_id, char **user,
+    char **accounts) WARN_UNUSED;
+
+/*
+ * db_profile_set: set nickname and/or avatar_url (NULL leaves a field) of
+ * the live user that user_id is or was merged into. ERR_NOT_FOUND when
+ * there is no such user.
+ */
+enum err db_profile_set(struct db *db, const char *user_id, const char *nickname,
+    const char *avatar_url) WARN_UNUSED;
+
+/*
+ * db_account_key: the account (appid, openid) and its session_key as
+ * box_seal sealed it (into sealed, at most max bytes; *sealed_len 0 when
+ * the account has none). ERR_NOT_FOUND when there is no such account.
+ */
+enum err db_account_key(struct db *db, const char *appid, const char *openid,
+    long long *account_id, unsigned char *sealed, size_t max, size_t *sealed_len) WARN_UNUSED;
+
+/* db_open_data_seen: *seen when the open data whose keyed hash is hash
+ * (TOK_HASHBYTES) was accepted before. */
+enum err db_open_data_seen(struct db *db, const unsigned char *hash, bool *seen) WARN_UNUSED;
+
+/* What an accepted piece of open data (or a phone code) changes. */
+struct db_open_data {
+	long long account_id;           /* whose token sent it */
+	const unsigned char *hash;      /* keyed hash of the blob, or NULL (phone code) */
+	long keep;                      /* seconds hashes are kept: watermark_max_age */
+	/* Profile fields: NULL (or gender -1) leaves a field as it is. */
+	const char *nickname, *avatar_url, *country, *province, *city, *language;
+	int gender;
+	const char *unionid;            /* links the account, when not NULL or empty */
+	/* Phone: stored when phone is not NULL. */
+	const char *phone, *pure_phone, *country_code;
+	const char *request_id;
+};
+
+/*
+ * db_open_data_store: in one transaction, link in->unionid when there is
+ * one (login's rules: take it, merge with its holder, or refuse a
+ * different one, audited), record in->hash (a replay is
+ * ERR_INVALID_REQUEST and changes nothing) and store the profile or phone
+ * fields on the account's user. Fills out (user_id: the account's
+ * user, the survivor after a merge; merged_from). Returns OK,
+ * ERR_INVALID_REQUEST (replay), ERR_NOT_FOUND (no such account),
+ * ERR_UNIONID_CONFLICT or a database error.
+ */
+enum err db_open_data_store(struct db *db, const struct db_open_data *in,
+    struct db_ident *out) WARN_UNUSED;
+
+/* The app access token as wechat_tokens holds it. */
+struct db_wxtoken {
+	char token[WX_TOKEN_MAX];       /* wipe after use */
+	long left;                      /* seconds until it expires, <= 0 when it has */
+	long age;                       /* seconds since it was fetched */
+	long forced_age;                /* seconds since a force_refresh, -1 never */
+};
+
+/* db_wxtoken_get: appid's stored token. ERR_NOT_FOUND when there is none. */
+enum err db_wxtoken_get(struct db *db, const char *appid, struct db_wxtoken *out) WARN_UNUSED;
+
+/*
+ * db_wxtoken_trylock / db_wxtoken_unlock: the advisory lock (session level,
+ * on a key derived from appid) that lets one worker of all hosts refresh
+ * appid's token at a time. trylock never waits: *locked says whether it
+ * was taken; unlock must follow every lock taken.
+ */
+enum err db_wxtoken_trylock(struct db *db, const char *appid, bool *locked) WARN_UNUSED;
+void db_wxtoken_unlock(struct db *db, const char *appid);
+
+/*
+ * db_wxtoken_put: store token for appid, expiring expires_in seconds from
+ * now, only if that is later than what is stored (an older token never
+ * overwrites a newer one); forced records that it came from a
+ * force_refresh. *stored says whether it was written.
+ */
+enum err db_wxtoken_put(struct db *db, const char *appid, const char *token,
+    long expires_in, bool forced, bool *stored) WARN_UNUSED;
+
+/*
+ * db_wxtoken_expire: mark appid's stored token expired, in one statement,
+ * only if it is still token (the one WeChat just refused): a newer token
+ * another worker stored meanwhile is left alone.
+ */
+enum err db_wxtoken_expire(struct db *db, const char *appid, const char *token) WARN_UNUSED;
 
 #endif

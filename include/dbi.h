@@ -20,6 +20,7 @@ struct db_stmt {
 
 extern const struct db_stmt db_session_stmts[];
 extern const struct db_stmt db_merge_stmts[];
+extern const struct db_stmt db_profile_stmts[];
 extern const struct db_stmt db_admin_stmts[];
 
 #define DB_PARAMS_MAX 8
@@ -74,5 +75,20 @@ enum err db_audit(struct db *db, const char *event, const char *user_id,
  */
 enum err db_merge(struct db *db, const char *a, const char *b, const char *reason,
     const char *request_id, char *survivor, char *loser) WARN_UNUSED;
+
+/*
+ * db_link_unionid_tx: inside the caller's transaction, account_id's owner
+ * learned its unionid after login (decrypted open data): record it on the
+ * account and link the user exactly as login does (take it, merge with its
+ * holder, or ERR_UNIONID_CONFLICT). out describes the account and its
+ * (surviving) user; out->merged_from names a user merged away.
+ */
+enum err db_link_unionid_tx(struct db *db, long long account_id,
+    const char *unionid, const char *request_id, struct db_ident *out) WARN_UNUSED;
+
+/* db_conflict_audit: log and audit a refused merge, after its transaction
+ * rolled back. */
+void db_conflict_audit(struct db *db, const struct db_ident *id,
+    const char *request_id, const char *ip);
 
 #endif

@@ -63,7 +63,10 @@ enum err http_read_body(struct req *r, long max) WARN_UNUSED;
 /*
  * http_parse_json: parse r->body as one JSON object (strict, valid UTF-8,
  * depth-limited, nothing after it) into r->json. An empty body parses as
- * NULL and returns OK only when allow_empty. Returns OK or ERR_INVALID_JSON.
+ * NULL and returns OK only when allow_empty. Returns OK or ERR_INVALID_JSON;
+ * r->json is NULL after ERR_INVALID_JSON, except when the body is a JSON
+ * object whose only fault is invalid UTF-8 inside strings: then r->json
+ * holds it, unchecked, for the front door to name the field at fault.
  */
 enum err http_parse_json(struct req *r, int allow_empty) WARN_UNUSED;
 
@@ -75,6 +78,11 @@ int http_header(struct req *r, const char *name, const char *value);
 
 /* http_send_json: send status and body (which the caller still owns). */
 void http_send_json(struct req *r, int status, struct json_object *body);
+
+/* http_send_body: send status and len bytes of body as ctype (for the few
+ * answers that are not JSON, such as /metrics). The caller owns body. */
+void http_send_body(struct req *r, int status, const char *ctype,
+    const char *body, size_t len);
 
 /*
  * http_send_error: send the error envelope for e, with detail as the message

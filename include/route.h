@@ -19,12 +19,17 @@ enum route {
 	R_LOGOUT,       /* POST /v1/logout: end this session or all */
 	R_SESSION,      /* GET /v1/session: who is this token (auth_request) */
 	R_SESSION_HEAD, /* HEAD /v1/session: the same, headers only */
+	R_USERINFO,     /* GET /v1/userinfo: the profile and linked accounts */
+	R_USERINFO_PATCH, /* PATCH /v1/userinfo: nickname, avatar_url */
+	R_USERINFO_DECRYPT, /* POST /v1/userinfo/decrypt: legacy encrypted profile */
+	R_PHONE,        /* POST /v1/phone: phone number by code or encrypted data */
 	R_LINK,         /* POST /v1/link: another app account joins this user */
 	R_MERGES,       /* GET /v1/merges: the merge feed (admin) */
 	R_ADMIN_USERS,  /* GET /v1/admin/users: look a user up (admin) */
 	R_ADMIN_REVOKE, /* POST /v1/admin/users/{id}/revoke: end a user's sessions (admin) */
 	R_HEALTHZ,      /* GET /healthz: the process answers */
 	R_READYZ,       /* GET /readyz: the database answers too */
+	R_METRICS,      /* GET /metrics: Prometheus text format */
 	R__MAX
 };
 

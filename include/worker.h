@@ -15,6 +15,7 @@
 struct db;
 struct wx;
 struct revoke;
+struct wxtoken;
 
 #define WORKER_CODE_KEYBYTES 32
 
@@ -26,6 +27,7 @@ struct worker {
 	struct db *db;
 	struct wx *wx;
 	struct revoke *rev;
+	struct wxtoken *wxtok;          /* the apps' access tokens (wxtoken.h) */
 	int slot;                       /* 0..workers-1 under serve, -1 standalone */
 	unsigned long served;
 };
@@ -40,9 +42,12 @@ void worker_cleanup(struct worker *w);
 /*
  * worker_run: accept and serve requests on the FastCGI socket fd until
  * SIGTERM/SIGINT (the request in flight finishes first) or max_requests.
- * Returns the process exit status.
+ * slot is the worker's metrics slot under serve, -1 under spawn-fcgi. Once
+ * ready to take requests it writes one byte to ready_fd and closes it
+ * (-1: nobody waits). Returns the process exit status: 0 after a stop or
+ * max_requests, 1 when it could not start or accept.
  */
-int worker_run(const struct conf *c, int fd, int slot);
+int worker_run(const struct conf *c, int fd, int slot, int ready_fd);
 
 /* worker_stopping: set by SIGTERM/SIGINT in a worker. */
 extern volatile sig_atomic_t worker_stop;

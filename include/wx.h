@@ -79,4 +79,39 @@ enum err wx_oauth_exchange(struct wx *w, const struct conf_app *app,
 enum err wx_oauth_userinfo(struct wx *w, const struct wx_oauth *o,
     struct wx_profile *out) WARN_UNUSED;
 
+/* ---- the app access token, phone numbers, checksession ---- */
+
+#define WX_TOKEN_MAX 512        /* WeChat: keep at least 512 bytes for an access_token */
+
+struct wxdata_phone;
+
+/*
+ * wx_stable_token: the app's server access token from cgi-bin/stable_token
+ * (never cgi-bin/token, which would invalidate every other worker's token).
+ * force asks for a new token (WeChat allows it 20 times a day, 30 s apart).
+ * Returns OK with the token in token (wipe after use) and its lifetime in
+ * *expires_in seconds, or the mapped error.
+ */
+enum err wx_stable_token(struct wx *w, const struct conf_app *app, int force,
+    char *token, size_t tokenlen, long *expires_in) WARN_UNUSED;
+
+/*
+ * wx_phone_number: exchange a phone code (wxa/business/getuserphonenumber)
+ * with the app's access_token. Retries once when WeChat answers -1 (busy).
+ * Returns OK with out filled, ERR_WX_TOKEN_INVALID (40001, 40014, 42001:
+ * the caller refreshes the token and asks once more), ERR_WATERMARK_MISMATCH
+ * when the answer is stamped for another app, or the mapped error.
+ */
+enum err wx_phone_number(struct wx *w, const struct conf_app *app,
+    const char *access_token, const char *code, struct wxdata_phone *out) WARN_UNUSED;
+
+/*
+ * wx_checksession: is the session_key whose HMAC is signature (hex of
+ * hmac_sha256(key = session_key text, message = "")) still the current one
+ * of openid (wxa/checksession)? Returns OK, ERR_SESSION_KEY_STALE (87009),
+ * ERR_WX_TOKEN_INVALID, or the mapped error.
+ */
+enum err wx_checksession(struct wx *w, const char *access_token, const char *openid,
+    const char *signature) WARN_UNUSED;
+
 #endif

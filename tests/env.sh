@@ -13,6 +13,14 @@
 #   WXAUTH_PG_PORT    PostgreSQL port, used for its socket name only (default WXAUTH_PORT+2)
 #   WXAUTH_WORKERS    wxauth workers (default 4)
 #   WXAUTH_START_TIMEOUT  seconds to wait for each service (default 15)
+#   WXAUTH_LAUNCH     serve (default): the workers are `wxauth serve`'s pool;
+#                     spawn-fcgi: WXAUTH_WORKERS workers started by
+#                     deploy/spawn-fcgi.sh (pids in DIR/spawn-fcgi.pid)
+#   WXAUTH_WECHAT_BASE_URL  WeChat's base URL in the config (default: the mock)
+#   WXAUTH_NGINX_FCGI       what nginx's fastcgi_pass names (default
+#                     unix:DIR/wxauth.sock; an upstream name for the benchmarks)
+#   WXAUTH_NGINX_CONFD      folder whose http-*.conf and server-*.conf files
+#                     nginx includes (default DIR/nginx/conf.d, empty)
 #   WXAUTH_SKIP_APP=1 (for working on this script) skip keygen, migrate and
 #                     serve: PostgreSQL, the mock and nginx only.
 #
@@ -143,6 +151,12 @@ stop_env() {
 	pid=$(read_pid "$DIR/wxauth.pid")
 	alive "$pid" "wxauth|serve" || pid=$(read_pid "$DIR/serve.pid")
 	stop_pid "wxauth serve" "$pid" "wxauth|serve" TERM
+	# Workers started by spawn-fcgi have no master: each one is stopped.
+	if [ -f "$DIR/spawn-fcgi.pid" ]; then
+		for pid in $(tr -c '0-9\n' '\n' <"$DIR/spawn-fcgi.pid"); do
+			stop_pid "wxauth worker" "$pid" "wxauth.* worker" TERM
+		done
+	fi
 	stop_pid "wechat mock" "$(read_pid "$DIR/mock.pid")" wxmock TERM
 	if [ -f "$DIR/pg/postmaster.pid" ]; then
 		pgbin=$(find_pg_bin)
@@ -154,7 +168,8 @@ stop_env() {
 			stop_pid postgres "$pmpid" postgres QUIT
 		fi
 	fi
-	rm -f "$DIR/wxauth.sock" "$DIR/wxauth.pid" "$DIR/serve.pid" "$DIR/mock.pid"
+	rm -f "$DIR/wxauth.sock" "$DIR/wxauth.pid" "$DIR/serve.pid" "$DIR/mock.pid" \
+		"$DIR/spawn-fcgi.pid"
 	return 0
 }
 
@@ -198,6 +213,10 @@ start_env() {
 	MOCK_PORT=${WXAUTH_MOCK_PORT:-$((PORT + 1))}
 	PG_PORT=${WXAUTH_PG_PORT:-$((PORT + 2))}
 	WORKERS=${WXAUTH_WORKERS:-4}
+	LAUNCH=${WXAUTH_LAUNCH:-serve}
+	WECHAT_URL=${WXAUTH_WECHAT_BASE_URL:-http://127.0.0.1:$MOCK_PORT}
+	NGINX_FCGI=${WXAUTH_NGINX_FCGI:-unix:$DIR/wxauth.sock}
+	CONFD=${WXAUTH_NGINX_CONFD:-$DIR/nginx/conf.d}
 	TIMEOUT=${WXAUTH_START_TIMEOUT:-15}
 	SKIP_APP=${WXAUTH_SKIP_APP:-0}
 	MOCK_SCRIPT=$ROOT/tests/mock/wxmock.py
@@ -303,9 +322,13 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		echo "data_key_file = $DIR/data.key"
 		echo "admin_key_file = $DIR/secrets/admin"
 		echo "issuer = wxauth-test"
-		echo "wechat_base_url = http://127.0.0.1:$MOCK_PORT"
+		echo "wechat_base_url = $WECHAT_URL"
 		echo "wechat_timeout_ms = 3000"
 		echo "wechat_connect_timeout_ms = 1000"
+		# WeChat's official open-data vector (tests/vectors) carries a 2016
+		# watermark: 20 years lets it decrypt end to end; "too old" is tested
+		# with blobs older than that.
+		echo "watermark_max_age = 630720000"
 		echo "log_file = $DIR/wxauth.log"
 		echo "pid_file = $DIR/wxauth.pid"
 		for line in $APPS; do
@@ -341,25 +364,44 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		"$BIN" migrate -c "$DIR/wxauth.conf" -d "$ROOT/db" >"$DIR/migrate.log" 2>&1 ||
 			fail_start "wxauth migrate failed" "$DIR/migrate.log" "$DIR/pg.log"
 
-		# (h) wxauth serve, in the foreground of its own session
-		setsid "$BIN" serve -c "$DIR/wxauth.conf" </dev/null >"$DIR/wxauth.stderr" 2>&1 &
-		serve_pid=$!
-		echo "$serve_pid" >"$DIR/serve.pid"
-		deadline=$(($(date +%s) + TIMEOUT))
-		while [ ! -S "$DIR/wxauth.sock" ]; do
-			running "$serve_pid" ||
-				fail_start "wxauth serve exited before it opened $DIR/wxauth.sock" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
-			[ "$(date +%s)" -lt "$deadline" ] ||
-				fail_start "wxauth serve did not open $DIR/wxauth.sock in $TIMEOUT s" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
-			sleep 0.1
-		done
+		case $LAUNCH in
+		serve)
+			# (h) wxauth serve, in the foreground of its own session
+			setsid "$BIN" serve -c "$DIR/wxauth.conf" </dev/null >"$DIR/wxauth.stderr" 2>&1 &
+			serve_pid=$!
+			echo "$serve_pid" >"$DIR/serve.pid"
+			deadline=$(($(date +%s) + TIMEOUT))
+			while [ ! -S "$DIR/wxauth.sock" ]; do
+				running "$serve_pid" ||
+					fail_start "wxauth serve exited before it opened $DIR/wxauth.sock" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
+				[ "$(date +%s)" -lt "$deadline" ] ||
+					fail_start "wxauth serve did not open $DIR/wxauth.sock in $TIMEOUT s" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
+				sleep 0.1
+			done
+			;;
+		spawn-fcgi)
+			# (h) the same workers without a master: the recipe in deploy/,
+			# as the user running the tests (root may not give itself -u).
+			command -v spawn-fcgi >/dev/null 2>&1 || die "spawn-fcgi not found; run make deps"
+			WXAUTH_SOCKET=$DIR/wxauth.sock WXAUTH_USER= WXAUTH_GROUP= \
+				WXAUTH_WORKERS=$WORKERS WXAUTH_CONFIG=$DIR/wxauth.conf \
+				WXAUTH_BIN=$BIN WXAUTH_PID_FILE=$DIR/spawn-fcgi.pid \
+				sh "$ROOT/deploy/spawn-fcgi.sh" </dev/null >"$DIR/wxauth.stderr" 2>&1 ||
+				fail_start "spawn-fcgi failed" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
+			[ -S "$DIR/wxauth.sock" ] || fail_start "spawn-fcgi made no socket" "$DIR/wxauth.stderr"
+			;;
+		*)
+			die "WXAUTH_LAUNCH must be serve or spawn-fcgi, not $LAUNCH"
+			;;
+		esac
 	fi
 
 	# (i) nginx
-	mkdir -p "$DIR/nginx"
+	mkdir -p "$DIR/nginx" "$CONFD"
 	sed -e "s|@PREFIX@|$DIR/nginx|g" \
 		-e "s|@LISTEN@|127.0.0.1:$PORT|g" \
-		-e "s|@FCGI@|unix:$DIR/wxauth.sock|g" \
+		-e "s|@FCGI@|$NGINX_FCGI|g" \
+		-e "s|@CONFD@|$CONFD|g" \
 		-e "s|@DOWNSTREAM@|127.0.0.1:$MOCK_PORT|g" \
 		-e "s|@USER@|$(id -un)|g" \
 		"$ROOT/deploy/nginx.conf" >"$DIR/nginx/nginx.conf"
@@ -396,6 +438,7 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 	ENV_DIR=$DIR ENV_PORT=$PORT ENV_MOCK_PORT=$MOCK_PORT ENV_PG_PORT=$PG_PORT \
 		ENV_PSQL=$PG_BIN_DIR/psql ENV_BIN=$BIN ENV_WORKERS=$WORKERS \
 		ENV_ADMIN_KEY=$ADMIN_KEY ENV_TOKMINT=$TOKMINT ENV_APPS=$apps_json \
+		ENV_LAUNCH=$LAUNCH \
 		"$PY" - <<'EOF' || fail_start "could not write env.json"
 import json, os, shlex
 e = os.environ
@@ -412,6 +455,8 @@ env = {
     "data_key_file": d + "/data.key",
     "wxauth_bin": e["ENV_BIN"],
     "serve_pid_file": d + "/wxauth.pid",
+    "launch": e["ENV_LAUNCH"],
+    "spawn_pid_file": d + "/spawn-fcgi.pid",
     "log_file": d + "/wxauth.log",
     "fcgi_socket": d + "/wxauth.sock",
     "workers": int(e["ENV_WORKERS"]),

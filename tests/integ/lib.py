@@ -66,6 +66,18 @@ def expected_unionid(person):
     return "o6_" + b64u(hashlib.sha256(("unionid|%s" % person).encode()).digest())[:25]
 
 
+def mock_session_key(appid, code):
+    """The session_key the mock hands out for (appid, code), standard base64."""
+    raw = hashlib.sha256(("sk|%s|%s" % (appid, code)).encode()).digest()[:16]
+    return base64.b64encode(raw).decode("ascii")
+
+
+def mock_phone(person):
+    """The phone number (purePhoneNumber) the mock derives for a person."""
+    n = int.from_bytes(hashlib.sha256(("phone|%s" % person).encode()).digest()[:8], "big")
+    return "138%08d" % (n % 100000000)
+
+
 def iso(ts):
     """A unix time as ISO 8601 with an explicit UTC offset, as PASETO registers exp/iat."""
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(ts))
@@ -265,6 +277,12 @@ class Env:
         if code is None:
             code = ".".join([person] + list(directives) + [nonce()])
         remember("code", code)
+        # What the mock derives from this code and person: the session_key
+        # it hands out and the phone number it would give.
+        if app is not None and any(a.get("name") == app for a in self.apps):
+            for sk in session_key_forms(mock_session_key(self.appid(app), code)):
+                remember("session_key", sk)
+        remember("phone", mock_phone(person))
         if body is None:
             body = {"code": code}
             if app is not None:

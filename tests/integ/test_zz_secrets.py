@@ -17,7 +17,9 @@ def _log_files(env):
     if env.dir and os.path.isdir(env.dir):
         for root, dirs, names in os.walk(env.dir):
             for n in names:
-                if n.endswith(".log"):
+                # Every log: ours (rotated ones too), nginx's, PostgreSQL's,
+                # the mock's, and what serve printed on stderr.
+                if n.endswith(".log") or n.endswith(".stderr") or ".log." in n:
                     p = os.path.abspath(os.path.join(root, n))
                     if p not in files:
                         files.append(p)
@@ -51,6 +53,9 @@ def test_no_secret_in_any_log(env):
     secrets = _secrets(env)
     assert len(secrets) > len(env.apps) + 1, \
         "the registry holds no code or token: did the other tests run? (%d values)" % len(secrets)
+    kinds = {k for k, _ in secrets}
+    for kind in ("code", "refresh_token", "access_token", "session_key", "phone"):
+        assert kind in kinds, "no %s in the registry: the check would not cover them" % kind
     hits = []
     for path in files:
         text = read_text(path)

@@ -361,7 +361,7 @@ test_out_of_range(void **state)
 	expect_error(GLOBALS "wechat_timeout_ms = 99\n" SHOP, 5,
 	    "wechat_timeout_ms must be between 100 and 120000");
 	expect_error(GLOBALS "watermark_max_age = 59\n" SHOP, 5,
-	    "watermark_max_age must be between 60 and 31536000");
+	    "watermark_max_age must be between 60 and 630720000");
 	expect_error(GLOBALS "listen_mode = 01000\n" SHOP, 5,
 	    "listen_mode must be an octal mode between 0 and 0777");
 }

@@ -85,6 +85,11 @@ test_utf8(void **state)
 	assert_false(form_text_ok("\xe5\xbe", 2, 0, 10));          /* truncated */
 	assert_false(form_text_ok("\xff", 1, 0, 10));
 	assert_false(form_text_ok("\xed\xa0\x80", 3, 0, 10));      /* surrogate */
+	assert_false(form_text_ok("\xc0\xaf", 2, 0, 10));          /* overlong '/' */
+	assert_false(form_text_ok("\xe0\x80\xaf", 3, 0, 10));      /* overlong '/' */
+	assert_false(form_text_ok("\xf0\x82\x82\xac", 4, 0, 10));  /* overlong U+20AC */
+	assert_false(form_text_ok("\xf4\x90\x80\x80", 4, 0, 10));  /* above U+10FFFF */
+	assert_true(form_text_ok("\xf0\x9f\x98\x80", 4, 1, 1));    /* U+1F600 */
 	assert_false(form_text_ok("\xc2\x85", 2, 0, 10));          /* C1 control */
 	assert_false(form_text_ok("a\tb", 3, 0, 10));
 	assert_false(form_text_ok("", 0, 1, 10));

@@ -1,0 +1,465 @@
+/*
+ * db_profile.c - the units of work of profiles and open data: reading and
+ * setting a user's profile, the session_key a decrypt needs, the replay
+ * record of accepted encryptedData, storing decrypted profiles and phone
+ * numbers, and the shared app access token in wechat_tokens.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "db.h"
+#include "dbi.h"
+#include "log.h"
+
+/* The advisory lock space of app token refreshes: the two-int form, so it
+ * never meets the one-bigint locks of login codes. */
+#define WXTOKEN_LOCK_CLASS 0x7778   /* "wx" */
+#define PRUNE_EVERY 256
+
+enum profile_stmt {
+	P_USER_JSON,
+	P_USER_SET,
+	P_ACC_KEY,
+	P_ACC_LOCK,
+	P_USER_SET_DATA,
+	P_USER_SET_PHONE,
+	P_SEEN_GET,
+	P_SEEN_ADD,
+	P_SEEN_PRUNE,
+	P_TOKEN_GET,
+	P_TOKEN_TRYLOCK,
+	P_TOKEN_UNLOCK,
+	P_TOKEN_PUT,
+	P_TOKEN_EXPIRE,
+	P__MAX
+};
+
+/* The live user a (possibly merged) user id $1 now lives on as. */
+#define LIVE_USER \
+	"WITH RECURSIVE r (id, next, depth) AS (" \
+	" SELECT id, merged_into, 0 FROM users WHERE id = $1" \
+	" UNION ALL SELECT u.id, u.merged_into, r.depth + 1 FROM users u" \
+	" JOIN r ON u.id = r.next WHERE r.depth < 32)"
+
+#define ISO(t) "to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+const struct db_stmt db_profile_stmts[] = {
+	/* The profile and its accounts as JSON, built where the rows are. */
+	[P_USER_JSON] = {"profile_user_json", LIVE_USER
+	    " SELECT json_build_object('id', u.id, 'unionid', u.unionid,"
+	    " 'nickname', u.nickname, 'avatar_url', u.avatar_url, 'gender', u.gender,"
+	    " 'country', u.country, 'province', u.province, 'city', u.city,"
+	    " 'language', u.language, 'phone_number', u.phone,"
+	    " 'pure_phone_number', u.pure_phone, 'country_code', u.country_code,"
+	    " 'created_at', " ISO("u.created_at") ", 'updated_at', " ISO("u.updated_at") ")::text,"
+	    " (SELECT coalesce(json_agg(json_build_object('appid', a.appid,"
+	    " 'openid', a.openid, 'unionid', a.unionid,"
+	    " 'first_login', " ISO("a.first_login") ", 'last_login', " ISO("a.last_login") ")"
+	    " ORDER BY a.id), '[]'::json)::text FROM accounts a WHERE a.user_id = u.id)"
+	    " FROM r JOIN users u ON u.id = r.id WHERE r.next IS NULL"},
+	[P_USER_SET] = {"profile_user_set", LIVE_USER
+	    " UPDATE users u SET nickname = coalesce($2, u.nickname),"
+	    " avatar_url = coalesce($3, u.avatar_url), updated_at = now()"
+	    " FROM r WHERE u.id = r.id AND r.next IS NULL RETURNING u.id"},
+	[P_ACC_KEY] = {"profile_acc_key",
+	    "SELECT id, coalesce(encode(session_key, 'hex'), '') FROM accounts"
+	    " WHERE appid = $1 AND openid = $2"},
+	[P_ACC_LOCK] = {"profile_acc_lock",
+	    "SELECT a.user_id, coalesce(u.unionid, ''), a.appid, a.openid"
+	    " FROM accounts a JOIN users u ON u.id = a.user_id"
+	    " WHERE a.id = $1 FOR UPDATE OF a"},
+	/* What the person sent, decrypted, replaces what was stored. */
+	[P_USER_SET_DATA] = {"profile_user_set_data",
+	    "UPDATE users SET nickname = coalesce($2, nickname),"
+	    " avatar_url = coalesce($3, avatar_url), gender = coalesce($4::smallint, gender),"
+	    " country = coalesce($5, country), province = coalesce($6, province),"
+	    " city = coalesce($7, city), language = coalesce($8, language),"
+	    " updated_at = now() WHERE id = $1"},
+	[P_USER_SET_PHONE] = {"profile_user_set_phone",
+	    "UPDATE users SET phone = $2, pure_phone = $3, country_code = $4,"
+	    " updated_at = now() WHERE id = $1"},
+	[P_SEEN_GET] = {"profile_seen_get",
+	    "SELECT 1 FROM open_data_seen WHERE hash = $1"},
+	/* The primary key decides between two concurrent copies of a blob. */
+	[P_SEEN_ADD] = {"profile_seen_add",
+	    "INSERT INTO open_data_seen (hash) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"},
+	[P_SEEN_PRUNE] = {"profile_seen_prune",
+	    "DELETE FROM open_data_seen WHERE seen_at < now() - make_interval(secs => $1)"},
+	/* Times relative to the database's clock, so hosts whose clocks
+	 * differ still agree on how long a token has left. */
+	[P_TOKEN_GET] = {"wxtoken_get",
+	    "SELECT access_token, floor(extract(epoch FROM expires_at - now()))::bigint,"
+	    " floor(extract(epoch FROM now() - fetched_at))::bigint,"
+	    " coalesce(floor(extract(epoch FROM now() - forced_at))::bigint, -1)"
+	    " FROM wechat_tokens WHERE appid = $1"},
+	[P_TOKEN_TRYLOCK] = {"wxtoken_trylock",
+	    "SELECT pg_try_advisory_lock($1::int, $2::int)"},
+	[P_TOKEN_UNLOCK] = {"wxtoken_unlock",
+	    "SELECT pg_advisory_unlock($1::int, $2::int)"},
+	/* Newer only: an older token never overwrites a newer one. */
+	[P_TOKEN_PUT] = {"wxtoken_put",
+	    "INSERT INTO wechat_tokens AS t (appid, access_token, expires_at, fetched_at,"
+	    " forced_at) VALUES ($1, $2, now() + make_interval(secs => $3), now(),"
+	    " CASE WHEN $4::boolean THEN now() END)"
+	    " ON CONFLICT (appid) DO UPDATE SET access_token = EXCLUDED.access_token,"
+	    " expires_at = EXCLUDED.expires_at, fetched_at = EXCLUDED.fetched_at,"
+	    " forced_at = coalesce(EXCLUDED.forced_at, t.forced_at)"
+	    " WHERE t.expires_at < EXCLUDED.expires_at RETURNING 1"},
+	/* Only if it is still the token that failed: one statement, so a
+	 * newer token stored meanwhile by another worker is never expired. */
+	[P_TOKEN_EXPIRE] = {"wxtoken_expire",
+	    "UPDATE wechat_tokens SET expires_at = least(expires_at, now())"
+	    " WHERE appid = $1 AND access_token = $2"},
+	[P__MAX] = {NULL, NULL}
+};
+
+static unsigned long stores;    /* in this worker, to prune open_data_seen */
+
+static enum err
+run(struct db *db, enum profile_stmt s, const struct db_params *p, PGresult **out)
+{
+	return db_exec(db, &db_profile_stmts[s], p, out);
+}
+
+static enum err
+run_row(struct db *db, enum profile_stmt s, const struct db_params *p, PGresult **out)
+{
+	return db_exec_row(db, &db_profile_stmts[s], p, out);
+}
+
+/* strcopy: a malloc'd copy of s, or NULL. */
+static char *
+strcopy(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+/* ---- profile ---- */
+
+enum err
+db_profile_get(struct db *db, const char *user_id, char **user, char **accounts)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	*user = *accounts = NULL;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_text(&p, user_id);
+	if ((rc = run_row(db, P_USER_JSON, &p, &res)) != OK)
+		goto out;
+	if ((*user = strcopy(PQgetvalue(res, 0, 0))) == NULL ||
+	    (*accounts = strcopy(PQgetvalue(res, 0, 1))) == NULL) {
+		free(*user);
+		*user = NULL;
+		rc = ERR_INTERNAL;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_profile_set(struct db *db, const char *user_id, const char *nickname,
+    const char *avatar_url)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_text(&p, user_id);
+	db_p_text(&p, nickname);
+	db_p_text(&p, avatar_url);
+	rc = run_row(db, P_USER_SET, &p, &res);
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_account_key(struct db *db, const char *appid, const char *openid,
+    long long *account_id, unsigned char *sealed, size_t max, size_t *sealed_len)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	const char *hex;
+	enum err rc;
+
+	*account_id = 0;
+	*sealed_len = 0;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_text(&p, appid);
+	db_p_text(&p, openid);
+	if ((rc = run_row(db, P_ACC_KEY, &p, &res)) != OK)
+		goto out;
+	*account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	hex = PQgetvalue(res, 0, 1);
+	if (sodium_hex2bin(sealed, max, hex, strlen(hex), NULL, sealed_len, NULL) != 0) {
+		log_warnx("db: account %lld: sealed session_key does not fit", *account_id);
+		*sealed_len = 0;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_open_data_seen(struct db *db, const unsigned char *hash, bool *seen)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	*seen = false;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_bin(&p, hash, TOK_HASHBYTES);
+	if ((rc = run(db, P_SEEN_GET, &p, &res)) == OK)
+		*seen = PQntuples(res) > 0;
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * acc_lock: lock account_id's row for the rest of the transaction (its user
+ * cannot move away in a merge meanwhile) and fill out with who it is.
+ */
+static enum err
+acc_lock(struct db *db, long long account_id, struct db_ident *out)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	memset(out, 0, sizeof(*out));
+	out->account_id = account_id;
+	db_p_int(&p, account_id);
+	if ((rc = run_row(db, P_ACC_LOCK, &p, &res)) != OK)
+		goto out;
+	db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
+	db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 1));
+	db_copy(out->appid, sizeof(out->appid), PQgetvalue(res, 0, 2));
+	db_copy(out->openid, sizeof(out->openid), PQgetvalue(res, 0, 3));
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* ---- storing open data ---- */
+
+struct store_ctx {
+	const struct db_open_data *in;
+	struct db_ident *out;
+	struct db_ident linked;
+};
+
+static enum err
+store_txn(struct db *db, void *arg)
+{
+	struct store_ctx *x = arg;
+	const struct db_open_data *in = x->in;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	/* The unionid links first, by login's rules, in this same
+	 * transaction: a conflict or a replay leaves nothing behind. */
+	memset(&x->linked, 0, sizeof(x->linked));
+	if (in->unionid != NULL && *in->unionid != '\0' &&
+	    (rc = db_link_unionid_tx(db, in->account_id, in->unionid,
+	    in->request_id, &x->linked)) != OK)
+		goto out;
+	if ((rc = acc_lock(db, in->account_id, x->out)) != OK)
+		goto out;
+	db_copy(x->out->merged_from, sizeof(x->out->merged_from), x->linked.merged_from);
+	if (in->hash != NULL) {
+		db_p_bin(&p, in->hash, TOK_HASHBYTES);
+		if ((rc = run(db, P_SEEN_ADD, &p, &res)) != OK)
+			goto out;
+		if (PQntuples(res) == 0) {
+			rc = ERR_INVALID_REQUEST;       /* a replay: roll back */
+			goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	if (in->nickname != NULL || in->avatar_url != NULL || in->gender >= 0 ||
+	    in->country != NULL || in->province != NULL || in->city != NULL ||
+	    in->language != NULL) {
+		memset(&p, 0, sizeof(p));
+		db_p_text(&p, x->out->user_id);
+		db_p_text(&p, in->nickname);
+		db_p_text(&p, in->avatar_url);
+		if (in->gender >= 0)
+			db_p_int(&p, in->gender);
+		else
+			db_p_text(&p, NULL);
+		db_p_text(&p, in->country);
+		db_p_text(&p, in->province);
+		db_p_text(&p, in->city);
+		db_p_text(&p, in->language);
+		if ((rc = run(db, P_USER_SET_DATA, &p, &res)) != OK)
+			goto out;
+		PQclear(res);
+		res = NULL;
+	}
+	if (in->phone != NULL) {
+		memset(&p, 0, sizeof(p));
+		db_p_text(&p, x->out->user_id);
+		db_p_text(&p, in->phone);
+		db_p_text(&p, in->pure_phone);
+		db_p_text(&p, in->country_code);
+		if ((rc = run(db, P_USER_SET_PHONE, &p, &res)) != OK)
+			goto out;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_open_data_store(struct db *db, const struct db_open_data *in, struct db_ident *out)
+{
+	struct store_ctx x;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	memset(&x, 0, sizeof(x));
+	x.in = in;
+	x.out = out;
+	rc = db_txn(db, store_txn, &x);
+	if (rc == ERR_UNIONID_CONFLICT)
+		db_conflict_audit(db, &x.linked, in->request_id, NULL);
+	/* Hashes older than any watermark that could pass go now and then. */
+	if (rc == OK && in->hash != NULL && ++stores % PRUNE_EVERY == 0) {
+		db_p_int(&p, in->keep + 60);
+		if (run(db, P_SEEN_PRUNE, &p, &res) == OK)
+			PQclear(res);
+	}
+	return rc;
+}
+
+/* ---- the app access token ---- */
+
+/* lock_key: the second half of appid's advisory lock key. */
+static int
+lock_key(const char *appid)
+{
+	unsigned char h[8];
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)"wxauth app token", 16);
+	crypto_generichash_update(&st, (const unsigned char *)appid, strlen(appid));
+	crypto_generichash_final(&st, h, sizeof(h));
+	return (int)(((unsigned)h[0] << 23) | ((unsigned)h[1] << 15) |
+	    ((unsigned)h[2] << 7) | (h[3] >> 1));       /* 31 bits: never negative */
+}
+
+enum err
+db_wxtoken_get(struct db *db, const char *appid, struct db_wxtoken *out)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	memset(out, 0, sizeof(*out));
+	out->forced_age = -1;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_text(&p, appid);
+	if ((rc = run_row(db, P_TOKEN_GET, &p, &res)) != OK)
+		goto out;
+	if (strlen(PQgetvalue(res, 0, 0)) >= sizeof(out->token)) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	db_copy(out->token, sizeof(out->token), PQgetvalue(res, 0, 0));
+	out->left = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	out->age = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	out->forced_age = strtol(PQgetvalue(res, 0, 3), NULL, 10);
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_wxtoken_trylock(struct db *db, const char *appid, bool *locked)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	*locked = false;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_int(&p, WXTOKEN_LOCK_CLASS);
+	db_p_int(&p, lock_key(appid));
+	if ((rc = run_row(db, P_TOKEN_TRYLOCK, &p, &res)) == OK)
+		*locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
+void
+db_wxtoken_unlock(struct db *db, const char *appid)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+
+	/* A lost connection releases the lock by itself. */
+	db_p_int(&p, WXTOKEN_LOCK_CLASS);
+	db_p_int(&p, lock_key(appid));
+	if (run(db, P_TOKEN_UNLOCK, &p, &res) == OK)
+		PQclear(res);
+}
+
+enum err
+db_wxtoken_put(struct db *db, const char *appid, const char *token, long expires_in,
+    bool forced, bool *stored)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	*stored = false;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_text(&p, appid);
+	db_p_text(&p, token);
+	db_p_int(&p, expires_in);
+	db_p_text(&p, forced ? "true" : "false");
+	if ((rc = run(db, P_TOKEN_PUT, &p, &res)) == OK)
+		*stored = PQntuples(res) > 0;
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_wxtoken_expire(struct db *db, const char *appid, const char *token)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_text(&p, appid);
+	db_p_text(&p, token);
+	rc = run(db, P_TOKEN_EXPIRE, &p, &res);
+	PQclear(res);
+	return rc;
+}

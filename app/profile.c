@@ -1,0 +1,488 @@
+/*
+ * profile.c - the user's own data: the profile and its linked accounts;
+ * the nickname and avatar a person types in (user-supplied, validated
+ * here); the legacy encrypted open data, checked every way WeChat allows
+ * (checksession, rawData signature, padding, JSON, watermark, replay)
+ * before anything is stored; and phone numbers, from a phone code
+ * exchanged with the app's access token or from encrypted data.
+ *
+ * Phone numbers, session_keys and decrypted data never reach a log line.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "box.h"
+#include "db.h"
+#include "log.h"
+#include "profile.h"
+#include "worker.h"
+#include "wx.h"
+#include "wxdata.h"
+#include "wxtoken.h"
+
+#define NICKNAME_MAX 64         /* code points */
+#define PLACE_MAX 64            /* code points of country, province, city */
+#define LANGUAGE_MAX 16
+#define AVATAR_URL_MAX 1024     /* bytes */
+#define RAWDATA_MAX 8192
+#define IV_MAX 64
+#define PHONE_CODE_MAX 128
+#define SEALED_MAX (WX_SESSION_KEY_STR + BOX_OVERHEAD)
+
+const struct field profile_patch_fields[] = {
+	/* At most 4 bytes a code point; form_text_ok counts them below. */
+	{"nickname", FT_STRING, FF_TEXT, 1, NICKNAME_MAX * 4},
+	{"avatar_url", FT_STRING, FF_TOKEN, 1, AVATAR_URL_MAX},
+	FIELDS_END
+};
+
+/* encryptedData and iv are checked as base64 by wxdata_blob_decode, whose
+ * message says what a '+' turned into a space means. */
+const struct field profile_decrypt_fields[] = {
+	{"encryptedData", FT_STRING, FF_REQUIRED, 1, WXDATA_ENC_MAX},
+	{"iv", FT_STRING, FF_REQUIRED, 1, IV_MAX},
+	{"rawData", FT_STRING, 0, 1, RAWDATA_MAX},
+	{"signature", FT_STRING, FF_TOKEN, 1, IV_MAX},
+	FIELDS_END
+};
+
+const struct field profile_phone_fields[] = {
+	{"code", FT_STRING, FF_TOKEN, 1, PHONE_CODE_MAX},
+	{"encryptedData", FT_STRING, 0, 1, WXDATA_ENC_MAX},
+	{"iv", FT_STRING, 0, 1, IV_MAX},
+	FIELDS_END
+};
+
+/* refuse: send e with a message naming what is wrong (never a value). */
+static enum err
+refuse(struct req *r, enum err e, const char *why)
+{
+	http_send_error(r, e, why);
+	return OK;
+}
+
+/* ---- the profile ---- */
+
+/*
+ * respond_profile: {"user": {...}, "accounts": [{..., "type"}]} of the live
+ * user user_id is or was merged into.
+ */
+static enum err
+respond_profile(struct worker *w, struct req *r, const char *user_id)
+{
+	struct json_object *o = NULL, *u = NULL, *a = NULL, *acc, *v;
+	const struct conf_app *app;
+	char *utext = NULL, *atext = NULL;
+	size_t i;
+	enum err rc;
+
+	if ((rc = db_profile_get(w->db, user_id, &utext, &atext)) != OK) {
+		/* The token names a user that does not exist (any more). */
+		if (rc == ERR_NOT_FOUND)
+			rc = ERR_INVALID_TOKEN;
+		goto out;
+	}
+	rc = ERR_INTERNAL;
+	if ((u = json_tokener_parse(utext)) == NULL ||
+	    (a = json_tokener_parse(atext)) == NULL ||
+	    !json_object_is_type(a, json_type_array) ||
+	    (o = json_object_new_object()) == NULL)
+		goto out;
+	/* An account's type is the configuration's, not the database's. */
+	for (i = 0; i < json_object_array_length(a); i++) {
+		acc = json_object_array_get_idx(a, i);
+		app = json_object_object_get_ex(acc, "appid", &v) ?
+		    conf_app_find(w->conf, json_object_get_string(v)) : NULL;
+		json_object_object_add(acc, "type", app != NULL ?
+		    json_object_new_string(conf_app_type_name(app->type)) : NULL);
+	}
+	json_object_object_add(o, "user", u);
+	json_object_object_add(o, "accounts", a);
+	u = a = NULL;
+	http_send_json(r, 200, o);
+	rc = OK;
+out:
+	json_object_put(o);
+	json_object_put(u);
+	json_object_put(a);
+	free(utext);
+	free(atext);
+	return rc;
+}
+
+enum err
+profile_get(struct worker *w, struct req *r, const struct tok_claims *who)
+{
+	return respond_profile(w, r, who->sub);
+}
+
+/*
+ * avatar_ok: url is https://HOST[/...] with HOST one of the configured
+ * avatar hosts, exactly: no credentials, no port, no characters a browser
+ * might read another way. (Printable ASCII without spaces is FF_TOKEN's.)
+ */
+static int
+avatar_ok(const struct conf *c, const char *url)
+{
+	const char *host;
+	size_t n, i;
+
+	if (strncasecmp(url, "https://", 8) != 0 || strpbrk(url, "\"<>\\^`{|}") != NULL)
+		return 0;
+	host = url + 8;
+	n = strcspn(host, "/?#");
+	if (n == 0 || memchr(host, '@', n) != NULL || memchr(host, ':', n) != NULL)
+		return 0;
+	for (i = 0; i < c->navatar_hosts; i++)
+		if (strlen(c->avatar_hosts[i]) == n &&
+		    strncasecmp(host, c->avatar_hosts[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+enum err
+profile_patch(struct worker *w, struct req *r, const struct tok_claims *who)
+{
+	const char *nick = form_str(r->json, "nickname");
+	const char *url = form_str(r->json, "avatar_url");
+	enum err rc;
+
+	if (nick == NULL && url == NULL)
+		return refuse(r, ERR_INVALID_REQUEST,
+		    "field 'nickname' or field 'avatar_url' is required");
+	if (nick != NULL && !form_text_ok(nick, strlen(nick), 1, NICKNAME_MAX))
+		return refuse(r, ERR_INVALID_REQUEST,
+		    "field 'nickname' must be 1 to 64 characters of text");
+	if (url != NULL && !avatar_ok(w->conf, url))
+		return refuse(r, ERR_INVALID_REQUEST,
+		    "field 'avatar_url' must be an https URL on an allowed avatar host");
+	if ((rc = db_profile_set(w->db, who->sub, nick, url)) != OK)
+		return rc == ERR_NOT_FOUND ? ERR_INVALID_TOKEN : rc;
+	return respond_profile(w, r, who->sub);
+}
+
+/* ---- open data ---- */
+
+/* blob_hash: the keyed hash that stands for a blob in open_data_seen. The
+ * key derives from the data key, so every worker and host agrees on it
+ * and the table says nothing to whoever reads it. */
+static void
+blob_hash(const struct worker *w, const char *appid, const char *enc,
+    unsigned char out[TOK_HASHBYTES])
+{
+	unsigned char key[crypto_generichash_KEYBYTES];
+	crypto_generichash_state st;
+
+	crypto_generichash(key, sizeof(key), (const unsigned char *)"wxauth open data", 16,
+	    w->data_keys->k[0].key, TOK_KEYBYTES);
+	crypto_generichash_init(&st, key, sizeof(key), TOK_HASHBYTES);
+	crypto_generichash_update(&st, (const unsigned char *)appid, strlen(appid) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)enc, strlen(enc));
+	crypto_generichash_final(&st, out, TOK_HASHBYTES);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(&st, sizeof(st));
+}
+
+struct checksession_arg {
+	const char *openid;
+	const char *signature;
+};
+
+static enum err
+checksession(struct wx *wx, const char *access_token, void *arg)
+{
+	const struct checksession_arg *a = arg;
+
+	return wx_checksession(wx, access_token, a->openid, a->signature);
+}
+
+/* mini_app: the token's app, which must be a mini-program (the only kind
+ * with session_keys and phone codes). */
+static enum err
+mini_app(struct worker *w, const struct tok_claims *who, const struct conf_app **app,
+    char *why, size_t whylen)
+{
+	if ((*app = conf_app_find(w->conf, who->app)) == NULL)
+		return ERR_UNKNOWN_APP;
+	if ((*app)->type != APP_MINIPROGRAM) {
+		snprintf(why, whylen, "this needs a token from a mini-program login");
+		return ERR_INVALID_REQUEST;
+	}
+	return OK;
+}
+
+/*
+ * open_data: every check of a legacy blob, cheapest and most telling
+ * first: the blob's base64, the account's stored session_key, replay,
+ * checksession (so a stale key is reported as such, not as a padding
+ * error or a signature mismatch), the rawData signature when given, then
+ * decryption, JSON and watermark. On OK *data is the decrypted object
+ * (the caller puts it), *account_id the token's account and hash the
+ * blob's keyed hash. Errors with a message fill why.
+ */
+static enum err
+open_data(struct worker *w, const struct tok_claims *who, const char *enc,
+    const char *iv, const char *raw, const char *sig, struct json_object **data,
+    long long *account_id, unsigned char hash[TOK_HASHBYTES], char *why, size_t whylen)
+{
+	const struct conf_app *app;
+	struct wxdata_blob b;
+	struct checksession_arg cs;
+	unsigned char sealed[SEALED_MAX];
+	char sk[WX_SESSION_KEY_STR], hmac[WXDATA_HMAC_HEX], ad[APPID_MAX + OPENID_MAX + 2];
+	size_t sealed_len = 0, sklen = 0;
+	bool seen = false;
+	enum err rc;
+
+	*data = NULL;
+	memset(&b, 0, sizeof(b));
+	sk[0] = '\0';
+	if ((rc = mini_app(w, who, &app, why, whylen)) != OK ||
+	    (rc = wxdata_blob_decode(&b, enc, iv, why, whylen)) != OK)
+		goto out;
+	rc = db_account_key(w->db, who->app, who->oid, account_id, sealed, sizeof(sealed),
+	    &sealed_len);
+	if (rc == ERR_NOT_FOUND || (rc == OK && sealed_len == 0))
+		rc = ERR_SESSION_KEY_STALE;
+	if (rc != OK)
+		goto out;
+	/* Sealed bound to this very account, as login sealed it. */
+	snprintf(ad, sizeof(ad), "%s/%s", who->app, who->oid);
+	if (box_open((unsigned char *)sk, sizeof(sk) - 1, &sklen, w->data_keys, sealed,
+	    sealed_len, ad) == -1) {
+		log_warnx("account %lld: the stored session_key does not open "
+		    "(was the data key replaced?)", *account_id);
+		rc = ERR_SESSION_KEY_STALE;
+		goto out;
+	}
+	sk[sklen] = '\0';
+	blob_hash(w, app->appid, enc, hash);
+	if ((rc = db_open_data_seen(w->db, hash, &seen)) != OK)
+		goto out;
+	if (seen) {
+		snprintf(why, whylen, "this encryptedData was already used");
+		rc = ERR_INVALID_REQUEST;
+		goto out;
+	}
+	if (app->secret[0] != '\0') {
+		wxdata_hmac_hex(hmac, sk, (const unsigned char *)"", 0);
+		cs.openid = who->oid;
+		cs.signature = hmac;
+		rc = wxtoken_call(w->wxtok, app, checksession, &cs);
+		if (rc == ERR_SESSION_KEY_STALE)
+			goto out;
+		/* WeChat could not be asked: decrypting still tells. */
+		if (rc != OK)
+			log_info("checksession unavailable (%s): decrypting anyway", err_name(rc));
+	}
+	if (raw != NULL && wxdata_signature_check(raw, strlen(raw), sk, sig) == -1) {
+		rc = ERR_SIGNATURE_MISMATCH;
+		goto out;
+	}
+	rc = wxdata_open(&b, sk, app->appid, (int64_t)time(NULL),
+	    w->conf->watermark_max_age, data, why, whylen);
+out:
+	sodium_memzero(sk, sizeof(sk));
+	sodium_memzero(hmac, sizeof(hmac));
+	sodium_memzero(sealed, sizeof(sealed));
+	wxdata_blob_cleanup(&b);
+	return rc;
+}
+
+/* text_of: the string member name of o when it is text of 1..max code
+ * points (ASCII-only and without spaces when token), else NULL. WeChat's
+ * values are user data: an odd one is dropped, not an error. */
+static const char *
+text_of(struct json_object *o, const char *name, size_t max, int token)
+{
+	struct json_object *v;
+	const char *s;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	n = strlen(s);
+	if (!form_text_ok(s, n, 1, max))
+		return NULL;
+	for (i = 0; token && i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return NULL;
+	return s;
+}
+
+/* open_refused: answer an open_data or store failure; OK when sent. */
+static enum err
+open_refused(struct req *r, enum err rc, const char *why)
+{
+	if (why[0] != '\0' && (rc == ERR_INVALID_REQUEST || rc == ERR_WATERMARK_MISMATCH))
+		return refuse(r, rc, why);
+	return rc;
+}
+
+enum err
+profile_decrypt(struct worker *w, struct req *r, const struct tok_claims *who)
+{
+	const char *enc = form_str(r->json, "encryptedData"), *iv = form_str(r->json, "iv");
+	const char *raw = form_str(r->json, "rawData"), *sig = form_str(r->json, "signature");
+	const char *oid;
+	unsigned char hash[TOK_HASHBYTES];
+	struct json_object *data = NULL, *v;
+	struct db_open_data in;
+	struct db_ident id;
+	char why[192] = "";
+	long long gender = -1;
+	enum err rc;
+
+	if ((raw == NULL) != (sig == NULL))
+		return refuse(r, ERR_INVALID_REQUEST,
+		    "fields 'rawData' and 'signature' come together");
+	memset(&in, 0, sizeof(in));
+	rc = open_data(w, who, enc, iv, raw, sig, &data, &in.account_id, hash, why,
+	    sizeof(why));
+	if (rc != OK)
+		goto out;
+	/* Data for another person of this app has no business here. */
+	oid = text_of(data, "openId", OPENID_MAX, 1);
+	if (json_object_object_get_ex(data, "openId", &v) &&
+	    (oid == NULL || strcmp(oid, who->oid) != 0)) {
+		snprintf(why, sizeof(why), "the data was issued for another user");
+		rc = ERR_WATERMARK_MISMATCH;
+		goto out;
+	}
+	if (json_object_object_get_ex(data, "gender", &v) &&
+	    json_object_is_type(v, json_type_int))
+		gender = json_object_get_int64(v);
+	in.hash = hash;
+	in.keep = w->conf->watermark_max_age;
+	in.nickname = text_of(data, "nickName", NICKNAME_MAX, 0);
+	in.avatar_url = text_of(data, "avatarUrl", AVATAR_URL_MAX, 1);
+	in.gender = gender >= 0 && gender <= 2 ? (int)gender : -1;
+	in.country = text_of(data, "country", PLACE_MAX, 0);
+	in.province = text_of(data, "province", PLACE_MAX, 0);
+	in.city = text_of(data, "city", PLACE_MAX, 0);
+	in.language = text_of(data, "language", LANGUAGE_MAX, 1);
+	in.unionid = text_of(data, "unionId", UNIONID_MAX, 1);
+	in.request_id = r->id;
+	rc = db_open_data_store(w->db, &in, &id);
+	if (rc == ERR_INVALID_REQUEST)
+		snprintf(why, sizeof(why), "this encryptedData was already used");
+	else if (rc == ERR_NOT_FOUND)
+		rc = ERR_INVALID_TOKEN;
+	if (rc == OK)
+		rc = respond_profile(w, r, id.user_id);
+out:
+	json_object_put(data);
+	sodium_memzero(&in, sizeof(in));
+	return open_refused(r, rc, why);
+}
+
+/* ---- phone numbers ---- */
+
+struct phone_arg {
+	const struct conf_app *app;
+	const char *code;
+	struct wxdata_phone *out;
+};
+
+static enum err
+phone_by_code(struct wx *wx, const char *access_token, void *arg)
+{
+	const struct phone_arg *a = arg;
+
+	return wx_phone_number(wx, a->app, access_token, a->code, a->out);
+}
+
+enum err
+profile_phone(struct worker *w, struct req *r, const struct tok_claims *who)
+{
+	const char *code = form_str(r->json, "code");
+	const char *enc = form_str(r->json, "encryptedData"), *iv = form_str(r->json, "iv");
+	const struct conf_app *app;
+	unsigned char hash[TOK_HASHBYTES], sealed[SEALED_MAX];
+	struct json_object *data = NULL, *o = NULL;
+	struct wxdata_phone ph;
+	struct phone_arg pa;
+	struct db_open_data in;
+	struct db_ident id;
+	size_t sealed_len = 0;
+	char why[192] = "";
+	enum err rc;
+
+	memset(&ph, 0, sizeof(ph));
+	memset(&in, 0, sizeof(in));
+	if (code != NULL && (enc != NULL || iv != NULL))
+		return refuse(r, ERR_INVALID_REQUEST,
+		    "send field 'code', or fields 'encryptedData' and 'iv', not both");
+	if (code == NULL && (enc == NULL || iv == NULL))
+		return refuse(r, ERR_INVALID_REQUEST,
+		    "field 'code' is required (or fields 'encryptedData' and 'iv')");
+	if (code != NULL) {
+		if ((rc = mini_app(w, who, &app, why, sizeof(why))) != OK)
+			goto out;
+		/* The account first: a phone code works once, so it is not
+		 * spent on a request that could not store the number. */
+		rc = db_account_key(w->db, who->app, who->oid, &in.account_id, sealed,
+		    sizeof(sealed), &sealed_len);
+		sodium_memzero(sealed, sizeof(sealed));
+		if (rc == ERR_NOT_FOUND)
+			rc = ERR_INVALID_TOKEN;
+		if (rc != OK)
+			goto out;
+		pa.app = app;
+		pa.code = code;
+		pa.out = &ph;
+		rc = wxtoken_call(w->wxtok, app, phone_by_code, &pa);
+		if (rc == ERR_INVALID_CODE)
+			snprintf(why, sizeof(why), "the phone code is invalid or was already used");
+		if (rc != OK)
+			goto out;
+	} else {
+		rc = open_data(w, who, enc, iv, NULL, NULL, &data, &in.account_id, hash,
+		    why, sizeof(why));
+		if (rc != OK)
+			goto out;
+		if (wxdata_phone_parse(data, &ph) == -1) {
+			snprintf(why, sizeof(why), "the decrypted data holds no phone number");
+			rc = ERR_INVALID_REQUEST;
+			goto out;
+		}
+		in.hash = hash;
+		in.keep = w->conf->watermark_max_age;
+	}
+	in.gender = -1;
+	in.phone = ph.phone_number;
+	in.pure_phone = ph.pure_phone_number;
+	in.country_code = ph.country_code;
+	in.request_id = r->id;
+	rc = db_open_data_store(w->db, &in, &id);
+	if (rc == ERR_INVALID_REQUEST)
+		snprintf(why, sizeof(why), "this encryptedData was already used");
+	else if (rc == ERR_NOT_FOUND)
+		rc = ERR_INVALID_TOKEN;
+	if (rc != OK)
+		goto out;
+	rc = ERR_INTERNAL;
+	if ((o = json_object_new_object()) == NULL)
+		goto out;
+	json_object_object_add(o, "phone_number", json_object_new_string(ph.phone_number));
+	json_object_object_add(o, "pure_phone_number",
+	    json_object_new_string(ph.pure_phone_number));
+	json_object_object_add(o, "country_code", json_object_new_string(ph.country_code));
+	http_send_json(r, 200, o);
+	rc = OK;
+out:
+	json_object_put(o);
+	json_object_put(data);
+	sodium_memzero(&ph, sizeof(ph));
+	sodium_memzero(&in, sizeof(in));
+	if (rc == ERR_INVALID_CODE && why[0] != '\0')
+		return refuse(r, rc, why);
+	return open_refused(r, rc, why);
+}

@@ -1,0 +1,292 @@
+#!/bin/sh
+# tests/bench/run.sh - `make bench`: wrk through one nginx, one run, the same
+# wrk settings for every row:
+#
+#   (a) nginx      nginx's own `return 200`
+#   (b) hello      tests/bench/hello.c, a libfcgi responder answering a fixed
+#                  JSON, as many workers as wxauth, behind the same nginx:
+#                  the FastCGI transport's ceiling
+#   (c) session    GET /v1/session with a valid token
+#   (d) login      POST /v1/login, a new code per request, against a static
+#                  jscode2session served by the same nginx (never the
+#                  bottleneck)
+#   (e) userinfo   GET /v1/userinfo with a valid token ("n/a" without it)
+#
+# then a table (requests/s, p50, p99, errors, ratio to (b)), each worker's
+# resident memory after the run, and the targets met or not.
+#
+# Environment: WXAUTH_BENCH_DURATION (10s), WXAUTH_BENCH_CONNECTIONS (32),
+# WXAUTH_BENCH_THREADS (1), WXAUTH_WORKERS (4), WXAUTH_BENCH_KEEP_CONN
+# (off, as deploy/nginx.conf ships; on: each nginx worker process keeps
+# connections to the workers open, fastcgi_keep_conn on; WXAUTH_BENCH_KEEPALIVE sets how many,
+# default WORKERS), WXAUTH_BENCH_ROWS (which rows, e.g.
+# "hello session"; default all), WXAUTH_BENCH_ROUNDS (1: run the rows that
+# many times over, in turn, and keep each row's best round: on a shared
+# machine the others' load only ever lowers a figure), WXAUTH_PORT (nginx's port; default a free
+# one), WXAUTH_BENCH_SAME_PERSON=1 (every login is the same person instead
+# of a new one), WXAUTH_KEEP_SCRATCH=1 keeps the scratch folder.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT" || exit 1
+PY=/usr/bin/python3
+DUR=${WXAUTH_BENCH_DURATION:-10s}
+CONNS=${WXAUTH_BENCH_CONNECTIONS:-32}
+THREADS=${WXAUTH_BENCH_THREADS:-1}
+WORKERS=${WXAUTH_WORKERS:-4}
+KEEP=${WXAUTH_BENCH_KEEP_CONN:-off}
+# Idle connections each nginx worker process keeps per upstream (keep-alive
+# only): more in total than there are FastCGI workers pins them all.
+KEEPALIVE=${WXAUTH_BENCH_KEEPALIVE:-$WORKERS}
+ROWS=${WXAUTH_BENCH_ROWS:-nginx hello session login userinfo}
+ROUNDS=${WXAUTH_BENCH_ROUNDS:-1}
+BIN=$ROOT/build/wxauth
+HELLO=$ROOT/build/tests/bench_fcgi
+WRK_ARGS="-t$THREADS -c$CONNS -d$DUR --latency"
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+for t in wrk spawn-fcgi curl; do
+	command -v "$t" >/dev/null 2>&1 || die "$t not found: run make deps"
+done
+[ -x "$BIN" ] && [ -x "$HELLO" ] || die "build first: make all build/tests/bench_fcgi"
+
+free_port() {
+	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# A port pair for nginx and the (unused) mock, like tests/run.sh.
+if [ -z "${WXAUTH_PORT:-}" ]; then
+	WXAUTH_PORT=$("$PY" - <<'EOF'
+import random, socket
+start = random.randrange(300)
+for i in range(300):
+    base = 30000 + 20 * ((start + i) % 300)
+    ok = True
+    for p in (base, base + 1):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            ok = False
+        finally:
+            s.close()
+    if ok:
+        print(base)
+        break
+EOF
+	)
+fi
+PORT=$WXAUTH_PORT
+STATIC=$(free_port)
+URL=http://127.0.0.1:$PORT
+
+SCRATCH=$(mktemp -d /tmp/wxauth-bench.XXXXXX) || die "no scratch folder"
+chmod 755 "$SCRATCH"
+DIR=$SCRATCH/env
+CONFD=$SCRATCH/confd
+HELLO_SOCK=$SCRATCH/hello.sock
+HELLO_PIDS=$SCRATCH/hello.pid
+
+cleanup() {
+	sh tests/env.sh stop "$DIR" >/dev/null 2>&1 || true
+	if [ -f "$HELLO_PIDS" ]; then
+		for p in $(tr -c '0-9\n' '\n' <"$HELLO_PIDS"); do
+			kill "$p" 2>/dev/null || true
+		done
+	fi
+	if [ "${WXAUTH_KEEP_SCRATCH:-0}" = 1 ]; then
+		echo "bench: scratch folder kept: $SCRATCH"
+	else
+		rm -rf "$SCRATCH"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Who logs in: a new person per login (default), or with
+# WXAUTH_BENCH_SAME_PERSON=1 one person over and over (every login then
+# updates the same account and user rows).
+if [ "${WXAUTH_BENCH_SAME_PERSON:-0}" = 1 ]; then
+	WHO=obench0000000000000000000000
+else
+	WHO='o$request_id'
+fi
+
+# nginx additions: the static WeChat, the two reference locations and, with
+# keep-alive, the upstreams that keep connections to the workers.
+mkdir -p "$CONFD"
+{
+	echo "# tests/bench/run.sh: a static jscode2session, as WeChat sends it (text/plain)."
+	echo "# Every login gets an openid of its own (nginx's \$request_id): each is a"
+	echo "# new person, so no two logins wait on the same rows."
+	echo "server {"
+	echo "    listen 127.0.0.1:$STATIC;"
+	echo "    access_log off;"
+	echo "    location = /sns/jscode2session {"
+	echo "        default_type text/plain;"
+	echo "        return 200 '{\"session_key\":\"c2Vzc2lvbmtleTEyMzQ1Ng==\",\"openid\":\"$WHO\",\"unionid\":\"u$WHO\"}';"
+	echo "    }"
+	echo "    location / { return 404; }"
+	echo "}"
+	if [ "$KEEP" = on ]; then
+		echo "upstream wxauth_bench { server unix:$DIR/wxauth.sock; keepalive $KEEPALIVE; }"
+		echo "upstream hello_bench { server unix:$HELLO_SOCK; keepalive $KEEPALIVE; }"
+	fi
+} >"$CONFD/http-bench.conf"
+if [ "$KEEP" = on ]; then
+	FCGI=wxauth_bench
+	HELLO_PASS=hello_bench
+else
+	FCGI=unix:$DIR/wxauth.sock
+	HELLO_PASS=unix:$HELLO_SOCK
+fi
+{
+	echo "# tests/bench/run.sh: the reference rows."
+	[ "$KEEP" != on ] || echo "fastcgi_keep_conn on;"
+	echo "location = /bench/nginx {"
+	echo "    default_type application/json;"
+	echo "    return 200 '{\"status\":\"ok\"}\n';"
+	echo "}"
+	echo "location = /bench/hello {"
+	echo "    fastcgi_pass $HELLO_PASS;"
+	echo "}"
+} >"$CONFD/server-bench.conf"
+
+echo "bench: starting PostgreSQL, nginx on $URL and wxauth serve ($WORKERS workers) in $SCRATCH"
+WXAUTH_PORT=$PORT WXAUTH_WORKERS=$WORKERS WXAUTH_BIN=$BIN \
+	WXAUTH_WECHAT_BASE_URL=http://127.0.0.1:$STATIC WXAUTH_NGINX_CONFD=$CONFD \
+	WXAUTH_NGINX_FCGI=$FCGI sh tests/env.sh start "$DIR" >"$SCRATCH/env.log" 2>&1 ||
+	{ cat "$SCRATCH/env.log"; die "the environment did not start"; }
+spawn-fcgi -s "$HELLO_SOCK" -M 0660 -F "$WORKERS" -P "$HELLO_PIDS" -- "$HELLO" >/dev/null ||
+	die "spawn-fcgi could not start $HELLO"
+
+# A session for the authenticated rows.
+TOKEN=$(curl -s "$URL/v1/login" -H 'Content-Type: application/json' \
+	-d "{\"appid\":\"wx1111111111111111\",\"code\":\"bench.setup.$$.$(date +%s)\"}" |
+	"$PY" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])') ||
+	die "the login for a token failed (see $DIR/wxauth.log)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/bench/hello")" = 200 ] || die "the hello responder does not answer"
+userinfo=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/v1/userinfo")
+
+RESULTS=$SCRATCH/results
+: >"$RESULTS"
+# row NAME MODE PATH: one wrk run; its BENCH line goes to RESULTS.
+row() {
+	case " $ROWS " in
+	*" $1 "*) ;;
+	*) return 0 ;;
+	esac
+	echo "bench: $1: wrk $WRK_ARGS $URL$3 ($2)"
+	# shellcheck disable=SC2086
+	wrk $WRK_ARGS -s tests/bench/wrk.lua "$URL$3" -- "$2" "$TOKEN" >"$SCRATCH/$1.wrk" 2>&1
+	line=$(grep '^BENCH ' "$SCRATCH/$1.wrk")
+	if [ -z "$line" ]; then
+		cat "$SCRATCH/$1.wrk"
+		line="BENCH failed"
+	fi
+	echo "$1 $line" >>"$RESULTS"
+	sleep 1
+}
+round=0
+while [ "$round" -lt "$ROUNDS" ]; do
+	round=$((round + 1))
+	[ "$ROUNDS" = 1 ] || echo "bench: round $round of $ROUNDS"
+	row nginx get /bench/nginx
+	row hello get /bench/hello
+	row session auth /v1/session
+	row login login /v1/login
+	if [ "$userinfo" = 200 ]; then
+		row userinfo auth /v1/userinfo
+	elif [ "$round" = 1 ]; then
+		echo "userinfo n/a" >>"$RESULTS"
+	fi
+done
+
+# Resident memory of each worker, after the run.
+rss() {
+	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null
+}
+MEM=$SCRATCH/mem
+: >"$MEM"
+serve=$(cat "$DIR/wxauth.pid")
+for p in $(ps -o pid= --ppid "$serve"); do
+	echo "wxauth $p $(rss "$p")" >>"$MEM"
+done
+for p in $(tr -c '0-9\n' '\n' <"$HELLO_PIDS"); do
+	[ -n "$p" ] && echo "hello $p $(rss "$p")" >>"$MEM"
+done
+
+echo
+echo "wrk $WRK_ARGS$([ "$ROUNDS" = 1 ] || echo ", best of $ROUNDS rounds"), through nginx $(nginx -v 2>&1 | sed 's/.*\///'), $WORKERS workers," \
+	"fastcgi_keep_conn $KEEP$([ "$KEEP" != on ] || echo " (keepalive $KEEPALIVE)"), $(nproc) CPUs"
+"$PY" - "$RESULTS" "$MEM" <<'EOF'
+import sys
+
+rows = {}
+all_errors = 0          # over every round, not only the best ones
+for line in open(sys.argv[1]):
+    name, rest = line.split(" ", 1)
+    f = dict(kv.split("=", 1) for kv in rest.split()[1:] if "=" in kv) or None
+    if f:
+        all_errors += int(f["non2xx"]) + int(f["socket"])
+    elif rest.strip() != "n/a":
+        all_errors += 1     # a run that printed no result
+    # With several rounds, each row's best one.
+    old = rows.get(name)
+    if name not in rows or (f and (not old or float(f["rps"]) > float(old["rps"]))):
+        rows[name] = f
+labels = [("nginx", "(a) nginx return 200"), ("hello", "(b) libfcgi hello"),
+          ("session", "(c) GET /v1/session"), ("login", "(d) POST /v1/login"),
+          ("userinfo", "(e) GET /v1/userinfo")]
+base = float(rows["hello"]["rps"]) if rows.get("hello") else None
+print("| row | requests/s | p50 | p99 | errors | ratio to (b) |")
+print("|---|---:|---:|---:|---:|---:|")
+for key, label in labels:
+    f = rows.get(key)
+    if key not in rows:
+        continue
+    if not f:
+        print("| %s | n/a | | | | |" % label)
+        continue
+    rps = float(f["rps"])
+    errors = int(f["non2xx"]) + int(f["socket"])
+    ratio = "%.2f" % (rps / base) if base else "-"
+    print("| %s | %.0f | %.2f ms | %.2f ms | %d | %s |" % (
+        label, rps, int(f["p50_us"]) / 1000, int(f["p99_us"]) / 1000, errors, ratio))
+print()
+mem = [l.split() for l in open(sys.argv[2]) if len(l.split()) == 3]
+for kind in ("wxauth", "hello"):
+    kb = [int(m[2]) for m in mem if m[0] == kind]
+    if kb:
+        print("%s workers, resident memory after the run: %s (MiB)" % (
+            kind, ", ".join("%.1f" % (k / 1024) for k in kb)))
+print()
+
+def target(what, ok, detail):
+    print("  %-4s %s (%s)" % ("met" if ok else "MISS", what, detail))
+
+def ratio(key):
+    f = rows.get(key)
+    return float(f["rps"]) / base if f and base else None
+
+print("targets:")
+for key, want in (("session", 0.8), ("userinfo", 0.5), ("login", 0.15)):
+    r = ratio(key)
+    if r is None:
+        print("  n/a  %s >= %.2fx of (b)" % (key, want))
+    else:
+        target("%s >= %.2fx of (b)" % (key, want), r >= want, "%.2fx" % r)
+if rows.get("session"):
+    p99 = int(rows["session"]["p99_us"]) / 1000
+    target("session p99 < 10 ms", p99 < 10, "%.2f ms" % p99)
+target("no errors", all_errors == 0, "%d" % all_errors)
+kb = [int(m[2]) for m in mem if m[0] == "wxauth"]
+if kb:
+    target("each wxauth worker < 16 MiB resident", max(kb) < 16 * 1024,
+           "largest %.1f MiB" % (max(kb) / 1024))
+EOF

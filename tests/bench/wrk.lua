@@ -1,0 +1,59 @@
+-- tests/bench/wrk.lua - the requests of one `make bench` row, and its result
+-- as one machine-readable line.
+--
+--   wrk ... -s tests/bench/wrk.lua URL -- MODE [TOKEN]
+--
+-- MODE get: GET the URL's path; auth: the same with "Authorization: Bearer
+-- TOKEN"; login: POST /v1/login with a new code on every request (a code
+-- sent twice would be answered from the idempotency cache, not by WeChat).
+--
+-- done() prints
+--   BENCH requests=N seconds=S rps=R p50_us=U p99_us=U non2xx=N socket=N
+-- where non2xx counts answers with a status above 399 (nothing here
+-- answers 1xx or 3xx) and socket the connect, read, write and timeout errors.
+
+local mode, token = "get", nil
+local counter, prefix = 0, ""
+local nthreads = 0
+
+-- In the main state: number the threads (tid becomes a global of each).
+function setup(thread)
+	nthreads = nthreads + 1
+	thread:set("tid", nthreads)
+end
+
+function init(args)
+	mode = args[1] or "get"
+	token = args[2]
+	-- Unique across threads and runs: thread id, wall clock, a random part.
+	math.randomseed(os.time() + (tid or 0) * 7919)
+	prefix = string.format("bench.t%d.%x.%x", tid or 0, os.time(), math.random(0, 0x7fffffff))
+	if mode == "auth" then
+		wrk.headers["Authorization"] = "Bearer " .. token
+	elseif mode == "login" then
+		wrk.method = "POST"
+		wrk.path = "/v1/login"
+		wrk.headers["Content-Type"] = "application/json"
+	end
+end
+
+function request()
+	if mode ~= "login" then
+		return wrk.request()
+	end
+	counter = counter + 1
+	local body = string.format('{"appid":"wx1111111111111111","code":"%s.%d"}', prefix, counter)
+	return wrk.format(nil, nil, nil, body)
+end
+
+-- No response() hook: it would cost every answer a trip through Lua. wrk
+-- counts statuses above 399 itself (summary.errors.status).
+function done(summary, latency, requests)
+	local e = summary.errors
+	local secs = summary.duration / 1e6
+	io.write(string.format(
+		"BENCH requests=%d seconds=%.2f rps=%.1f p50_us=%d p99_us=%d non2xx=%d socket=%d\n",
+		summary.requests, secs, summary.requests / secs,
+		latency:percentile(50), latency:percentile(99), e.status,
+		e.connect + e.read + e.write + e.timeout))
+end

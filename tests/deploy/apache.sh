@@ -1,0 +1,103 @@
+#!/bin/sh
+# tests/deploy/apache.sh - a real Apache 2.4 (Debian's apache2, event MPM)
+# in front of `wxauth serve`, through deploy/apache-wxauth.conf as shipped,
+# on a private port with a private configuration: the smoke suite (the
+# Bearer header must reach wxauth), /metrics, the request id in Apache's log.
+#
+# Apache starts as root and serves as www-data (it refuses to serve as root),
+# so the socket gets group www-data, as in production.
+set -u
+NAME=apache
+. "$(dirname "$0")/lib/common.sh"
+
+APACHE=$(command -v apache2 2>/dev/null || echo /usr/sbin/apache2)
+MODS=/usr/lib/apache2/modules
+if [ ! -x "$APACHE" ] || [ ! -f "$MODS/mod_proxy_fcgi.so" ]; then
+	bad "apache2 with mod_proxy_fcgi is not installed (make deps)"
+	finish
+fi
+if ! getent passwd www-data >/dev/null; then
+	bad "no www-data user for Apache's children"
+	finish
+fi
+
+DIR=$SCRATCH/env
+A=$SCRATCH/apache
+env_start "$DIR" WXAUTH_WORKERS=2 || finish
+chgrp www-data "$DIR/wxauth.sock"
+
+APORT=$(free_port)
+mkdir -p "$A/run" "$A/logs"
+cat >"$A/httpd.conf" <<EOF
+# written by tests/deploy/apache.sh
+ServerRoot "$A"
+DefaultRuntimeDir "$A/run"
+PidFile "$A/run/httpd.pid"
+ErrorLog "$A/logs/error.log"
+LogLevel warn
+ServerName localhost
+Listen 127.0.0.1:$APORT
+User www-data
+Group www-data
+LoadModule mpm_event_module $MODS/mod_mpm_event.so
+LoadModule authz_core_module $MODS/mod_authz_core.so
+LoadModule authz_host_module $MODS/mod_authz_host.so
+LoadModule proxy_module $MODS/mod_proxy.so
+LoadModule proxy_fcgi_module $MODS/mod_proxy_fcgi.so
+LoadModule setenvif_module $MODS/mod_setenvif.so
+LoadModule headers_module $MODS/mod_headers.so
+StartServers 1
+ServerLimit 2
+ThreadsPerChild 16
+Define APACHE_LOG_DIR $A/logs
+Define WXAUTH_SOCKET $DIR/wxauth.sock
+Define WXAUTH_PORT $APORT
+Include $ROOT/deploy/apache-wxauth.conf
+EOF
+
+stop_apache() {
+	apid=$(cat "$A/run/httpd.pid" 2>/dev/null || true)
+	"$APACHE" -f "$A/httpd.conf" -k stop >/dev/null 2>&1 || true
+	if [ -n "$apid" ]; then
+		wait_for 10 sh -c "! kill -0 $apid 2>/dev/null" || kill -KILL "$apid" 2>/dev/null || true
+	fi
+}
+
+if ! "$APACHE" -t -f "$A/httpd.conf" >"$A/logs/configtest.log" 2>&1; then
+	cat "$A/logs/configtest.log"
+	bad "apache2 -t rejects deploy/apache-wxauth.conf"
+	finish
+fi
+ok "apache2 -t accepts deploy/apache-wxauth.conf"
+CLEANUP=stop_apache
+if ! "$APACHE" -f "$A/httpd.conf" -k start >"$A/logs/start.log" 2>&1; then
+	cat "$A/logs/start.log" "$A/logs/error.log" 2>/dev/null
+	bad "apache2 did not start"
+	finish
+fi
+up() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$APORT/healthz")" = 200 ]
+}
+if wait_for 15 up; then
+	ok "GET /healthz through Apache"
+else
+	tail -n 20 "$A/logs/error.log" 2>/dev/null
+	bad "GET /healthz through Apache did not answer 200"
+	finish
+fi
+
+smoke "$DIR/env.json" --base-url "http://127.0.0.1:$APORT" --scope pool
+
+rid=$(curl -s -D - -o /dev/null "http://127.0.0.1:$APORT/healthz" | tr -d '\r' |
+	sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p')
+in_log() {
+	grep -q "rid=$rid" "$A/logs/wxauth-access.log" 2>/dev/null &&
+		grep -q "rid=$rid " "$DIR/wxauth.log"
+}
+check "the request id is in Apache's and wxauth's logs" wait_for 3 in_log
+if [ -s "$A/logs/error.log" ] && grep -q "AH0" "$A/logs/error.log" &&
+	grep -v "resuming normal operations\|caught SIGTERM\|AH00489\|AH00094\|AH00491\|AH00492" "$A/logs/error.log" | grep -q .; then
+	echo "---- Apache's error log:"
+	cat "$A/logs/error.log"
+fi
+finish

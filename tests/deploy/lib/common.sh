@@ -1,0 +1,130 @@
+# tests/deploy/lib/common.sh - sourced by the tests/deploy/*.sh scripts.
+#
+# Each script counts its checks with ok/bad/check, runs the smoke suite with
+# smoke (whose counts are added), and ends with finish, which prints the
+# "N passed, N failed" line tests/run.sh reads. Environments started with
+# env_start are stopped on exit, whatever happens.
+#
+# From tests/run.sh: WXAUTH_SCRATCH (a folder for this script), WXAUTH_PORT
+# (a free port pair; the integration environments are down by now).
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT" || exit 1
+PY=/usr/bin/python3
+PYTHONUNBUFFERED=1
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONUNBUFFERED PYTHONDONTWRITEBYTECODE
+PASSED=0
+FAILED=0
+ENVS=""
+SCRATCH=${WXAUTH_SCRATCH:-}
+if [ -z "$SCRATCH" ]; then
+	SCRATCH=$(mktemp -d /tmp/wxauth-deploy.XXXXXX) || exit 1
+	OWN_SCRATCH=1
+else
+	OWN_SCRATCH=0
+fi
+chmod 755 "$SCRATCH"
+PORT=${WXAUTH_PORT:-18080}
+BIN=${WXAUTH_BIN:-$ROOT/build/wxauth}
+
+ok() {
+	PASSED=$((PASSED + 1))
+	echo "ok   $NAME::$1"
+}
+
+bad() {
+	FAILED=$((FAILED + 1))
+	echo "FAIL $NAME::$1"
+}
+
+# check DESCRIPTION CMD...: one check, passed when CMD succeeds.
+check() {
+	what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+
+# add_counts FILE: add the last "N passed, N failed" of FILE; none is a failure.
+add_counts() {
+	line=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1 \2/p' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		bad "$2 (no count line)"
+		return
+	fi
+	PASSED=$((PASSED + ${line% *}))
+	FAILED=$((FAILED + ${line#* }))
+}
+
+# smoke ENV_JSON [ARGS...]: the smoke suite, its counts added to ours.
+smoke() {
+	out=$SCRATCH/smoke.$$.out
+	"$PY" tests/deploy/smoke.py "$@" >"$out" 2>&1
+	sed "s/^/  /" "$out"
+	add_counts "$out" smoke
+}
+
+# env_start DIR [VAR=VALUE...]: tests/env.sh start with those variables.
+env_start() {
+	d=$1
+	shift
+	ENVS="$ENVS $d"
+	if ! env WXAUTH_PORT="$PORT" WXAUTH_BIN="$BIN" "$@" sh tests/env.sh start "$d"; then
+		bad "environment in $d did not start"
+		return 1
+	fi
+	return 0
+}
+
+# CLEANUP: a command each script may set, run first on exit.
+CLEANUP=""
+
+cleanup() {
+	if [ -n "$CLEANUP" ]; then
+		$CLEANUP || true
+		CLEANUP=""
+	fi
+	for d in $ENVS; do
+		sh tests/env.sh stop "$d" >/dev/null 2>&1 || true
+	done
+	ENVS=""
+	if [ "$OWN_SCRATCH" = 1 ]; then
+		rm -rf "$SCRATCH"
+	fi
+}
+
+finish() {
+	cleanup
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
+on_exit() {
+	rc=$?
+	if [ -n "$ENVS" ]; then
+		cleanup
+		echo "$PASSED passed, $((FAILED + 1)) failed"
+		[ "$rc" != 0 ] || rc=1
+	fi
+	exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_for SECONDS CMD...: until CMD succeeds, polling every 0.1 s.
+wait_for() {
+	limit=$(($(date +%s) + $1))
+	shift
+	while ! "$@"; do
+		[ "$(date +%s)" -lt "$limit" ] || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on.
+free_port() {
+	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

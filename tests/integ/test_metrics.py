@@ -1,0 +1,293 @@
+"""GET /metrics: Prometheus text format 0.0.4, checked by its rules, and
+counters that move by exactly what the test did, summed over every worker."""
+
+import math
+import re
+
+from lib import check_token_answer, parallel
+
+NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
+
+
+class Exposition:
+    """A parsed exposition: families {name: {"type", "help", "samples"}} where
+    samples are (sample name, {labels}, value) in order."""
+
+    def __init__(self):
+        self.families = {}
+
+    def family_of(self, sample):
+        """The family a sample name belongs to (histogram suffixes folded)."""
+        for suffix in ("_bucket", "_sum", "_count"):
+            base = sample[:-len(suffix)]
+            if sample.endswith(suffix) and self.families.get(base, {}).get("type") in (
+                    "histogram", "summary"):
+                return base
+        return sample
+
+    def value(self, name, **labels):
+        """The value of one series, 0 when absent."""
+        fam = self.families.get(self.family_of(name))
+        for n, l, v in (fam or {}).get("samples", []):
+            if n == name and l == {k: str(x) for k, x in labels.items()}:
+                return v
+        return 0.0
+
+    def series(self, name):
+        fam = self.families.get(self.family_of(name)) or {}
+        return [(l, v) for n, l, v in fam.get("samples", []) if n == name]
+
+
+def _parse_labels(s, where):
+    """'a="x",b="y\\"z"' -> dict, by the escaping rules (\\\\, \\", \\n only)."""
+    labels, i = {}, 0
+    while i < len(s):
+        m = re.match(r"([a-zA-Z_][a-zA-Z0-9_]*)=\"", s[i:])
+        assert m, "%s: bad label at %r" % (where, s[i:])
+        name = m.group(1)
+        assert name not in labels, "%s: label %s twice" % (where, name)
+        assert not name.startswith("__"), "%s: reserved label name %s" % (where, name)
+        i += m.end()
+        val = []
+        while True:
+            assert i < len(s), "%s: unterminated label value" % where
+            c = s[i]
+            if c == "\\":
+                assert i + 1 < len(s), "%s: lone backslash" % where
+                nxt = s[i + 1]
+                assert nxt in '\\"n', "%s: bad escape \\%s in a label value" % (where, nxt)
+                val.append({"\\": "\\", '"': '"', "n": "\n"}[nxt])
+                i += 2
+            elif c == '"':
+                i += 1
+                break
+            else:
+                assert c != "\n", "%s: raw newline in a label value" % where
+                val.append(c)
+                i += 1
+        labels[name] = "".join(val)
+        if i < len(s):
+            assert s[i] == ",", "%s: expected ',' between labels at %r" % (where, s[i:])
+            i += 1
+    return labels
+
+
+def _split_sample(line, where):
+    """'name{labels} value [ts]' -> (name, labels text or '', rest)."""
+    m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)", line)
+    assert m, "%s: no metric name" % where
+    name, rest = m.group(1), line[m.end():]
+    ltext = ""
+    if rest.startswith("{"):
+        # Find the closing brace outside quoted values.
+        i, inq = 1, False
+        while i < len(rest):
+            c = rest[i]
+            if inq and c == "\\":
+                i += 2
+                continue
+            if c == '"':
+                inq = not inq
+            elif c == "}" and not inq:
+                break
+            i += 1
+        assert i < len(rest), "%s: unterminated label set" % where
+        ltext, rest = rest[1:i], rest[i + 1:]
+    return name, ltext, rest
+
+
+def parse(text):
+    """Parse and check an exposition by the text format's rules; returns an
+    Exposition or raises AssertionError naming the line."""
+    assert text.endswith("\n"), "the exposition must end with a newline"
+    expo = Exposition()
+    fams = expo.families
+    done = set()            # families whose samples are over (no interleaving)
+    current = None
+    seen = set()
+    for no, line in enumerate(text.split("\n")[:-1], 1):
+        where = "line %d %r" % (no, line[:120])
+        if line == "":
+            continue
+        if line.startswith("#"):
+            parts = line.split(None, 3)
+            if len(parts) >= 3 and parts[1] in ("HELP", "TYPE"):
+                name = parts[2]
+                assert NAME_RE.match(name), "%s: bad metric name" % where
+                f = fams.setdefault(name, {"type": None, "help": None, "samples": []})
+                assert not f["samples"], "%s: %s after the family's samples" % (where, parts[1])
+                if parts[1] == "TYPE":
+                    assert f["type"] is None, "%s: second TYPE" % where
+                    assert len(parts) == 4 and parts[3] in TYPES, "%s: bad type" % where
+                    f["type"] = parts[3]
+                else:
+                    assert f["help"] is None, "%s: second HELP" % where
+                    doc = parts[3] if len(parts) == 4 else ""
+                    # In HELP only \\ and \n are escapes.
+                    assert re.fullmatch(r"([^\\]|\\[\\n])*", doc), "%s: bad escape in HELP" % where
+                    f["help"] = doc
+            continue
+        name, ltext, rest = _split_sample(line, where)
+        labels = _parse_labels(ltext, where)
+        for k in labels:
+            assert LABEL_RE.match(k), "%s: bad label name %s" % (where, k)
+        vals = rest.split()
+        assert len(vals) in (1, 2) and rest.startswith(" "), "%s: expected ' value [timestamp]'" % where
+        v = vals[0]
+        assert re.match(r"^([+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]Inf|NaN)$", v), \
+            "%s: bad value %r" % (where, v)
+        value = float(v)
+        fam = expo.family_of(name)
+        f = fams.setdefault(fam, {"type": None, "help": None, "samples": []})
+        assert f["type"] is not None, "%s: sample before its TYPE line" % where
+        if current != fam:
+            assert fam not in done, "%s: samples of %s are not contiguous" % (where, fam)
+            if current is not None:
+                done.add(current)
+            current = fam
+        key = (name, tuple(sorted(labels.items())))
+        assert key not in seen, "%s: duplicate series" % where
+        seen.add(key)
+        if f["type"] == "histogram":
+            assert name != fam, "%s: a histogram sample needs _bucket, _sum or _count" % where
+            if name.endswith("_bucket"):
+                assert "le" in labels, "%s: bucket without le" % where
+        else:
+            assert name == fam, "%s: sample name differs from its family" % where
+        if f["type"] == "counter":
+            assert name.endswith("_total"), "%s: a counter's name must end in _total" % where
+            assert value >= 0 and not math.isnan(value), "%s: negative counter" % where
+        f["samples"].append((name, labels, value))
+    for fam, f in fams.items():
+        if f["type"] == "histogram":
+            _check_histogram(fam, f["samples"])
+    return expo
+
+
+def _check_histogram(fam, samples):
+    groups = {}
+    for name, labels, value in samples:
+        rest = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+        g = groups.setdefault(rest, {"buckets": [], "sum": None, "count": None})
+        if name == fam + "_bucket":
+            g["buckets"].append((float(labels["le"]), labels["le"], value))
+        elif name == fam + "_sum":
+            g["sum"] = value
+        elif name == fam + "_count":
+            g["count"] = value
+    for rest, g in groups.items():
+        what = "%s%s" % (fam, dict(rest))
+        les = [b[0] for b in g["buckets"]]
+        assert les == sorted(les) and len(set(les)) == len(les), "%s: le not increasing: %s" % (what, les)
+        assert les and math.isinf(les[-1]) and g["buckets"][-1][1] == "+Inf", "%s: no +Inf bucket" % what
+        counts = [b[2] for b in g["buckets"]]
+        assert counts == sorted(counts), "%s: buckets not cumulative: %s" % (what, counts)
+        assert g["count"] is not None and g["sum"] is not None, "%s: _count or _sum missing" % what
+        assert counts[-1] == g["count"], "%s: +Inf bucket %s != _count %s" % (what, counts[-1], g["count"])
+        assert g["sum"] >= 0
+
+
+def scrape(env):
+    r = env.req("GET", "/metrics")
+    assert r.status == 200, "GET /metrics: %s" % r.describe()
+    ct = r.headers.get("Content-Type", "")
+    assert ct.startswith("text/plain") and "version=0.0.4" in ct, "Content-Type %r" % ct
+    return parse(r.text)
+
+
+# -- tests ---------------------------------------------------------------------
+
+def test_parser_follows_the_text_format_rules(env):
+    # The parser itself, on a hand-made exposition with every escape.
+    good = ('# HELP a_total Help with a \\\\ backslash and a \\n newline.\n'
+            '# TYPE a_total counter\n'
+            'a_total{x="q\\"uote",y="back\\\\slash",z="new\\nline"} 3\n'
+            '# TYPE h histogram\n'
+            'h_bucket{le="0.5"} 1\nh_bucket{le="+Inf"} 2\nh_sum 0.7\nh_count 2\n')
+    e = parse(good)
+    assert e.value("a_total", x='q"uote', y="back\\slash", z="new\nline") == 3
+    bad = [
+        '# TYPE a counter\na 1\n',                                   # counter without _total
+        'a_total 1\n',                                               # no TYPE
+        '# TYPE a_total counter\na_total{x="\\t"} 1\n',              # bad escape
+        '# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 3\n',  # +Inf != count
+        '# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="0.5"} 1\n'
+        'h_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',               # le order
+        '# TYPE a_total counter\na_total 1\n# TYPE b gauge\nb 1\na_total{x="1"} 1\n',  # interleaved
+        '# TYPE 1a gauge\n1a 1\n',                                   # bad name
+        '# HELP a_total tab \\t\n# TYPE a_total counter\na_total 1\n',  # bad HELP escape
+        '# TYPE a_total counter\na_total 1\na_total 2\n',             # duplicate series
+    ]
+    for text in bad:
+        try:
+            parse(text)
+        except AssertionError:
+            continue
+        raise AssertionError("the parser accepted %r" % text)
+
+
+def test_metrics_parse_and_have_every_family(env):
+    e = scrape(env)
+    want = {
+        "wxauth_requests_total": "counter",
+        "wxauth_request_duration_seconds": "histogram",
+        "wxauth_wechat_calls_total": "counter",
+        "wxauth_wechat_token_refreshes_total": "counter",
+        "wxauth_merges_total": "counter",
+        "wxauth_db_errors_total": "counter",
+        "wxauth_workers_alive": "gauge",
+        "wxauth_workers_configured": "gauge",
+        "wxauth_worker_restarts_total": "counter",
+    }
+    for name, typ in want.items():
+        f = e.families.get(name)
+        assert f and f["type"] == typ and f["help"], "family %s (%s) missing or without HELP" % (name, typ)
+    assert e.value("wxauth_workers_alive") == env.workers
+    assert e.value("wxauth_workers_configured") == env.workers
+    assert e.value("wxauth_metrics_scope", scope="pool") == 1
+
+
+def test_counters_move_by_what_was_done(env):
+    tok = check_token_answer(env.login_ok("mp1", env.person("metrics")))["access_token"]
+    a = scrape(env)
+    for _ in range(3):
+        assert env.session(tok).status == 200
+    for _ in range(2):
+        assert env.session("v4.local.nonsense").status == 401
+    check_token_answer(env.login_ok("mp1", env.person("metrics2")))
+    assert env.login("mp1", env.person("refused"), directives=("e40029",)).status == 401
+    assert env.req("GET", "/v1/no-such-route").status == 404
+    b = scrape(env)
+
+    def d(name, **labels):
+        return b.value(name, **labels) - a.value(name, **labels)
+    assert d("wxauth_requests_total", route="session", status=200) == 3
+    assert d("wxauth_requests_total", route="session", status=401) == 2
+    assert d("wxauth_requests_total", route="login", status=200) == 1
+    assert d("wxauth_requests_total", route="login", status=401) == 1
+    assert d("wxauth_requests_total", route="unmatched", status=404) == 1
+    # The first scrape was answered before it counted itself; the second not yet.
+    assert d("wxauth_requests_total", route="metrics", status=200) == 1
+    assert d("wxauth_request_duration_seconds_count", route="session") == 5
+    assert d("wxauth_request_duration_seconds_count", route="login") == 2
+    assert d("wxauth_request_duration_seconds_sum", route="session") > 0
+    assert d("wxauth_wechat_calls_total", api="jscode2session", errcode=0) == 1
+    assert d("wxauth_wechat_calls_total", api="jscode2session", errcode=40029) == 1
+    # A histogram's count is the sum of its route's requests by status.
+    for labels, count in b.series("wxauth_request_duration_seconds_count"):
+        total = sum(v for l, v in b.series("wxauth_requests_total") if l["route"] == labels["route"])
+        assert total == count, "route %s: %s requests but a count of %s" % (labels["route"], total, count)
+
+
+def test_counts_are_summed_over_every_worker(env):
+    tok = check_token_answer(env.login_ok("mp1", env.person("sum")))["access_token"]
+    n = 8 * env.workers
+    a = scrape(env)
+    rs = parallel(lambda i: env.session(tok), n)
+    assert all(r.status == 200 for r in rs)
+    b = scrape(env)
+    got = b.value("wxauth_requests_total", route="session", status=200) - \
+        a.value("wxauth_requests_total", route="session", status=200)
+    assert got == n, "%d parallel requests, the pool's counter moved by %d" % (n, got)

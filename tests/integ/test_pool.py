@@ -1,0 +1,291 @@
+"""The pool behaves like php-fpm's: reload on SIGHUP without a failed request,
+key rotation, a changed worker count, recycling after max_requests, back-off
+for a worker that cannot start, a refused reload, the pid file.
+
+Every test leaves the environment as it found it: the same config, the same
+number of workers (the key rotation stays, which the other tests do not mind:
+tokmint seals with the first key, which the workers then hold).
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+from lib import (check_session_identity, check_token_answer, expect_accepted_everywhere,
+                 read_text, wait_until)
+
+
+# -- helpers -------------------------------------------------------------------
+
+def _conf_text(env):
+    with open(env.conf, encoding="utf-8") as f:
+        return f.read()
+
+
+def _write_conf(env, text):
+    tmp = env.conf + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, env.conf)
+
+
+def _set(text, name, value):
+    """The config text with the global setting name = value (added if absent)."""
+    line = "%s = %s" % (name, value)
+    pat = re.compile(r"^%s\s*=.*$" % re.escape(name), re.M)
+    if pat.search(text):
+        return pat.sub(line, text, count=1)
+    # Global settings come before the first [app] section.
+    i = text.index("\n[app ")
+    return text[:i] + "\n" + line + text[i:]
+
+
+def _log(env):
+    return read_text(env.log_file)
+
+
+def _count(env, needle):
+    return _log(env).count(needle)
+
+
+def _reload(env, workers=None, timeout=30):
+    """SIGHUP, then wait until serve logged the reload and the pool holds only
+    new workers (workers of them). Returns (old pids, new pids)."""
+    workers = workers or env.workers
+    before = env.worker_pids()
+    n = _count(env, "pool: reloaded ")
+    os.kill(env.serve_pid(), signal.SIGHUP)
+    wait_until(lambda: _count(env, "pool: reloaded ") > n, timeout=timeout, interval=0.05,
+               msg="serve did not log the reload")
+
+    def settled():
+        now = env.worker_pids()
+        return now if len(now) == workers and not set(now) & set(before) else None
+    after = wait_until(settled, timeout=timeout, interval=0.05,
+                       msg="the pool did not settle on %d new workers (before: %s)"
+                       % (workers, before))
+    return before, after
+
+
+def _b64u_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def _kid(token):
+    """The kid in a v4.local token's footer."""
+    parts = token.split(".")
+    assert len(parts) == 4, "token without a footer: %s..." % token[:20]
+    return json.loads(_b64u_decode(parts[3]))["kid"]
+
+
+def _lid(paserk):
+    """PASERK k4.lid of a k4.local key: BLAKE2b-264 of "k4.lid." + the key's PASERK."""
+    d = hashlib.blake2b(b"k4.lid." + paserk.encode(), digest_size=33).digest()
+    return "k4.lid." + base64.urlsafe_b64encode(d).decode().rstrip("=")
+
+
+def _keys(path):
+    with open(path, encoding="ascii") as f:
+        return [l.strip() for l in f if l.strip().startswith("k4.local.")]
+
+
+class Load:
+    """Threads that keep sending GET /v1/session (and every few a login) and
+    record every answer that is not a 200."""
+
+    def __init__(self, env, token, threads=4, login_every=5):
+        self.env, self.token = env, token
+        self.login_every = login_every
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.bad = []
+        self.done = 0
+        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True)
+                        for i in range(threads)]
+
+    def run(self, i):
+        k = 0
+        while not self.stop.is_set():
+            k += 1
+            try:
+                if k % self.login_every == 0:
+                    r = self.env.login("mp1", "load%d" % i)
+                else:
+                    r = self.env.session(self.token)
+                ok = r.status == 200
+                what = r
+            except Exception as e:  # noqa: B902 - a broken connection is a failure too
+                ok, what = False, "%s: %s" % (type(e).__name__, e)
+            with self.lock:
+                self.done += 1
+                if not ok:
+                    self.bad.append(what)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+
+
+# -- tests ---------------------------------------------------------------------
+
+def test_pid_file_holds_the_serve_process(env):
+    pid = env.serve_pid()
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        cmd = f.read().split(b"\0")
+    assert b"serve" in cmd, "pid file %s names %d, which runs %r" % (env.serve_pid_file, pid, cmd)
+    for w in env.worker_pids():
+        with open("/proc/%d/stat" % w) as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        assert ppid == pid, "worker %d has parent %d, not serve %d" % (w, ppid, pid)
+
+
+def test_sighup_under_load_fails_no_request(env):
+    j = check_token_answer(env.login_ok("mp1", env.person("hup")))
+    with Load(env, j["access_token"]) as load:
+        time.sleep(0.5)
+        for _ in range(3):
+            _reload(env)
+            time.sleep(0.3)
+        time.sleep(0.5)
+    assert load.done >= 50, "the load loop made only %d requests" % load.done
+    assert not load.bad, "%d of %d requests failed during 3 reloads, e.g. %s" % (
+        len(load.bad), load.done, load.bad[:3])
+    log = _log(env)
+    assert "pool: reloaded " in log and "replaced" in log, "no reload line in the log"
+    expect_accepted_everywhere(env, j["access_token"], user_id=j["user"]["id"])
+
+
+def test_reload_replaces_workers_one_by_one(env):
+    # Each old worker leaves only after its successor is ready: the log shows
+    # "worker N started" for every slot before the reload line, in slot order.
+    start = len(_log(env))
+    _reload(env)
+    tail = _log(env)[start:]
+    started = [int(m) for m in re.findall(r"pool: worker (\d+) started", tail)]
+    assert started[:env.workers] == list(range(env.workers)), \
+        "workers not replaced slot by slot: %s" % started
+
+
+def test_key_rotation_old_tokens_open_new_tokens_use_the_new_key(env):
+    old_keys = _keys(env.key_file)
+    a = check_token_answer(env.login_ok("mp1", env.person("rotA")))
+    assert _kid(a["access_token"]) == _lid(old_keys[0]), \
+        "the kid of a token is not the lid of the first key (test helper broken?)"
+    p = subprocess.run([env.wxauth_bin, "keygen", "--rotate", env.key_file],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=30)
+    assert p.returncode == 0, "keygen --rotate: %s" % p.stderr
+    new_keys = _keys(env.key_file)
+    assert len(new_keys) == len(old_keys) + 1 and new_keys[1:] == old_keys, \
+        "keygen --rotate should put one new key first and keep the others"
+    _reload(env)
+    # The old token still opens, on every worker.
+    expect_accepted_everywhere(env, a["access_token"], user_id=a["user"]["id"])
+    b = check_token_answer(env.login_ok("mp1", env.person("rotB")))
+    assert _kid(b["access_token"]) == _lid(new_keys[0]), \
+        "a token issued after the reload is not sealed with the new first key"
+    assert _kid(b["access_token"]) != _kid(a["access_token"])
+    check_session_identity(env.session(b["access_token"]), user_id=b["user"]["id"])
+
+
+def test_changed_worker_count_takes_effect(env):
+    orig = _conf_text(env)
+    more = env.workers + 2
+    try:
+        _write_conf(env, _set(orig, "workers", more))
+        _reload(env, workers=more)
+        m = env.req("GET", "/metrics")
+        assert m.status == 200 and re.search(r"^wxauth_workers_configured %d$" % more, m.text, re.M), \
+            "metrics do not show %d configured workers:\n%s" % (more, m.text[-800:])
+    finally:
+        _write_conf(env, orig)
+        _reload(env, workers=env.workers)
+    assert len(env.worker_pids()) == env.workers
+
+
+def test_refused_reload_keeps_the_pool(env):
+    orig = _conf_text(env)
+    before = env.worker_pids()
+    n = _count(env, "reload refused")
+    try:
+        _write_conf(env, _set(orig, "workers", "many"))
+        os.kill(env.serve_pid(), signal.SIGHUP)
+        wait_until(lambda: _count(env, "reload refused") > n, timeout=10,
+                   msg="a broken config was not refused on SIGHUP")
+        assert env.worker_pids() == before, "workers changed although the reload was refused"
+        assert env.req("GET", "/readyz").status == 200
+    finally:
+        _write_conf(env, orig)
+
+
+def test_recycle_after_max_requests(env):
+    orig = _conf_text(env)
+    j = check_token_answer(env.login_ok("mp1", env.person("recycle")))
+    n = _count(env, "(max_requests): recycling")
+    try:
+        _write_conf(env, _set(orig, "max_requests", "5"))
+        before, _ = _reload(env)
+        first = env.worker_pids()
+        bad = []
+        for i in range(20 * env.workers):
+            r = env.session(j["access_token"])
+            if r.status != 200:
+                bad.append(r)
+        assert not bad, "%d requests failed while workers recycled: %s" % (len(bad), bad[:3])
+        wait_until(lambda: _count(env, "(max_requests): recycling") >= n + env.workers,
+                   timeout=10, msg="workers did not log their recycling")
+        assert "recycled; replacing it" in _log(env)
+        assert set(env.worker_pids()) != set(first), "no worker was replaced"
+    finally:
+        _write_conf(env, orig)
+        _reload(env)
+
+
+def test_worker_that_cannot_start_is_restarted_with_back_off(env):
+    # A worker started while the key file is missing exits at once (the keys
+    # are loaded per worker): serve must wait longer and longer between
+    # attempts, say so, and bring the worker back once the file is back.
+    j = check_token_answer(env.login_ok("mp1", env.person("backoff")))
+    hidden = env.key_file + ".hidden"
+    start = len(_log(env))
+    victim = env.worker_pids()[0]
+    os.rename(env.key_file, hidden)
+    try:
+        os.kill(victim, signal.SIGKILL)
+
+        # The kill itself is the first line (0 s for a worker that ran a
+        # while, else already 2 s), then one per failed start.
+        def delays():
+            found = re.findall(r"; restarting in (\d+) s", _log(env)[start:])
+            return [int(d) for d in found] if len(found) >= 3 else None
+        d = wait_until(delays, timeout=25, interval=0.2,
+                       msg="no three restart lines with back-off in the log")
+        assert d[0] < d[1] < d[2], "restart delays do not grow: %s" % d
+        assert "exited with status 1; restarting in" in _log(env)[start:], \
+            "the failed starts are not logged"
+        # Meanwhile the other workers answer.
+        for _ in range(10):
+            check_session_identity(env.session(j["access_token"]), user_id=j["user"]["id"])
+        m = env.req("GET", "/metrics").text
+        assert re.search(r"^wxauth_workers_alive %d$" % (env.workers - 1), m, re.M), \
+            "workers_alive should be %d while one is down" % (env.workers - 1)
+    finally:
+        os.rename(hidden, env.key_file)
+    wait_until(lambda: len(env.worker_pids()) == env.workers and
+               re.search(r"^wxauth_workers_alive %d$" % env.workers,
+                         env.req("GET", "/metrics").text, re.M),
+               timeout=40, interval=0.5, msg="the worker did not come back")
+    expect_accepted_everywhere(env, j["access_token"], user_id=j["user"]["id"])
