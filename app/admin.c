@@ -178,7 +178,8 @@ admin_revoke(struct worker *w, struct req *r, const struct tok_claims *who)
 	}
 	if ((rc = db_admin_revoke(w->db, r->param, r->id, &count)) != OK)
 		return rc;
-	snprintf(r->user, sizeof(r->user), "%s", r->param);
+	/* uuid_ok checked: 36 characters fit. */
+	snprintf(r->user, sizeof(r->user), "%.36s", r->param);
 	if ((o = json_object_new_object()) == NULL)
 		return ERR_INTERNAL;
 	json_object_object_add(o, "revoked", json_object_new_int64(count));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -256,13 +257,20 @@ wait_next(int ep, const FCGX_Request *f, const sigset_t *open)
 	return n == 0 || errno == EINTR ? 0 : -1;
 }
 
-/* listen_setup: the listening socket made non-blocking and watched. */
+/* listen_setup: the listening socket made non-blocking and watched. Not a
+ * socket (`wxauth worker` started by hand on a terminal) is refused before
+ * its flags are touched. */
 static int
 listen_setup(int fd)
 {
 	struct epoll_event ev;
+	struct stat st;
 	int ep, fl;
 
+	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		errno = ENOTSOCK;
+		return -1;
+	}
 	if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
 	    (ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return -1;
@@ -292,7 +300,8 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd)
 		return 1;
 	}
 	if ((ep = listen_setup(fd)) == -1) {
-		log_warn("worker: cannot watch the FastCGI socket (fd %d)", fd);
+		log_warn("worker: fd %d is not a usable FastCGI socket (start workers "
+		    "with `wxauth serve` or spawn-fcgi)", fd);
 		return 1;
 	}
 	metrics_attach(slot);

@@ -4,6 +4,7 @@ counters that move by exactly what the test did, summed over every worker."""
 import math
 import re
 
+import lib
 from lib import check_token_answer, parallel
 
 NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -291,3 +292,42 @@ def test_counts_are_summed_over_every_worker(env):
     got = b.value("wxauth_requests_total", route="session", status=200) - \
         a.value("wxauth_requests_total", route="session", status=200)
     assert got == n, "%d parallel requests, the pool's counter moved by %d" % (n, got)
+
+
+def test_merges_and_token_refreshes_are_counted(env):
+    # A merge by unionid: the person's mp1 account first comes without a
+    # unionid (a user of its own), mp2 brings the unionid (another user);
+    # the next mp1 login carries it too, and the two users become one.
+    person = env.person("mmerge")
+    check_token_answer(env.login_ok("mp1", person, directives=("nouid",)))
+    check_token_answer(env.login_ok("mp2", person))
+    a = scrape(env)
+    j = check_token_answer(env.login_ok("mp1", person))
+    assert j["merged_from"], "the third login should have merged two users: %r" % j
+    b = scrape(env)
+    assert b.value("wxauth_merges_total", reason="unionid") - \
+        a.value("wxauth_merges_total", reason="unionid") == 1
+
+    # An app access_token refresh: the phone number needs one; once WeChat
+    # has expired it, the next call fetches exactly one new token.
+    j = check_token_answer(env.login_ok("demo", env.person("mtoken")))
+    tok, appid = j["access_token"], env.appid("demo")
+
+    def phone():
+        code = lib.remember("code", "%s.%s" % (env.person("ph"), lib.nonce()))
+        return env.req("POST", "/v1/phone", {"code": code}, token=tok)
+    r = phone()
+    if r.status == 404:
+        return      # this build has no /v1/phone: merges only
+    assert r.status == 200, "phone: %s" % r.describe()
+    a = scrape(env)
+    assert env.mock("/_mock/expire_token", {"appid": appid}).get("expired") is True
+    assert phone().status == 200
+    b = scrape(env)
+
+    def d(name, **labels):
+        return b.value(name, **labels) - a.value(name, **labels)
+    assert d("wxauth_wechat_token_refreshes_total") == 1
+    assert d("wxauth_wechat_calls_total", api="stable_token", errcode=0) == 1
+    assert d("wxauth_wechat_calls_total", api="getuserphonenumber", errcode=40001) == 1
+    assert d("wxauth_wechat_calls_total", api="getuserphonenumber", errcode=0) == 1

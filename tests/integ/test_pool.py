@@ -74,6 +74,14 @@ def _reload(env, workers=None, timeout=30):
     return before, after
 
 
+def _restarts(env, reason):
+    """wxauth_worker_restarts_total{reason=...} from /metrics."""
+    m = re.search(r'^wxauth_worker_restarts_total\{reason="%s"\} (\d+)$' % reason,
+                  env.req("GET", "/metrics").text, re.M)
+    assert m, "no restarts counter for %s in /metrics" % reason
+    return int(m.group(1))
+
+
 def _b64u_decode(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
@@ -172,7 +180,10 @@ def test_reload_replaces_workers_one_by_one(env):
     # Each old worker leaves only after its successor is ready: the log shows
     # "worker N started" for every slot before the reload line, in slot order.
     start = len(_log(env))
+    before = _restarts(env, "reloaded")
     _reload(env)
+    assert _restarts(env, "reloaded") - before == env.workers, \
+        "restarts{reason=reloaded} should grow by the number of workers"
     tail = _log(env)[start:]
     started = [int(m) for m in re.findall(r"pool: worker (\d+) started", tail)]
     assert started[:env.workers] == list(range(env.workers)), \
@@ -235,6 +246,7 @@ def test_recycle_after_max_requests(env):
     orig = _conf_text(env)
     j = check_token_answer(env.login_ok("mp1", env.person("recycle")))
     n = _count(env, "(max_requests): recycling")
+    recycled = _restarts(env, "recycled")
     try:
         _write_conf(env, _set(orig, "max_requests", "5"))
         before, _ = _reload(env)
@@ -248,6 +260,8 @@ def test_recycle_after_max_requests(env):
         wait_until(lambda: _count(env, "(max_requests): recycling") >= n + env.workers,
                    timeout=10, msg="workers did not log their recycling")
         assert "recycled; replacing it" in _log(env)
+        assert _restarts(env, "recycled") - recycled >= env.workers, \
+            "restarts{reason=recycled} did not count the recycling"
         assert set(env.worker_pids()) != set(first), "no worker was replaced"
     finally:
         _write_conf(env, orig)
@@ -261,6 +275,7 @@ def test_worker_that_cannot_start_is_restarted_with_back_off(env):
     j = check_token_answer(env.login_ok("mp1", env.person("backoff")))
     hidden = env.key_file + ".hidden"
     start = len(_log(env))
+    crashed = _restarts(env, "crashed")
     victim = env.worker_pids()[0]
     os.rename(env.key_file, hidden)
     try:
@@ -276,6 +291,7 @@ def test_worker_that_cannot_start_is_restarted_with_back_off(env):
         assert d[0] < d[1] < d[2], "restart delays do not grow: %s" % d
         assert "exited with status 1; restarting in" in _log(env)[start:], \
             "the failed starts are not logged"
+        assert _restarts(env, "crashed") - crashed >= 3, "restarts{reason=crashed} did not move"
         # Meanwhile the other workers answer.
         for _ in range(10):
             check_session_identity(env.session(j["access_token"]), user_id=j["user"]["id"])
