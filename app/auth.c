@@ -225,21 +225,6 @@ login_input(struct worker *w, struct req *r, struct db_login *in,
 	return app;
 }
 
-/*
- * One code goes to WeChat once: a second request with the same code (a
- * retry, a double tap) waits on this lock for the first, then reuses its
- * outcome instead of earning WeChat's 40163. Only success is remembered: a
- * code WeChat refused leaves nothing stored, and asking again gets the same
- * refusal.
- */
-static enum err
-code_lock(struct worker *w, const unsigned char *hash, long long *prior)
-{
-	long wait = w->conf->wechat_timeout_ms * 2 + w->conf->wechat_connect_timeout_ms + 1000;
-
-	return db_code_lock(w->db, hash, wait, prior);
-}
-
 enum err
 auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
 {
@@ -259,7 +244,14 @@ auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
 	    (p = sodium_malloc(sizeof(*p))) == NULL)
 		goto out;
 	in.refresh_hash = rhash;
-	if ((rc = code_lock(w, hash, &prior)) != OK)
+	/*
+	 * One code goes to WeChat once: a second request with the same code
+	 * (a retry, a double tap) waits on this lock for the first, then
+	 * reuses its outcome instead of earning WeChat's 40163. Only success
+	 * is remembered: a code WeChat refused leaves nothing stored, and
+	 * asking again gets the same refusal.
+	 */
+	if ((rc = db_code_lock(w->db, hash, &prior)) != OK)
 		goto out;
 	if (prior > 0)
 		rc = db_login_again(w->db, prior, &in, &id);
@@ -291,7 +283,7 @@ auth_link(struct worker *w, struct req *r, const struct tok_claims *who)
 		return ERR_UNKNOWN_APP;
 	if ((p = sodium_malloc(sizeof(*p))) == NULL)
 		goto out;
-	if ((rc = code_lock(w, hash, &prior)) != OK)
+	if ((rc = db_code_lock(w->db, hash, &prior)) != OK)
 		goto out;
 	if (prior > 0) {
 		/* The code was exchanged already: link the account it proved. */

@@ -27,6 +27,7 @@
 
 enum core_stmt {
 	C_PING,
+	C_LOCK_TIMEOUT,
 	C_LOAD_REVOKED,
 	C_LOAD_MERGES,
 	C_AUDIT,
@@ -35,6 +36,7 @@ enum core_stmt {
 
 static const struct db_stmt core_stmts[] = {
 	[C_PING] = {"ping", "SELECT 1"},
+	[C_LOCK_TIMEOUT] = {"lock_timeout", "SELECT set_config('lock_timeout', $1, false)"},
 	[C_LOAD_REVOKED] = {"load_revoked",
 	    "SELECT id::text FROM sessions"
 	    " WHERE revoked_at > now() - make_interval(secs => $1)"},
@@ -64,6 +66,7 @@ struct db {
 	db_event_fn on_event;
 	void *arg;
 	long reload_window;
+	long lock_wait_ms;
 	time_t last_attempt;
 };
 
@@ -218,7 +221,9 @@ enum err
 db_connect(struct db *db)
 {
 	const struct db_stmt *s;
+	struct db_params p = {0};
 	PGresult *res;
+	char ms[32];
 	time_t now = time(NULL);
 	size_t t;
 
@@ -250,6 +255,13 @@ db_connect(struct db *db)
 			PQclear(res);
 		}
 	}
+	if (db->lock_wait_ms > 0) {
+		snprintf(ms, sizeof(ms), "%ldms", db->lock_wait_ms);
+		db_p_text(&p, ms);
+		if (db_exec(db, &core_stmts[C_LOCK_TIMEOUT], &p, &res) != OK)
+			return ERR_DB_UNAVAILABLE;
+		PQclear(res);
+	}
 	/* A command-line tool (no on_event) neither listens nor loads. */
 	if (db->on_event == NULL)
 		return OK;
@@ -265,7 +277,8 @@ db_connect(struct db *db)
 }
 
 struct db *
-db_new(const char *conninfo, db_event_fn on_event, void *arg, long reload_window)
+db_new(const char *conninfo, db_event_fn on_event, void *arg, long reload_window,
+    long lock_wait_ms)
 {
 	struct db *db = calloc(1, sizeof(*db));
 
@@ -276,6 +289,7 @@ db_new(const char *conninfo, db_event_fn on_event, void *arg, long reload_window
 	db->on_event = on_event;
 	db->arg = arg;
 	db->reload_window = reload_window;
+	db->lock_wait_ms = lock_wait_ms;
 	return db;
 }
 

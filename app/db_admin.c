@@ -39,10 +39,7 @@ const struct db_stmt db_admin_stmts[] = {
 	    " ORDER BY merged_into IS NULL DESC, created_at LIMIT 1"},
 	/* Follows merges to the live user, then describes it. */
 	[A_USER_JSON] = {"admin_user_json",
-	    "WITH RECURSIVE r (id, next, depth) AS ("
-	    " SELECT id, merged_into, 0 FROM users WHERE id = $1"
-	    " UNION ALL SELECT u.id, u.merged_into, r.depth + 1 FROM users u"
-	    " JOIN r ON u.id = r.next WHERE r.depth < 32)"
+	    DB_LIVE_USER
 	    " SELECT json_build_object('user', json_build_object('id', u.id,"
 	    " 'unionid', u.unionid, 'nickname', u.nickname, 'avatar_url', u.avatar_url,"
 	    " 'created_at', u.created_at, 'updated_at', u.updated_at),"

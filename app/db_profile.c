@@ -38,18 +38,11 @@ enum profile_stmt {
 	P__MAX
 };
 
-/* The live user a (possibly merged) user id $1 now lives on as. */
-#define LIVE_USER \
-	"WITH RECURSIVE r (id, next, depth) AS (" \
-	" SELECT id, merged_into, 0 FROM users WHERE id = $1" \
-	" UNION ALL SELECT u.id, u.merged_into, r.depth + 1 FROM users u" \
-	" JOIN r ON u.id = r.next WHERE r.depth < 32)"
-
 #define ISO(t) "to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 const struct db_stmt db_profile_stmts[] = {
 	/* The profile and its accounts as JSON, built where the rows are. */
-	[P_USER_JSON] = {"profile_user_json", LIVE_USER
+	[P_USER_JSON] = {"profile_user_json", DB_LIVE_USER
 	    " SELECT json_build_object('id', u.id, 'unionid', u.unionid,"
 	    " 'nickname', u.nickname, 'avatar_url', u.avatar_url, 'gender', u.gender,"
 	    " 'country', u.country, 'province', u.province, 'city', u.city,"
@@ -61,7 +54,7 @@ const struct db_stmt db_profile_stmts[] = {
 	    " 'first_login', " ISO("a.first_login") ", 'last_login', " ISO("a.last_login") ")"
 	    " ORDER BY a.id), '[]'::json)::text FROM accounts a WHERE a.user_id = u.id)"
 	    " FROM r JOIN users u ON u.id = r.id WHERE r.next IS NULL"},
-	[P_USER_SET] = {"profile_user_set", LIVE_USER
+	[P_USER_SET] = {"profile_user_set", DB_LIVE_USER
 	    " UPDATE users u SET nickname = coalesce($2, u.nickname),"
 	    " avatar_url = coalesce($3, u.avatar_url), updated_at = now()"
 	    " FROM r WHERE u.id = r.id AND r.next IS NULL RETURNING u.id"},

@@ -14,7 +14,6 @@
 #include "log.h"
 
 enum session_stmt {
-	S_LOCK_TIMEOUT,
 	S_CODE_LOCK,
 	S_CODE_UNLOCK,
 	S_CODE_GET,
@@ -30,7 +29,7 @@ enum session_stmt {
 	S_USER_UNIONID,
 	S_USER_LIVE,
 	S_USER_PROFILE_FILL,
-	S_SESSION_NEW,
+	S_SESSION_OPEN,
 	S_REFRESH_GET,
 	S_REFRESH_ROTATE,
 	S_REFRESH_USED_ADD,
@@ -41,8 +40,6 @@ enum session_stmt {
 };
 
 const struct db_stmt db_session_stmts[] = {
-	[S_LOCK_TIMEOUT] = {"lock_timeout",
-	    "SELECT set_config('lock_timeout', $1, false)"},
 	/* Two logins with one code wait for each other here. */
 	[S_CODE_LOCK] = {"code_lock", "SELECT pg_advisory_lock($1::bigint)"},
 	[S_CODE_UNLOCK] = {"code_unlock", "SELECT pg_advisory_unlock($1::bigint)"},
@@ -81,10 +78,7 @@ const struct db_stmt db_session_stmts[] = {
 	    "SELECT coalesce(unionid, '') FROM users WHERE id = $1"},
 	/* The live user a (possibly merged) user id now lives on as. */
 	[S_USER_LIVE] = {"user_live",
-	    "WITH RECURSIVE r (id, next, depth) AS ("
-	    " SELECT id, merged_into, 0 FROM users WHERE id = $1"
-	    " UNION ALL SELECT u.id, u.merged_into, r.depth + 1 FROM users u"
-	    " JOIN r ON u.id = r.next WHERE r.depth < 32)"
+	    DB_LIVE_USER
 	    " SELECT id, (SELECT coalesce(unionid, '') FROM users WHERE users.id = r.id)"
 	    " FROM r WHERE next IS NULL"},
 	/* WeChat's profile fills what is empty; what the user set stays. */
@@ -94,10 +88,19 @@ const struct db_stmt db_session_stmts[] = {
 	    " country = coalesce(country, $5), province = coalesce(province, $6),"
 	    " city = coalesce(city, $7), language = coalesce(language, $8),"
 	    " updated_at = now() WHERE id = $1"},
-	[S_SESSION_NEW] = {"session_new",
-	    "INSERT INTO sessions (user_id, account_id, refresh_hash, expires_at, ip,"
-	    " user_agent) VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5,"
-	    " $6) RETURNING id"},
+	/* A session, the code that opened it and its audit row, in one
+	 * statement: one round trip on the login path. */
+	[S_SESSION_OPEN] = {"session_open",
+	    "WITH s AS (INSERT INTO sessions (user_id, account_id, refresh_hash,"
+	    " expires_at, ip, user_agent) VALUES ($1, $2, $3,"
+	    " now() + make_interval(secs => $4), $5, $6) RETURNING id),"
+	    " c AS (INSERT INTO login_codes (code_hash, appid, account_id)"
+	    " VALUES ($7, $8, $2) ON CONFLICT (code_hash) DO UPDATE SET"
+	    " account_id = EXCLUDED.account_id, created_at = now()),"
+	    " a AS (INSERT INTO audit_log (event, user_id, account_id, session_id,"
+	    " request_id, ip, detail) SELECT $9, $1, $2, s.id, $10, $5,"
+	    " coalesce($11, '{}')::jsonb FROM s)"
+	    " SELECT id FROM s"},
 	[S_REFRESH_GET] = {"refresh_get",
 	    "SELECT s.id, s.user_id, s.account_id, s.revoked_at IS NOT NULL,"
 	    " s.expires_at <= now(), a.appid, a.openid, coalesce(u.unionid, '')"
@@ -153,24 +156,15 @@ code_key(const unsigned char *hash)
 /* ---- idempotent login ---- */
 
 enum err
-db_code_lock(struct db *db, const unsigned char *code_hash, long wait_ms,
-    long long *account_id)
+db_code_lock(struct db *db, const unsigned char *code_hash, long long *account_id)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
-	char ms[32];
 	enum err rc;
 
 	*account_id = 0;
 	if ((rc = db_connect(db)) != OK)
 		return rc;
-	snprintf(ms, sizeof(ms), "%ldms", wait_ms);
-	db_p_text(&p, ms);
-	if ((rc = run(db, S_LOCK_TIMEOUT, &p, &res)) != OK)
-		goto out;
-	PQclear(res);
-	res = NULL;
-	memset(&p, 0, sizeof(p));
 	db_p_int(&p, code_key(code_hash));
 	if ((rc = run(db, S_CODE_LOCK, &p, &res)) != OK)
 		goto out;
@@ -223,21 +217,13 @@ open_session(struct db *db, struct login_ctx *x, const char *event)
 	db_p_int(&p, x->in->refresh_ttl);
 	db_p_text(&p, x->in->ip);
 	db_p_text(&p, x->in->user_agent);
-	if ((rc = run_row(db, S_SESSION_NEW, &p, &res)) != OK)
-		goto out;
-	db_copy(x->out->session_id, sizeof(x->out->session_id), PQgetvalue(res, 0, 0));
-	memset(&p, 0, sizeof(p));
 	db_p_bin(&p, x->in->code_hash, TOK_HASHBYTES);
 	db_p_text(&p, x->in->appid);
-	db_p_int(&p, x->out->account_id);
-	PQclear(res);
-	res = NULL;
-	if ((rc = run(db, S_CODE_OK, &p, &res)) != OK)
-		goto out;
-	rc = db_audit(db, event, x->out->user_id, x->out->account_id,
-	    x->out->session_id, x->in->request_id, x->in->ip,
-	    x->out->created ? "{\"created\":true}" : NULL);
-out:
+	db_p_text(&p, event);
+	db_p_text(&p, x->in->request_id);
+	db_p_text(&p, x->out->created ? "{\"created\":true}" : NULL);
+	if ((rc = run_row(db, S_SESSION_OPEN, &p, &res)) == OK)
+		db_copy(x->out->session_id, sizeof(x->out->session_id), PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return rc;
 }

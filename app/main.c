@@ -195,7 +195,7 @@ unmerge_main(const char *path, const char *arg)
 	}
 	if (c == NULL || load(c, path) == -1)
 		goto out;
-	if ((db = db_new(c->database, NULL, NULL, c->access_ttl)) == NULL)
+	if ((db = db_new(c->database, NULL, NULL, c->access_ttl, 0)) == NULL)
 		goto out;
 	switch (db_unmerge(db, id, why, sizeof(why))) {
 	case OK:

@@ -74,6 +74,17 @@ on_event(void *arg, char kind, const char *a, const char *b, const char *c)
 	}
 }
 
+/*
+ * worker_lock_wait: how long a login waits for another login with the same
+ * code (a database lock): as long as that one may take talking to WeChat,
+ * with its one retry, and a second to spare.
+ */
+static long
+worker_lock_wait(const struct conf *c)
+{
+	return c->wechat_timeout_ms * 2 + c->wechat_connect_timeout_ms + 1000;
+}
+
 int
 worker_init(struct worker *w, const struct conf *c, int slot)
 {
@@ -95,7 +106,8 @@ worker_init(struct worker *w, const struct conf *c, int slot)
 	    w->data_keys->k[0].key, TOK_KEYBYTES) != 0)
 		goto fail;
 	if ((w->rev = revoke_new()) == NULL ||
-	    (w->db = db_new(c->database, on_event, w, c->access_ttl)) == NULL ||
+	    (w->db = db_new(c->database, on_event, w, c->access_ttl,
+	    worker_lock_wait(c))) == NULL ||
 	    (w->wx = wx_new(c)) == NULL ||
 	    (w->wxtok = wxtoken_new(c, w->db, w->wx)) == NULL) {
 		log_warnx("worker: out of memory");

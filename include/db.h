@@ -31,9 +31,10 @@ typedef void (*db_event_fn)(void *arg, char kind, const char *a, const char *b,
 /* db_new: a handle for conninfo; connects lazily. on_event receives
  * notifications and reloads (NULL for command-line tools: no LISTEN);
  * reload_window is how far back (seconds) to reload after a (re)connect:
- * the access token TTL. */
+ * the access token TTL; lock_wait_ms bounds every lock wait (lock_timeout),
+ * 0 for the server's default. */
 struct db *db_new(const char *conninfo, db_event_fn on_event, void *arg,
-    long reload_window);
+    long reload_window, long lock_wait_ms);
 void db_free(struct db *db);
 
 /* db_poll: connect if needed (then LISTEN and reload), and drain pending
@@ -73,11 +74,12 @@ struct db_login {
 /*
  * db_code_lock / db_code_unlock: serialise logins that carry the same code
  * (an advisory lock on its hash), across workers and hosts; lock waits at
- * most wait_ms. After lock, *account_id is the account a login with this
- * code made within the last 60 s, or 0. unlock must follow every OK lock.
+ * most the lock_wait_ms given to db_new. After lock, *account_id is the
+ * account a login with this code made within the last 60 s, or 0. unlock
+ * must follow every OK lock.
  */
 enum err db_code_lock(struct db *db, const unsigned char *code_hash,
-    long wait_ms, long long *account_id) WARN_UNUSED;
+    long long *account_id) WARN_UNUSED;
 void db_code_unlock(struct db *db, const unsigned char *code_hash);
 
 /*

@@ -18,12 +18,22 @@ struct db_stmt {
 	const char *sql;
 };
 
+/*
+ * DB_LIVE_USER: the start of a statement whose CTE r follows user $1's
+ * merges; the row with r.next IS NULL is the live user it lives on as.
+ */
+#define DB_LIVE_USER \
+	"WITH RECURSIVE r (id, next, depth) AS (" \
+	" SELECT id, merged_into, 0 FROM users WHERE id = $1" \
+	" UNION ALL SELECT u.id, u.merged_into, r.depth + 1 FROM users u" \
+	" JOIN r ON u.id = r.next WHERE r.depth < 32)"
+
 extern const struct db_stmt db_session_stmts[];
 extern const struct db_stmt db_merge_stmts[];
 extern const struct db_stmt db_profile_stmts[];
 extern const struct db_stmt db_admin_stmts[];
 
-#define DB_PARAMS_MAX 8
+#define DB_PARAMS_MAX 12
 
 /* Parameters of one statement: text, or binary for bytea. */
 struct db_params {
