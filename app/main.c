@@ -38,27 +38,44 @@ usage(void)
 	    "CONF defaults to $WXAUTH_CONFIG, then %s\n", WXAUTH_DATADIR, DEFAULT_CONF);
 }
 
-static int
-load(struct conf *c, const char *path)
+/* conf_open: the config at path, or NULL with the reason printed. */
+static struct conf *
+conf_open(const char *path)
 {
+	struct conf *c = calloc(1, sizeof(*c));
 	char err[1024];
 
+	if (c == NULL) {
+		fprintf(stderr, "wxauth: out of memory\n");
+		return NULL;
+	}
 	if (conf_load(c, path, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
-		return -1;
+		free(c);
+		return NULL;
 	}
-	return 0;
+	return c;
+}
+
+/* conf_close: wipe and free what conf_open returned (NULL is fine). */
+static void
+conf_close(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	conf_cleanup(c);
+	free(c);
 }
 
 static int
 check_config(const char *path)
 {
-	struct conf *c = calloc(1, sizeof(*c));
+	struct conf *c = conf_open(path);
 	struct tok_keys *k = NULL;
 	char err[1024];
 	int rc = 1;
 
-	if (c == NULL || load(c, path) == -1)
+	if (c == NULL)
 		goto out;
 	if ((k = tok_keys_load(c->key_file, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
@@ -74,9 +91,7 @@ check_config(const char *path)
 	rc = 0;
 out:
 	tok_keys_free(k);
-	if (c != NULL)
-		conf_cleanup(c);
-	free(c);
+	conf_close(c);
 	return rc;
 }
 
@@ -145,10 +160,10 @@ out:
 static int
 worker_main(const char *path)
 {
-	struct conf *c = calloc(1, sizeof(*c));
+	struct conf *c = conf_open(path);
 	int rc = 1;
 
-	if (c == NULL || load(c, path) == -1)
+	if (c == NULL)
 		goto out;
 	if (log_open(c->log_file) == -1) {
 		fprintf(stderr, "cannot open log file %s\n", c->log_file);
@@ -157,32 +172,28 @@ worker_main(const char *path)
 	/* spawn-fcgi hands us the listening socket as fd 0. */
 	rc = worker_run(c, 0, -1, -1);
 out:
-	if (c != NULL)
-		conf_cleanup(c);
-	free(c);
+	conf_close(c);
 	return rc;
 }
 
 static int
 migrate_main(const char *path, const char *dir)
 {
-	struct conf *c = calloc(1, sizeof(*c));
+	struct conf *c = conf_open(path);
 	int rc = 1;
 
-	if (c == NULL || load(c, path) == -1)
+	if (c == NULL)
 		goto out;
 	rc = migrate_run(c->database, dir) == 0 ? 0 : 1;
 out:
-	if (c != NULL)
-		conf_cleanup(c);
-	free(c);
+	conf_close(c);
 	return rc;
 }
 
 static int
 unmerge_main(const char *path, const char *arg)
 {
-	struct conf *c = calloc(1, sizeof(*c));
+	struct conf *c = conf_open(path);
 	struct db *db = NULL;
 	char why[512], *end;
 	long long id;
@@ -193,7 +204,7 @@ unmerge_main(const char *path, const char *arg)
 		fprintf(stderr, "unmerge: %s is not a merge id\n", arg);
 		goto out;
 	}
-	if (c == NULL || load(c, path) == -1)
+	if (c == NULL)
 		goto out;
 	if ((db = db_new(c->database, NULL, NULL, c->access_ttl, 0)) == NULL)
 		goto out;
@@ -212,9 +223,7 @@ unmerge_main(const char *path, const char *arg)
 	}
 out:
 	db_free(db);
-	if (c != NULL)
-		conf_cleanup(c);
-	free(c);
+	conf_close(c);
 	return rc;
 }
 
