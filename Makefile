@@ -35,7 +35,8 @@ TOOLS    = $(OUT)/tests/tokmint
 # Debian packages the build, the tests and `make run` need.
 DEB_PKGS = gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
 	libsodium-dev libpq-dev libssl-dev libcmocka-dev nginx postgresql \
-	spawn-fcgi apache2 wrk curl python3 ca-certificates procps util-linux
+	spawn-fcgi apache2 wrk curl python3 ca-certificates procps util-linux \
+	openssl systemd
 
 .PHONY: all deps run stop test testbins unit bench install clean help FORCE
 
