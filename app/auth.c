@@ -82,17 +82,16 @@ add_merged_from(struct json_object *o, const struct db_ident *id)
 }
 
 /*
- * respond_tokens: seal an access token for id's session, and send the login
- * (or refresh) answer with the refresh token the caller made.
+ * tokens_answer: the login (or refresh) answer for id's session: a fresh
+ * access token and the refresh token the caller made. Returns the object
+ * (the caller puts it), or NULL.
  */
-static enum err
-respond_tokens(struct worker *w, struct req *r, const struct db_ident *id,
-    const char *refresh)
+static struct json_object *
+tokens_answer(const struct worker *w, const struct db_ident *id, const char *refresh)
 {
 	struct tok_claims c;
 	struct json_object *o = NULL, *u;
 	char token[TOK_MAX];
-	enum err rc = ERR_INTERNAL;
 	int64_t now = (int64_t)time(NULL);
 
 	memset(&c, 0, sizeof(c));
@@ -104,9 +103,8 @@ respond_tokens(struct worker *w, struct req *r, const struct db_ident *id,
 	snprintf(c.uni, sizeof(c.uni), "%s", id->unionid);
 	c.iat = now;
 	c.exp = now + w->conf->access_ttl;
-	if (tok_seal(w->keys, &c, token, sizeof(token)) == -1)
-		goto out;
-	if ((o = json_object_new_object()) == NULL)
+	if (tok_seal(w->keys, &c, token, sizeof(token)) == -1 ||
+	    (o = json_object_new_object()) == NULL)
 		goto out;
 	json_object_object_add(o, "access_token", json_object_new_string(token));
 	json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
@@ -117,12 +115,89 @@ respond_tokens(struct worker *w, struct req *r, const struct db_ident *id,
 	u = add_ident(o, id->user_id, id->unionid, id->appid, id->openid);
 	json_object_object_add(u, "created", json_object_new_boolean(id->created));
 	add_merged_from(o, id);
-	snprintf(r->user, sizeof(r->user), "%s", id->user_id);
+out:
+	sodium_memzero(token, sizeof(token));
+	sodium_memzero(&c, sizeof(c));
+	return o;
+}
+
+/*
+ * A login or refresh answer is made inside its transaction and stored with
+ * it, sealed under the data key and bound to the credential that earned it
+ * ("login/" or "refresh/" and the credential's hash), so that a retry of
+ * the same credential gets the same answer (same session, same tokens) and
+ * nothing else ever does.
+ */
+struct sealer {
+	const struct worker *w;
+	const char *refresh;            /* the new refresh token */
+	char ad[16 + TOK_HASHBYTES * 2 + 1];
+	struct json_object *answer;     /* what was sealed, to send after commit */
+};
+
+static void
+sealer_init(struct sealer *s, const struct worker *w, const char *refresh,
+    const char *kind, const unsigned char hash[TOK_HASHBYTES])
+{
+	size_t n;
+
+	memset(s, 0, sizeof(*s));
+	s->w = w;
+	s->refresh = refresh;
+	n = (size_t)snprintf(s->ad, sizeof(s->ad), "%s/", kind);
+	sodium_bin2hex(s->ad + n, sizeof(s->ad) - n, hash, TOK_HASHBYTES);
+}
+
+static enum err
+seal_answer(void *arg, const struct db_ident *id, struct db_stored *out)
+{
+	struct sealer *s = arg;
+	const char *text;
+	size_t len;
+
+	/* A transaction run again makes the answer again. */
+	json_object_put(s->answer);
+	if ((s->answer = tokens_answer(s->w, id, s->refresh)) == NULL ||
+	    (text = json_object_to_json_string_length(s->answer,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len)) == NULL ||
+	    box_seal(out->b, sizeof(out->b), &out->len, s->w->data_keys,
+	    (const unsigned char *)text, len, s->ad) == -1)
+		return ERR_INTERNAL;
+	return OK;
+}
+
+/* send_stored: open a stored answer and send it as it was. */
+static enum err
+send_stored(struct worker *w, struct req *r, const struct db_stored *st,
+    const struct sealer *s)
+{
+	struct json_object *o = NULL, *u, *id;
+	char *text = NULL;
+	size_t len = 0;
+	enum err rc = ERR_INTERNAL;
+
+	if (st->len <= BOX_OVERHEAD || (text = sodium_malloc(st->len)) == NULL)
+		goto out;
+	if (box_open((unsigned char *)text, st->len, &len, w->data_keys, st->b,
+	    st->len, s->ad) == -1) {
+		/* Sealed under a data key no longer listed: refuse, never guess. */
+		log_warnx("a stored answer does not open (data key removed?)");
+		rc = ERR_INVALID_CODE;
+		goto out;
+	}
+	text[len] = '\0';
+	if ((o = json_tokener_parse(text)) == NULL)
+		goto out;
+	if (json_object_object_get_ex(o, "user", &u) &&
+	    json_object_object_get_ex(u, "id", &id))
+		snprintf(r->user, sizeof(r->user), "%s", json_object_get_string(id));
 	http_send_json(r, 200, o);
 	rc = OK;
 out:
 	json_object_put(o);
-	sodium_memzero(token, sizeof(token));
+	if (text != NULL)
+		sodium_memzero(text, st->len);
+	sodium_free(text);
 	return rc;
 }
 
@@ -225,6 +300,20 @@ login_input(struct worker *w, struct req *r, struct db_login *in,
 	return app;
 }
 
+/*
+ * send_fresh: the answer a transaction just committed (sealer.answer) goes
+ * out; the user id goes to the log line.
+ */
+static enum err
+send_fresh(struct req *r, const struct db_ident *id, struct sealer *s)
+{
+	if (s->answer == NULL)
+		return ERR_INTERNAL;
+	snprintf(r->user, sizeof(r->user), "%s", id->user_id);
+	http_send_json(r, 200, s->answer);
+	return OK;
+}
+
 enum err
 auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
 {
@@ -232,36 +321,49 @@ auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
 	unsigned char hash[TOK_HASHBYTES], rhash[TOK_HASHBYTES];
 	char refresh[TOK_REFRESH_STR];
 	struct proof *p = NULL;
+	struct db_code *seen = NULL;
 	struct db_login in;
 	struct db_ident id;
-	long long prior = 0;
+	struct db_answer ans;
+	struct sealer sl;
 	enum err rc = ERR_INTERNAL;
 
 	(void)who;
+	memset(&sl, 0, sizeof(sl));
 	if ((app = login_input(w, r, &in, hash)) == NULL)
 		return ERR_UNKNOWN_APP;
 	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1 ||
-	    (p = sodium_malloc(sizeof(*p))) == NULL)
+	    (p = sodium_malloc(sizeof(*p))) == NULL ||
+	    (seen = malloc(sizeof(*seen))) == NULL)
 		goto out;
+	sealer_init(&sl, w, refresh, "login", hash);
+	ans.seal = seal_answer;
+	ans.arg = &sl;
 	in.refresh_hash = rhash;
+	in.answer = &ans;
 	/*
-	 * One code goes to WeChat once: a second request with the same code
-	 * (a retry, a double tap) waits on this lock for the first, then
-	 * reuses its outcome instead of earning WeChat's 40163. Only success
-	 * is remembered: a code WeChat refused leaves nothing stored, and
-	 * asking again gets the same refusal.
+	 * One code goes to WeChat once, and opens one session: a second
+	 * request with the same code waits on this lock while the first is in
+	 * flight, then gets the very answer the first produced, if it comes
+	 * within login_replay_window (a client retrying a lost answer); later,
+	 * or after a link used the code, it gets invalid_code. A code WeChat
+	 * refused leaves nothing stored, and asking again gets the same refusal.
 	 */
-	if ((rc = db_code_lock(w->db, hash, &prior)) != OK)
+	if ((rc = db_code_lock(w->db, hash, seen)) != OK)
 		goto out;
-	if (prior > 0)
-		rc = db_login_again(w->db, prior, &in, &id);
-	else if ((rc = prove(w, app, form_str(r->json, "code"), p, &in)) == OK)
-		rc = db_login(w->db, &in, &id);
+	if (seen->seen) {
+		rc = ERR_INVALID_CODE;
+		if (seen->answer.len > 0 && seen->age <= w->conf->login_replay_window)
+			rc = send_stored(w, r, &seen->answer, &sl);
+	} else if ((rc = prove(w, app, form_str(r->json, "code"), p, &in)) == OK &&
+	    (rc = db_login(w->db, &in, &id)) == OK) {
+		rc = send_fresh(r, &id, &sl);
+	}
 	db_code_unlock(w->db, hash);
-	if (rc == OK)
-		rc = respond_tokens(w, r, &id, refresh);
 out:
+	json_object_put(sl.answer);
 	sodium_free(p);
+	free(seen);
 	sodium_memzero(refresh, sizeof(refresh));
 	return rc;
 }
@@ -273,27 +375,24 @@ auth_link(struct worker *w, struct req *r, const struct tok_claims *who)
 	unsigned char hash[TOK_HASHBYTES];
 	struct json_object *o = NULL;
 	struct proof *p = NULL;
+	struct db_code *seen = NULL;
 	struct db_login in;
-	struct db_ident id, prev;
-	long long prior = 0;
+	struct db_ident id;
 	bool already = false;
 	enum err rc = ERR_INTERNAL;
 
 	if ((app = login_input(w, r, &in, hash)) == NULL)
 		return ERR_UNKNOWN_APP;
-	if ((p = sodium_malloc(sizeof(*p))) == NULL)
+	if ((p = sodium_malloc(sizeof(*p))) == NULL || (seen = malloc(sizeof(*seen))) == NULL)
 		goto out;
-	if ((rc = db_code_lock(w->db, hash, &prior)) != OK)
+	if ((rc = db_code_lock(w->db, hash, seen)) != OK)
 		goto out;
-	if (prior > 0) {
-		/* The code was exchanged already: link the account it proved. */
-		if ((rc = db_account_ident(w->db, prior, &prev)) == OK) {
-			in.openid = prev.openid;
-			rc = db_link(w->db, who->sub, &in, &id, &already);
-		}
-	} else if ((rc = prove(w, app, form_str(r->json, "code"), p, &in)) == OK) {
+	/* A code seen before proves nothing: whoever saw it used (a log, a
+	 * shared phone) could otherwise pull its owner into their own user. */
+	if (seen->seen)
+		rc = ERR_INVALID_CODE;
+	else if ((rc = prove(w, app, form_str(r->json, "code"), p, &in)) == OK)
 		rc = db_link(w->db, who->sub, &in, &id, &already);
-	}
 	db_code_unlock(w->db, hash);
 	if (rc != OK)
 		goto out;
@@ -309,6 +408,7 @@ auth_link(struct worker *w, struct req *r, const struct tok_claims *who)
 out:
 	json_object_put(o);
 	sodium_free(p);
+	free(seen);
 	return rc;
 }
 
@@ -317,21 +417,42 @@ auth_refresh(struct worker *w, struct req *r, const struct tok_claims *who)
 {
 	unsigned char old[TOK_HASHBYTES], rhash[TOK_HASHBYTES];
 	char refresh[TOK_REFRESH_STR];
+	struct db_stored *stored = NULL;
+	struct db_refresh in;
 	struct db_ident id;
-	enum err rc;
+	struct db_answer ans;
+	struct sealer sl;
+	enum err rc = ERR_INTERNAL;
 
 	(void)who;
+	memset(&sl, 0, sizeof(sl));
 	if (tok_refresh_hash(form_str(r->json, "refresh_token"), old) == -1)
 		return ERR_INVALID_TOKEN;
-	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1)
-		return ERR_INTERNAL;
-	rc = db_refresh(w->db, old, rhash, w->conf->refresh_ttl, r->id, &id);
+	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1 ||
+	    (stored = malloc(sizeof(*stored))) == NULL)
+		goto out;
+	sealer_init(&sl, w, refresh, "refresh", old);
+	ans.seal = seal_answer;
+	ans.arg = &sl;
+	memset(&in, 0, sizeof(in));
+	in.old_hash = old;
+	in.new_hash = rhash;
+	in.ttl = w->conf->refresh_ttl;
+	in.grace = w->conf->refresh_reuse_grace;
+	in.request_id = r->id;
+	in.answer = &ans;
+	in.stored = stored;
+	rc = db_refresh(w->db, &in, &id);
 	if (rc == ERR_SESSION_REVOKED && id.session_id[0] != '\0')
 		log_info("refresh refused: session %s is revoked", id.session_id);
-	if (rc == OK) {
-		snprintf(r->appid, sizeof(r->appid), "%s", id.appid);
-		rc = respond_tokens(w, r, &id, refresh);
-	}
+	if (rc != OK)
+		goto out;
+	snprintf(r->appid, sizeof(r->appid), "%s", id.appid);
+	/* A retry within the grace: the answer the first presentation got. */
+	rc = in.replayed ? send_stored(w, r, stored, &sl) : send_fresh(r, &id, &sl);
+out:
+	json_object_put(sl.answer);
+	free(stored);
 	sodium_memzero(refresh, sizeof(refresh));
 	return rc;
 }
@@ -369,6 +490,12 @@ auth_bearer(struct worker *w, struct req *r, struct tok_claims *c)
 	rc = tok_open(w->keys, token, w->conf->issuer, (int64_t)time(NULL), c);
 	if (rc != OK)
 		return rc;
+	/* A token of an app no longer configured opens nothing. */
+	if (conf_app_find(w->conf, c->app) == NULL)
+		return ERR_INVALID_TOKEN;
+	/* Fail closed: without a whole view of what ended, no token is good. */
+	if (!w->view_ok)
+		return ERR_DB_UNAVAILABLE;
 	if (revoke_has_session(w->rev, c->sid))
 		return ERR_SESSION_REVOKED;
 	/* A token of a merged user speaks for the survivor. */

@@ -107,6 +107,22 @@ static const struct setting globals[] = {
 	{"wechat_timeout_ms", K_LONG, G(wechat_timeout_ms), "5000", 100, 120000, 0, 0},
 	{"wechat_ca_file", K_PATH, G(wechat_ca_file), "", 0, 0, 0, 0},
 	/* Up to 20 years: tests accept WeChat's official 2016 vector with it. */
+	/* The gate pool: a second pool of `serve` on its own socket that
+	 * answers only the token check, so that it never queues behind a
+	 * login waiting on WeChat or the database. Off when gate_listen is
+	 * empty. */
+	{"gate_listen", K_LISTEN, G(gate_listen), "", 0, 0, 0, 0},
+	{"gate_workers", K_INT, G(gate_workers), "2", 1, 64, 0, 0},
+	/* Fail fast: PostgreSQL connection and statement deadlines, and how
+	 * long a request may wait in the socket's queue before a worker
+	 * takes it (0: no limit). */
+	{"db_connect_timeout_ms", K_LONG, G(db_connect_timeout_ms), "2000", 100, 60000, 0, 0},
+	{"db_statement_timeout_ms", K_LONG, G(db_statement_timeout_ms), "5000", 100, 600000, 0, 0},
+	{"queue_timeout_ms", K_LONG, G(queue_timeout_ms), "1000", 0, 600000, 0, 0},
+	/* Stored answers: a login code retried, a refresh token presented
+	 * again, within this many seconds get the first answer (0: never). */
+	{"login_replay_window", K_LONG, G(login_replay_window), "10", 0, 300, 0, 0},
+	{"refresh_reuse_grace", K_LONG, G(refresh_reuse_grace), "5", 0, 300, 0, 0},
 	{"watermark_max_age", K_LONG, G(watermark_max_age), "86400", 60, 630720000, 0, 0},
 	{"avatar_hosts", K_HOSTS, G(avatar_hosts), "thirdwx.qlogo.cn wx.qlogo.cn", 1, CONF_HOSTS_MAX, 0, 0},
 };
@@ -141,6 +157,19 @@ struct parser {
 	int aseen[NELEM(app_settings)]; /* the same for the open section */
 	int appid_line[CONF_APPS_MAX]; /* line of each app's appid */
 };
+
+/* setting_index: the row of a global setting, by name (it must exist). */
+static size_t
+setting_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(globals); i++)
+		if (strcmp(globals[i].name, name) == 0)
+			return i;
+	assert(!"no such global setting");
+	return 0;
+}
 
 static int fail(struct parser *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -360,6 +389,11 @@ set_listen(struct parser *p, const struct setting *s, char *dst, const char *v,
 {
 	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
 
+	/* An optional address (gate_listen) may be left empty: none. */
+	if (*v == '\0' && s->min == 0) {
+		dst[0] = '\0';
+		return 0;
+	}
 	if (!listen_ok(v))
 		return fail(p, line, "%s must be a unix socket path starting with "
 		    "'/' or host:port with a port from 1 to 65535", s->name);
@@ -1067,6 +1101,11 @@ conf_load(struct conf *c, const char *path, char *errbuf, size_t errlen)
 	}
 	if (c->napps == 0) {
 		fail(&p, 0, "no [app] section");
+		goto out;
+	}
+	if (c->gate_listen[0] != '\0' && strcmp(c->gate_listen, c->listen) == 0) {
+		fail(&p, p.gseen[setting_index("gate_listen")],
+		    "gate_listen must differ from listen");
 		goto out;
 	}
 	rc = 0;

@@ -9,7 +9,10 @@
  * commands. Unique violations, serialisation failures and deadlocks make a
  * transaction run again, a bounded number of times.
  */
+#include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +26,13 @@
 #include "metrics.h"
 
 #define TXN_TRIES 5
-#define RECONNECT_EVERY 1       /* seconds between reconnect attempts */
+#define RECONNECT_EVERY_MS 1000 /* between the starts of two connection attempts */
+#define ANSWER_SLACK_MS 1000    /* past statement_timeout, for the server to say so */
+#define SETUP_MAX 128           /* statements sent when a connection opens */
 
 enum core_stmt {
 	C_PING,
-	C_LOCK_TIMEOUT,
+	C_SET,
 	C_LOAD_REVOKED,
 	C_LOAD_MERGES,
 	C_AUDIT,
@@ -36,7 +41,7 @@ enum core_stmt {
 
 static const struct db_stmt core_stmts[] = {
 	[C_PING] = {"ping", "SELECT 1"},
-	[C_LOCK_TIMEOUT] = {"lock_timeout", "SELECT set_config('lock_timeout', $1, false)"},
+	[C_SET] = {"set", "SELECT set_config($1, $2, false)"},
 	[C_LOAD_REVOKED] = {"load_revoked",
 	    "SELECT id::text FROM sessions"
 	    " WHERE revoked_at > now() - make_interval(secs => $1)"},
@@ -60,19 +65,68 @@ static const struct db_stmt *const tables[] = {
 	db_admin_stmts,
 };
 
+/*
+ * A connection goes DOWN -> CONNECTING (PQconnectPoll) -> SETUP (one
+ * pipeline: settings, every PREPARE, LISTEN and the reload, sent at once and
+ * read as the answers come) -> READY. Nothing in it ever blocks without a
+ * deadline: a frozen server costs a request its deadline, never more, and
+ * db_poll, which the token check calls, never waits at all.
+ */
+enum db_state { ST_DOWN, ST_CONNECTING, ST_SETUP, ST_READY };
+
+/* What each statement of the setup pipeline answers. */
+enum setup_kind { SK_PLAIN, SK_REVOKED, SK_MERGES };
+
 struct db {
 	PGconn *conn;
+	enum db_state state;
+	struct db_opts o;
 	char *conninfo;
-	db_event_fn on_event;
-	void *arg;
-	long reload_window;
-	long lock_wait_ms;
-	time_t last_attempt;
+	int64_t attempt_ms;             /* monotonic start of the last attempt */
+	short want;                     /* POLLIN or POLLOUT, for PQconnectPoll */
+	enum setup_kind kinds[SETUP_MAX];
+	int nsetup, setup_at;           /* statements sent, answered */
+	PGresult *revoked;              /* load_revoked's rows, until the merges come */
 };
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* errmsg: libpq's message on one line: its newlines (it ends with one, and
+ * a multi-host attempt lists one line per host) folded into "; ". */
+static const char *
+errmsg(const PGconn *conn)
+{
+	static char buf[512];
+	const char *m = conn != NULL ? PQerrorMessage(conn) : "out of memory";
+	size_t i, o = 0;
+
+	for (i = 0; m[i] != '\0' && o + 3 < sizeof(buf); i++) {
+		if (m[i] == '\n' || m[i] == '\r') {
+			if (m[i + 1] != '\0' && o > 0 && buf[o - 1] != ' ') {
+				buf[o++] = ';';
+				buf[o++] = ' ';
+			}
+			continue;
+		}
+		buf[o++] = m[i];
+	}
+	while (o > 0 && (buf[o - 1] == ' ' || buf[o - 1] == ';'))
+		o--;
+	buf[o] = '\0';
+	return buf;
+}
 
 void
 db_p_text(struct db_params *p, const char *s)
 {
+	assert(p->n < DB_PARAMS_MAX);
 	p->v[p->n] = (s != NULL && *s != '\0') ? s : NULL;
 	p->len[p->n] = 0;
 	p->fmt[p->n] = 0;
@@ -82,6 +136,7 @@ db_p_text(struct db_params *p, const char *s)
 void
 db_p_bin(struct db_params *p, const unsigned char *b, size_t n)
 {
+	assert(p->n < DB_PARAMS_MAX);
 	p->v[p->n] = (const char *)b;
 	p->len[p->n] = (int)n;
 	p->fmt[p->n] = 1;
@@ -91,6 +146,7 @@ db_p_bin(struct db_params *p, const unsigned char *b, size_t n)
 void
 db_p_int(struct db_params *p, long long x)
 {
+	assert(p->n < DB_PARAMS_MAX);
 	snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", x);
 	db_p_text(p, p->num[p->n]);
 }
@@ -107,6 +163,33 @@ disconnect(struct db *db)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	db->state = ST_DOWN;
+	PQclear(db->revoked);
+	db->revoked = NULL;
+}
+
+/* give_up: a connection attempt failed; logged once, here. */
+static enum err
+give_up(struct db *db, const char *what)
+{
+	log_warnx("db: cannot connect: %s: %s", what, errmsg(db->conn));
+	metrics_db_error(MDB_CONNECT);
+	disconnect(db);
+	return ERR_DB_UNAVAILABLE;
+}
+
+/* lost: the connection broke (or stopped answering) during a statement. */
+static enum err
+lost(struct db *db, const char *name, enum metrics_db kind)
+{
+	if (kind == MDB_TIMEOUT)
+		log_warnx("db: %s: no answer in %ld ms: dropping the connection", name,
+		    db->o.statement_timeout_ms + ANSWER_SLACK_MS);
+	else
+		log_warnx("db: %s: connection lost: %s", name, errmsg(db->conn));
+	metrics_db_error(kind);
+	disconnect(db);
+	return ERR_DB_UNAVAILABLE;
 }
 
 /*
@@ -128,33 +211,90 @@ classify(struct db *db, PGresult *res, const char *name)
 		metrics_db_error(MDB_LOCK_TIMEOUT);
 		return ERR_UPSTREAM_TIMEOUT;    /* lock_timeout while waiting */
 	}
-	if (PQstatus(db->conn) != CONNECTION_OK || state == NULL ||
-	    strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0) {
-		log_warnx("db: %s: connection lost: %s", name,
-		    PQerrorMessage(db->conn));
-		metrics_db_error(MDB_LOST);
-		disconnect(db);
+	if (state != NULL && strcmp(state, "57014") == 0) {
+		/* statement_timeout: the server answers, too slowly. */
+		log_warnx("db: %s: statement_timeout", name);
+		metrics_db_error(MDB_TIMEOUT);
 		return ERR_DB_UNAVAILABLE;
 	}
+	if (PQstatus(db->conn) != CONNECTION_OK || state == NULL ||
+	    strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0)
+		return lost(db, name, MDB_LOST);
 	log_warnx("db: %s failed: SQLSTATE %s: %s", name, state,
 	    res != NULL ? PQresultErrorMessage(res) : "");
 	metrics_db_error(MDB_QUERY);
 	return ERR_INTERNAL;
 }
 
+/* await_socket: poll the connection's socket for ev, at most ms. Returns
+ * 1 ready, 0 not yet, -1 broken. */
+static int
+await_socket(struct db *db, short ev, int64_t ms)
+{
+	struct pollfd pfd;
+	int n;
+
+	pfd.fd = PQsocket(db->conn);
+	pfd.events = ev;
+	if (pfd.fd < 0)
+		return -1;
+	n = poll(&pfd, 1, ms > 0 ? (int)(ms > 60000 ? 60000 : ms) : 0);
+	if (n == -1)
+		return errno == EINTR ? 0 : -1;
+	return n > 0;
+}
+
+/*
+ * await: the answer to what was just sent, within statement_timeout and a
+ * second: a server that does not answer by then (frozen, a stuck disk, a
+ * network gone quiet) costs the connection, not the worker. *out is the
+ * last result (NULL when none); the caller PQclears it.
+ */
+static enum err
+await(struct db *db, const char *name, PGresult **out)
+{
+	int64_t until = mono_ms() + db->o.statement_timeout_ms + ANSWER_SLACK_MS;
+	PGresult *res, *last = NULL;
+	int n;
+
+	*out = NULL;
+	for (;;) {
+		while (PQisBusy(db->conn)) {
+			if ((n = await_socket(db, POLLIN, until - mono_ms())) == -1 ||
+			    (n == 1 && PQconsumeInput(db->conn) == 0)) {
+				PQclear(last);
+				return lost(db, name, MDB_LOST);
+			}
+			if (n == 0 && mono_ms() >= until) {
+				PQclear(last);
+				return lost(db, name, MDB_TIMEOUT);
+			}
+		}
+		if ((res = PQgetResult(db->conn)) == NULL)
+			break;
+		PQclear(last);
+		last = res;
+	}
+	*out = last;
+	return OK;
+}
+
 enum err
 db_exec(struct db *db, const struct db_stmt *s, const struct db_params *p, PGresult **out)
 {
-	PGresult *res;
+	PGresult *res = NULL;
 	ExecStatusType st;
 	enum err rc;
 
 	*out = NULL;
-	if (db->conn == NULL)
+	if (db->state != ST_READY)
 		return ERR_DB_UNAVAILABLE;
-	res = PQexecPrepared(db->conn, s->name, p != NULL ? p->n : 0,
+	if (PQsendQueryPrepared(db->conn, s->name, p != NULL ? p->n : 0,
 	    p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
-	    p != NULL ? p->fmt : NULL, 0);
+	    p != NULL ? p->fmt : NULL, 0) == 0)
+		return lost(db, s->name, MDB_LOST);
+	if ((rc = await(db, s->name, &res)) != OK)
+		return rc;
 	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 		*out = res;
@@ -181,12 +321,15 @@ db_exec_row(struct db *db, const struct db_stmt *s, const struct db_params *p, P
 static enum err
 command(struct db *db, const char *sql)
 {
-	PGresult *res;
-	enum err rc = OK;
+	PGresult *res = NULL;
+	enum err rc;
 
-	if (db->conn == NULL)
+	if (db->state != ST_READY)
 		return ERR_DB_UNAVAILABLE;
-	res = PQexec(db->conn, sql);
+	if (PQsendQuery(db->conn, sql) == 0)
+		return lost(db, sql, MDB_LOST);
+	if ((rc = await(db, sql, &res)) != OK)
+		return rc;
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = classify(db, res, sql);
 		if (rc == ERR_INTERNAL)
@@ -196,100 +339,265 @@ command(struct db *db, const char *sql)
 	return rc;
 }
 
-static void
-reload(struct db *db)
+/* ---- opening a connection ---- */
+
+static int
+send_setup(struct db *db, enum setup_kind k, int ok)
 {
-	PGresult *res = NULL;
-	struct db_params p = {0};
+	if (!ok || db->nsetup >= SETUP_MAX)
+		return -1;
+	db->kinds[db->nsetup++] = k;
+	return 0;
+}
+
+static int
+send_set(struct db *db, const char *name, long ms)
+{
+	char v[32];
+	const char *vals[2] = {name, v};
+
+	snprintf(v, sizeof(v), "%ldms", ms);
+	return send_setup(db, SK_PLAIN, PQsendQueryPrepared(db->conn,
+	    core_stmts[C_SET].name, 2, vals, NULL, NULL, 0));
+}
+
+static int
+send_load(struct db *db, enum core_stmt s, enum setup_kind k)
+{
+	char win[24];
+	const char *vals[1] = {win};
+
+	snprintf(win, sizeof(win), "%ld", db->o.reload_window + 60);
+	return send_setup(db, k, PQsendQueryPrepared(db->conn, core_stmts[s].name,
+	    1, vals, NULL, NULL, 0));
+}
+
+/*
+ * start_setup: the connection is open: send, in one pipeline, every
+ * PREPARE, the timeouts, and (for a worker) LISTEN before the reload, so
+ * that nothing falls between the two. The answers are read by setup_step.
+ */
+static enum err
+start_setup(struct db *db)
+{
+	const struct db_stmt *s;
+	size_t t;
+	long lock_ms = db->o.lock_wait_ms;
+
+	db->nsetup = db->setup_at = 0;
+	if (PQsetnonblocking(db->conn, 1) != 0 || PQenterPipelineMode(db->conn) != 1)
+		return give_up(db, "pipeline mode");
+	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (s = tables[t]; s->name != NULL; s++)
+			if (send_setup(db, SK_PLAIN, PQsendPrepare(db->conn, s->name,
+			    s->sql, 0, NULL)) == -1)
+				return give_up(db, "prepare");
+	/* A lock wait never outlasts the statement that waits. */
+	if (lock_ms <= 0 || lock_ms > db->o.statement_timeout_ms)
+		lock_ms = db->o.statement_timeout_ms;
+	if (send_set(db, "statement_timeout", db->o.statement_timeout_ms) == -1 ||
+	    send_set(db, "lock_timeout", lock_ms) == -1)
+		return give_up(db, "settings");
+	/* A command-line tool (no on_event) neither listens nor loads. */
+	if (db->o.on_event != NULL &&
+	    (send_setup(db, SK_PLAIN, PQsendQueryParams(db->conn, "LISTEN wxauth_revoke",
+	    0, NULL, NULL, NULL, NULL, 0)) == -1 ||
+	    send_setup(db, SK_PLAIN, PQsendQueryParams(db->conn, "LISTEN wxauth_merge",
+	    0, NULL, NULL, NULL, NULL, 0)) == -1 ||
+	    send_load(db, C_LOAD_REVOKED, SK_REVOKED) == -1 ||
+	    send_load(db, C_LOAD_MERGES, SK_MERGES) == -1))
+		return give_up(db, "listen");
+	if (PQpipelineSync(db->conn) != 1)
+		return give_up(db, "pipeline");
+	db->state = ST_SETUP;
+	return OK;
+}
+
+/* reloaded: the revocation view from scratch, from the two loads. */
+static void
+reloaded(struct db *db, PGresult *merges)
+{
+	db_event_fn ev = db->o.on_event;
+	void *arg = db->o.arg;
 	int i;
 
-	db->on_event(db->arg, 'r', NULL, NULL, NULL);
-	db_p_int(&p, db->reload_window + 60);
-	if (db_exec(db, &core_stmts[C_LOAD_REVOKED], &p, &res) == OK)
-		for (i = 0; i < PQntuples(res); i++)
-			db->on_event(db->arg, 's', PQgetvalue(res, i, 0), NULL, NULL);
-	PQclear(res);
-	res = NULL;
-	if (db_exec(db, &core_stmts[C_LOAD_MERGES], &p, &res) == OK)
-		for (i = 0; i < PQntuples(res); i++)
-			db->on_event(db->arg, 'm', PQgetvalue(res, i, 0),
-			    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
-	PQclear(res);
+	ev(arg, DB_EV_RELOAD, NULL, NULL, NULL);
+	for (i = 0; i < PQntuples(db->revoked); i++)
+		ev(arg, DB_EV_SESSION, PQgetvalue(db->revoked, i, 0), NULL, NULL);
+	for (i = 0; i < PQntuples(merges); i++)
+		ev(arg, DB_EV_MERGE, PQgetvalue(merges, i, 0), PQgetvalue(merges, i, 1),
+		    PQgetvalue(merges, i, 2));
+	ev(arg, DB_EV_LOADED, NULL, NULL, NULL);
+	PQclear(db->revoked);
+	db->revoked = NULL;
+}
+
+/* setup_step: read what has come of the setup pipeline, without waiting.
+ * Returns OK once all of it is answered, ERR_RETRY while some is due, or
+ * ERR_DB_UNAVAILABLE (given up). */
+static enum err
+setup_step(struct db *db)
+{
+	PGresult *res;
+	ExecStatusType st;
+	int f;
+
+	if ((f = PQflush(db->conn)) == -1 || PQconsumeInput(db->conn) == 0)
+		return give_up(db, "setup");
+	/* Wait to write as well while some of the pipeline is still unsent. */
+	db->want = f == 1 ? (POLLIN | POLLOUT) : POLLIN;
+	while (!PQisBusy(db->conn)) {
+		if ((res = PQgetResult(db->conn)) == NULL) {
+			/* The end of one statement's answer. */
+			if (db->setup_at < db->nsetup)
+				db->setup_at++;
+			continue;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			if (PQexitPipelineMode(db->conn) != 1 ||
+			    PQsetnonblocking(db->conn, 0) != 0)
+				return give_up(db, "pipeline mode");
+			db->state = ST_READY;
+			log_info("db: connected");
+			return OK;
+		}
+		if ((st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) ||
+		    db->setup_at >= db->nsetup) {
+			log_warnx("db: setup statement %d failed: %s", db->setup_at,
+			    PQresultErrorMessage(res));
+			PQclear(res);
+			return give_up(db, "setup");
+		}
+		switch (db->kinds[db->setup_at]) {
+		case SK_PLAIN:
+			PQclear(res);
+			break;
+		case SK_REVOKED:
+			PQclear(db->revoked);
+			db->revoked = res;
+			break;
+		case SK_MERGES:
+			if (db->revoked == NULL) {
+				PQclear(res);
+				return give_up(db, "setup order");
+			}
+			reloaded(db, res);
+			PQclear(res);
+			break;
+		}
+	}
+	return ERR_RETRY;
+}
+
+/* start: a new connection attempt, at most one a second. */
+static enum err
+start(struct db *db)
+{
+	const char *kw[] = {"connect_timeout", "dbname", NULL};
+	const char *val[] = {NULL, db->conninfo, NULL};
+	char secs[24];
+	int64_t now = mono_ms();
+
+	if (now - db->attempt_ms < RECONNECT_EVERY_MS)
+		return ERR_DB_UNAVAILABLE;
+	db->attempt_ms = now;
+	/* libpq ignores connect_timeout under PQconnectPoll (the deadline is
+	 * ours, in advance); it is set for what it prints in messages. The
+	 * operator's own conninfo comes after it and wins. */
+	snprintf(secs, sizeof(secs), "%ld", (db->o.connect_timeout_ms + 999) / 1000);
+	val[0] = secs;
+	db->conn = PQconnectStartParams(kw, val, 1);
+	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD)
+		return give_up(db, "start");
+	db->state = ST_CONNECTING;
+	db->want = POLLOUT;
+	return OK;
+}
+
+/* step: one advance of the connection without waiting: OK when READY,
+ * ERR_RETRY when in progress, ERR_DB_UNAVAILABLE when given up. */
+static enum err
+step(struct db *db)
+{
+	switch (db->state) {
+	case ST_READY:
+		return OK;
+	case ST_DOWN:
+		return start(db) == OK ? ERR_RETRY : ERR_DB_UNAVAILABLE;
+	case ST_CONNECTING:
+		switch (PQconnectPoll(db->conn)) {
+		case PGRES_POLLING_READING:
+			db->want = POLLIN;
+			return ERR_RETRY;
+		case PGRES_POLLING_WRITING:
+			db->want = POLLOUT;
+			return ERR_RETRY;
+		case PGRES_POLLING_OK:
+			if (start_setup(db) != OK)
+				return ERR_DB_UNAVAILABLE;
+			return setup_step(db);
+		case PGRES_POLLING_FAILED:
+		default:
+			return give_up(db, "connect");
+		}
+	case ST_SETUP:
+		return setup_step(db);
+	}
+	assert(!"bad connection state");
+	return ERR_INTERNAL;
+}
+
+/*
+ * advance: drive the connection towards READY for at most wait_ms (0: only
+ * what needs no waiting). An attempt older than connect_timeout is given
+ * up. Returns OK when READY, else ERR_DB_UNAVAILABLE.
+ */
+static enum err
+advance(struct db *db, int64_t wait_ms)
+{
+	int64_t now = mono_ms(), until = now + wait_ms, left;
+	enum err rc;
+
+	for (;;) {
+		if ((rc = step(db)) != ERR_RETRY)
+			return rc == OK ? OK : ERR_DB_UNAVAILABLE;
+		now = mono_ms();
+		if (now - db->attempt_ms >= db->o.connect_timeout_ms)
+			return give_up(db, db->state == ST_SETUP ? "no answer to the setup" :
+			    "timed out");
+		left = until < db->attempt_ms + db->o.connect_timeout_ms ?
+		    until - now : db->attempt_ms + db->o.connect_timeout_ms - now;
+		if (left <= 0)
+			return ERR_DB_UNAVAILABLE;
+		if (await_socket(db, db->want, left) == -1)
+			return give_up(db, "socket");
+	}
 }
 
 enum err
 db_connect(struct db *db)
 {
-	const struct db_stmt *s;
-	struct db_params p = {0};
-	PGresult *res;
-	char ms[32];
-	time_t now = time(NULL);
-	size_t t;
-
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+	if (db->state == ST_READY && PQstatus(db->conn) == CONNECTION_OK)
 		return OK;
-	disconnect(db);
-	if (now - db->last_attempt < RECONNECT_EVERY)
-		return ERR_DB_UNAVAILABLE;
-	db->last_attempt = now;
-	db->conn = PQconnectdb(db->conninfo);
-	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-		log_warnx("db: cannot connect: %s", db->conn != NULL ?
-		    PQerrorMessage(db->conn) : "out of memory");
-		metrics_db_error(MDB_CONNECT);
+	if (db->state == ST_READY)
 		disconnect(db);
-		return ERR_DB_UNAVAILABLE;
-	}
-	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
-		for (s = tables[t]; s->name != NULL; s++) {
-			res = PQprepare(db->conn, s->name, s->sql, 0, NULL);
-			if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-				log_warnx("db: cannot prepare %s: %s", s->name,
-				    PQerrorMessage(db->conn));
-				metrics_db_error(MDB_CONNECT);
-				PQclear(res);
-				disconnect(db);
-				return ERR_DB_UNAVAILABLE;
-			}
-			PQclear(res);
-		}
-	}
-	if (db->lock_wait_ms > 0) {
-		snprintf(ms, sizeof(ms), "%ldms", db->lock_wait_ms);
-		db_p_text(&p, ms);
-		if (db_exec(db, &core_stmts[C_LOCK_TIMEOUT], &p, &res) != OK)
-			return ERR_DB_UNAVAILABLE;
-		PQclear(res);
-	}
-	/* A command-line tool (no on_event) neither listens nor loads. */
-	if (db->on_event == NULL)
-		return OK;
-	/* LISTEN before loading, so that nothing falls between the two. */
-	if (command(db, "LISTEN wxauth_revoke") != OK ||
-	    command(db, "LISTEN wxauth_merge") != OK)
-		return ERR_DB_UNAVAILABLE;
-	reload(db);
-	if (db->conn == NULL)
-		return ERR_DB_UNAVAILABLE;
-	log_info("db: connected");
-	return OK;
+	return advance(db, db->o.connect_timeout_ms);
 }
 
 struct db *
-db_new(const char *conninfo, db_event_fn on_event, void *arg, long reload_window,
-    long lock_wait_ms)
+db_new(const struct db_opts *o)
 {
 	struct db *db = calloc(1, sizeof(*db));
 
-	if (db == NULL || (db->conninfo = strdup(conninfo)) == NULL) {
+	if (db == NULL || (db->conninfo = strdup(o->conninfo)) == NULL) {
 		free(db);
 		return NULL;
 	}
-	db->on_event = on_event;
-	db->arg = arg;
-	db->reload_window = reload_window;
-	db->lock_wait_ms = lock_wait_ms;
+	db->o = *o;
+	db->o.conninfo = db->conninfo;
+	db->attempt_ms = INT64_MIN / 2;
 	return db;
 }
 
@@ -317,32 +625,33 @@ merge_event(struct db *db, char *payload)
 	*into++ = '\0';
 	if ((uni = strchr(into, ':')) != NULL)
 		*uni++ = '\0';
-	db->on_event(db->arg, undo ? 'u' : 'm', payload, into, uni != NULL ? uni : "");
+	db->o.on_event(db->o.arg, undo ? DB_EV_UNMERGE : DB_EV_MERGE, payload, into,
+	    uni != NULL ? uni : "");
 }
 
 enum err
 db_poll(struct db *db)
 {
 	PGnotify *n;
-	enum err rc;
 
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	if (PQconsumeInput(db->conn) == 0) {
-		log_warnx("db: connection lost: %s", PQerrorMessage(db->conn));
-		metrics_db_error(MDB_LOST);
-		disconnect(db);
-		return db_connect(db);
-	}
+	if (db->state == ST_READY && PQconsumeInput(db->conn) == 0)
+		(void)lost(db, "poll", MDB_LOST);
+	if (advance(db, 0) != OK)
+		return ERR_DB_UNAVAILABLE;
 	while ((n = PQnotifies(db->conn)) != NULL) {
-		if (strcmp(n->relname, "wxauth_revoke") == 0) {
-			db->on_event(db->arg, 's', n->extra, NULL, NULL);
-		} else if (strcmp(n->relname, "wxauth_merge") == 0) {
+		if (strcmp(n->relname, "wxauth_revoke") == 0)
+			db->o.on_event(db->o.arg, DB_EV_SESSION, n->extra, NULL, NULL);
+		else if (strcmp(n->relname, "wxauth_merge") == 0)
 			merge_event(db, n->extra);
-		}
 		PQfreemem(n);
 	}
 	return OK;
+}
+
+bool
+db_ready(const struct db *db)
+{
+	return db->state == ST_READY;
 }
 
 enum err
@@ -372,7 +681,7 @@ db_txn(struct db *db, enum err (*fn)(struct db *, void *), void *arg)
 		rc = fn(db, arg);
 		if (rc == OK)
 			rc = command(db, "COMMIT");
-		else if (db->conn != NULL)
+		else if (db->state == ST_READY)
 			(void)command(db, "ROLLBACK");
 		if (rc != ERR_RETRY)
 			return rc;

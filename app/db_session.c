@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "db.h"
 #include "dbi.h"
@@ -44,14 +46,17 @@ const struct db_stmt db_session_stmts[] = {
 	[S_CODE_LOCK] = {"code_lock", "SELECT pg_advisory_lock($1::bigint)"},
 	[S_CODE_UNLOCK] = {"code_unlock", "SELECT pg_advisory_unlock($1::bigint)"},
 	[S_CODE_GET] = {"code_get",
-	    "SELECT account_id FROM login_codes"
-	    " WHERE code_hash = $1 AND created_at > now() - interval '60 seconds'"},
+	    "SELECT floor(extract(epoch FROM now() - created_at))::bigint,"
+	    " coalesce(encode(answer, 'hex'), '') FROM login_codes WHERE code_hash = $1"},
 	[S_CODE_OK] = {"code_ok",
-	    "INSERT INTO login_codes (code_hash, appid, account_id) VALUES ($1, $2, $3)"
-	    " ON CONFLICT (code_hash) DO UPDATE SET account_id = EXCLUDED.account_id,"
-	    " created_at = now()"},
+	    "INSERT INTO login_codes (code_hash, appid, account_id) VALUES ($1, $2, $3)"},
+	/* Codes are kept past WeChat's 5 minutes, so that a used one is always
+	 * refused; the sealed answers of refreshes go once no grace needs them. */
 	[S_CODE_PRUNE] = {"code_prune",
-	    "DELETE FROM login_codes WHERE created_at < now() - interval '10 minutes'"},
+	    "WITH c AS (DELETE FROM login_codes"
+	    " WHERE created_at < now() - interval '10 minutes')"
+	    " UPDATE refresh_used SET answer = NULL"
+	    " WHERE answer IS NOT NULL AND used_at < now() - interval '10 minutes'"},
 	[S_ACC_GET] = {"acc_get",
 	    "SELECT a.id, a.user_id, coalesce(u.unionid, '') FROM accounts a"
 	    " JOIN users u ON u.id = a.user_id"
@@ -88,15 +93,16 @@ const struct db_stmt db_session_stmts[] = {
 	    " country = coalesce(country, $5), province = coalesce(province, $6),"
 	    " city = coalesce(city, $7), language = coalesce(language, $8),"
 	    " updated_at = now() WHERE id = $1"},
-	/* A session, the code that opened it and its audit row, in one
-	 * statement: one round trip on the login path. */
+	/* A session, the code that opened it with the sealed answer, and its
+	 * audit row, in one statement: one round trip on the login path. The
+	 * session id is made by the caller, so that the answer (whose token
+	 * names it) is sealed before the row is written. */
 	[S_SESSION_OPEN] = {"session_open",
-	    "WITH s AS (INSERT INTO sessions (user_id, account_id, refresh_hash,"
-	    " expires_at, ip, user_agent) VALUES ($1, $2, $3,"
+	    "WITH s AS (INSERT INTO sessions (id, user_id, account_id, refresh_hash,"
+	    " expires_at, ip, user_agent) VALUES ($12::uuid, $1, $2, $3,"
 	    " now() + make_interval(secs => $4), $5, $6) RETURNING id),"
-	    " c AS (INSERT INTO login_codes (code_hash, appid, account_id)"
-	    " VALUES ($7, $8, $2) ON CONFLICT (code_hash) DO UPDATE SET"
-	    " account_id = EXCLUDED.account_id, created_at = now()),"
+	    " c AS (INSERT INTO login_codes (code_hash, appid, account_id, answer)"
+	    " VALUES ($7, $8, $2, $13)),"
 	    " a AS (INSERT INTO audit_log (event, user_id, account_id, session_id,"
 	    " request_id, ip, detail) SELECT $9, $1, $2, s.id, $10, $5,"
 	    " coalesce($11, '{}')::jsonb FROM s)"
@@ -111,10 +117,18 @@ const struct db_stmt db_session_stmts[] = {
 	    "UPDATE sessions SET refresh_hash = $2, refreshed_at = now(),"
 	    " expires_at = now() + make_interval(secs => $3) WHERE id = $1"},
 	[S_REFRESH_USED_ADD] = {"refresh_used_add",
-	    "INSERT INTO refresh_used (hash, session_id) VALUES ($1, $2)"},
+	    "INSERT INTO refresh_used (hash, session_id, next_hash, answer)"
+	    " VALUES ($1, $2, $3, $4)"},
+	/* A used hash: its session, whether it is a retry within the grace
+	 * (seconds $2) of an answer that still carries the current refresh
+	 * token of a live session, and that answer. */
 	[S_REFRESH_USED_GET] = {"refresh_used_get",
-	    "SELECT s.id, s.user_id FROM refresh_used r"
-	    " JOIN sessions s ON s.id = r.session_id WHERE r.hash = $1"},
+	    "SELECT s.id, s.user_id,"
+	    " r.used_at > now() - make_interval(secs => $2) AND r.answer IS NOT NULL,"
+	    " s.refresh_hash = r.next_hash AND s.revoked_at IS NULL AND s.expires_at > now(),"
+	    " s.revoked_at IS NOT NULL, coalesce(encode(r.answer, 'hex'), '')"
+	    " FROM refresh_used r JOIN sessions s ON s.id = r.session_id"
+	    " WHERE r.hash = $1 FOR UPDATE OF s"},
 	/* Ending sessions and telling every worker is one statement, so that
 	 * the notifications go out exactly when the change commits. */
 	[S_REVOKE_SESSION] = {"revoke_session",
@@ -156,13 +170,14 @@ code_key(const unsigned char *hash)
 /* ---- idempotent login ---- */
 
 enum err
-db_code_lock(struct db *db, const unsigned char *code_hash, long long *account_id)
+db_code_lock(struct db *db, const unsigned char *code_hash, struct db_code *out)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
+	const char *hex;
 	enum err rc;
 
-	*account_id = 0;
+	memset(out, 0, sizeof(*out));
 	if ((rc = db_connect(db)) != OK)
 		return rc;
 	db_p_int(&p, code_key(code_hash));
@@ -176,8 +191,14 @@ db_code_lock(struct db *db, const unsigned char *code_hash, long long *account_i
 		db_code_unlock(db, code_hash);
 		goto out;
 	}
-	if (PQntuples(res) == 1)
-		*account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (PQntuples(res) == 1) {
+		out->seen = true;
+		out->age = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		hex = PQgetvalue(res, 0, 1);
+		if (sodium_hex2bin(out->answer.b, sizeof(out->answer.b), hex, strlen(hex),
+		    NULL, &out->answer.len, NULL) != 0)
+			out->answer.len = 0;
+	}
 out:
 	PQclear(res);
 	return rc;
@@ -199,18 +220,46 @@ db_code_unlock(struct db *db, const unsigned char *code_hash)
 
 struct login_ctx {
 	const struct db_login *in;
-	long long account_id;           /* db_login_again: the account */
 	struct db_ident *out;
 };
 
-/* open_session: the session row and the audit row of a login. */
+/* new_session_id: a UUIDv7 (RFC 9562): the time in milliseconds, then
+ * random bits, so that sessions made together sit together in the index. */
+static void
+new_session_id(char out[UUID_STR])
+{
+	unsigned char u[16];
+	uint64_t ms = (uint64_t)time(NULL) * 1000;
+	struct timespec ts;
+	int i;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+		ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	randombytes_buf(u, sizeof(u));
+	for (i = 0; i < 6; i++)
+		u[i] = (unsigned char)(ms >> (40 - 8 * i));
+	u[6] = (unsigned char)(0x70 | (u[6] & 0x0f));
+	u[8] = (unsigned char)(0x80 | (u[8] & 0x3f));
+	snprintf(out, UUID_STR, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5], u[6],
+	    u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* open_session: the session row, the code with the sealed answer, and the
+ * audit row of a login. */
 static enum err
 open_session(struct db *db, struct login_ctx *x, const char *event)
 {
 	struct db_params p = {0};
+	struct db_stored *answer = NULL;
 	PGresult *res = NULL;
-	enum err rc;
+	enum err rc = ERR_INTERNAL;
 
+	new_session_id(x->out->session_id);
+	if ((answer = malloc(sizeof(*answer))) == NULL)
+		goto out;
+	if ((rc = x->in->answer->seal(x->in->answer->arg, x->out, answer)) != OK)
+		goto out;
 	db_p_text(&p, x->out->user_id);
 	db_p_int(&p, x->out->account_id);
 	db_p_bin(&p, x->in->refresh_hash, TOK_HASHBYTES);
@@ -222,9 +271,12 @@ open_session(struct db *db, struct login_ctx *x, const char *event)
 	db_p_text(&p, event);
 	db_p_text(&p, x->in->request_id);
 	db_p_text(&p, x->out->created ? "{\"created\":true}" : NULL);
-	if ((rc = run_row(db, S_SESSION_OPEN, &p, &res)) == OK)
-		db_copy(x->out->session_id, sizeof(x->out->session_id), PQgetvalue(res, 0, 0));
+	db_p_text(&p, x->out->session_id);
+	db_p_bin(&p, answer->b, answer->len);
+	rc = run_row(db, S_SESSION_OPEN, &p, &res);
+out:
 	PQclear(res);
+	free(answer);
 	return rc;
 }
 
@@ -427,7 +479,7 @@ login_txn(struct db *db, void *arg)
 enum err
 db_login(struct db *db, const struct db_login *in, struct db_ident *out)
 {
-	struct login_ctx x = {in, 0, out};
+	struct login_ctx x = {in, out};
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	enum err rc;
@@ -462,26 +514,6 @@ load_ident(struct db *db, long long account_id, struct db_ident *out)
 	}
 	PQclear(res);
 	return rc;
-}
-
-static enum err
-login_again_txn(struct db *db, void *arg)
-{
-	struct login_ctx *x = arg;
-	enum err rc;
-
-	if ((rc = load_ident(db, x->account_id, x->out)) != OK)
-		return rc;
-	return open_session(db, x, "login_repeat");
-}
-
-enum err
-db_login_again(struct db *db, long long account_id, const struct db_login *in,
-    struct db_ident *out)
-{
-	struct login_ctx x = {in, account_id, out};
-
-	return db_txn(db, login_again_txn, &x);
 }
 
 /* ---- link ---- */
@@ -580,23 +612,10 @@ db_conflict_audit(struct db *db, const struct db_ident *id, const char *request_
 	    NULL, request_id, ip, NULL);
 }
 
-enum err
-db_account_ident(struct db *db, long long account_id, struct db_ident *out)
-{
-	enum err rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	return load_ident(db, account_id, out);
-}
-
 /* ---- refresh ---- */
 
 struct refresh_ctx {
-	const unsigned char *old_hash, *new_hash;
-	long ttl;
-	const char *request_id;
+	struct db_refresh *in;
 	struct db_ident *out;
 	enum err verdict;       /* what the client is told, once committed */
 };
@@ -616,39 +635,77 @@ revoke_one(struct db *db, const char *sid, const char *reason, long *count)
 	return rc;
 }
 
+/*
+ * used_again: old_hash is not current. A retry within the grace whose
+ * answer still carries the current refresh token gets that answer; a retry
+ * within the grace whose answer is stale is refused and changes nothing
+ * (the client already moved on); anything else is reuse: it leaked, so the
+ * session ends and a thief holding either token is locked out.
+ */
+static enum err
+used_again(struct db *db, struct refresh_ctx *x)
+{
+	struct db_refresh *in = x->in;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char sid[UUID_STR], uid[UUID_STR];
+	const char *hex;
+	enum err rc;
+
+	db_p_bin(&p, in->old_hash, TOK_HASHBYTES);
+	db_p_int(&p, in->grace);
+	if ((rc = run(db, S_REFRESH_USED_GET, &p, &res)) != OK)
+		goto out;
+	if (PQntuples(res) == 0) {
+		x->verdict = ERR_INVALID_TOKEN;
+		goto out;
+	}
+	db_copy(sid, sizeof(sid), PQgetvalue(res, 0, 0));
+	db_copy(uid, sizeof(uid), PQgetvalue(res, 0, 1));
+	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+		hex = PQgetvalue(res, 0, 5);
+		if (strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+			x->verdict = ERR_SESSION_REVOKED;
+		} else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+			x->verdict = ERR_INVALID_TOKEN;
+		} else if (sodium_hex2bin(in->stored->b, sizeof(in->stored->b), hex,
+		    strlen(hex), NULL, &in->stored->len, NULL) == 0) {
+			in->replayed = true;
+			db_copy(x->out->session_id, sizeof(x->out->session_id), sid);
+			db_copy(x->out->user_id, sizeof(x->out->user_id), uid);
+		} else {
+			x->verdict = ERR_INVALID_TOKEN;
+		}
+		goto out;
+	}
+	if ((rc = revoke_one(db, sid, "refresh_reuse", NULL)) != OK)
+		goto out;
+	rc = db_audit(db, "refresh_reuse", uid, 0, sid, in->request_id, NULL, NULL);
+	x->verdict = ERR_SESSION_REVOKED;
+out:
+	PQclear(res);
+	return rc;
+}
+
 static enum err
 refresh_txn(struct db *db, void *arg)
 {
 	struct refresh_ctx *x = arg;
+	struct db_refresh *in = x->in;
 	struct db_ident *out = x->out;
 	struct db_params p = {0};
 	PGresult *res = NULL;
-	char sid[UUID_STR], uid[UUID_STR];
 	enum err rc;
 
 	memset(out, 0, sizeof(*out));
 	x->verdict = OK;
-	db_p_bin(&p, x->old_hash, TOK_HASHBYTES);
+	in->replayed = false;
+	in->stored->len = 0;
+	db_p_bin(&p, in->old_hash, TOK_HASHBYTES);
 	if ((rc = run(db, S_REFRESH_GET, &p, &res)) != OK)
 		goto out;
 	if (PQntuples(res) == 0) {
-		/* Not current. An already rotated token used again means it
-		 * leaked, or a client raced itself: end the session either
-		 * way, so a thief holding either token is locked out. */
-		PQclear(res);
-		res = NULL;
-		if ((rc = run(db, S_REFRESH_USED_GET, &p, &res)) != OK)
-			goto out;
-		if (PQntuples(res) == 0) {
-			x->verdict = ERR_INVALID_TOKEN;
-			goto out;
-		}
-		db_copy(sid, sizeof(sid), PQgetvalue(res, 0, 0));
-		db_copy(uid, sizeof(uid), PQgetvalue(res, 0, 1));
-		if ((rc = revoke_one(db, sid, "refresh_reuse", NULL)) != OK)
-			goto out;
-		rc = db_audit(db, "refresh_reuse", uid, 0, sid, x->request_id, NULL, NULL);
-		x->verdict = ERR_SESSION_REVOKED;
+		rc = used_again(db, x);
 		goto out;
 	}
 	db_copy(out->session_id, sizeof(out->session_id), PQgetvalue(res, 0, 0));
@@ -667,17 +724,21 @@ refresh_txn(struct db *db, void *arg)
 	}
 	memset(&p, 0, sizeof(p));
 	db_p_text(&p, out->session_id);
-	db_p_bin(&p, x->new_hash, TOK_HASHBYTES);
-	db_p_int(&p, x->ttl);
+	db_p_bin(&p, in->new_hash, TOK_HASHBYTES);
+	db_p_int(&p, in->ttl);
 	PQclear(res);
 	res = NULL;
 	if ((rc = run(db, S_REFRESH_ROTATE, &p, &res)) != OK)
 		goto out;
-	memset(&p, 0, sizeof(p));
-	db_p_bin(&p, x->old_hash, TOK_HASHBYTES);
-	db_p_text(&p, out->session_id);
 	PQclear(res);
 	res = NULL;
+	if ((rc = in->answer->seal(in->answer->arg, out, in->stored)) != OK)
+		goto out;
+	memset(&p, 0, sizeof(p));
+	db_p_bin(&p, in->old_hash, TOK_HASHBYTES);
+	db_p_text(&p, out->session_id);
+	db_p_bin(&p, in->new_hash, TOK_HASHBYTES);
+	db_p_bin(&p, in->stored->b, in->stored->len);
 	rc = run(db, S_REFRESH_USED_ADD, &p, &res);
 out:
 	PQclear(res);
@@ -685,11 +746,9 @@ out:
 }
 
 enum err
-db_refresh(struct db *db, const unsigned char *old_hash,
-    const unsigned char *new_hash, long refresh_ttl, const char *request_id,
-    struct db_ident *out)
+db_refresh(struct db *db, struct db_refresh *in, struct db_ident *out)
 {
-	struct refresh_ctx x = {old_hash, new_hash, refresh_ttl, request_id, out, OK};
+	struct refresh_ctx x = {in, out, OK};
 	enum err rc;
 
 	/* The revocation that reuse detection makes must commit even though

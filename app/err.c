@@ -32,6 +32,7 @@ static const struct {
 	[ERR_SNAPSHOT_USER] = {403, "forbidden", "this is a snapshot visitor (is_snapshotuser): open the page in WeChat itself"},
 	[ERR_RATE_LIMITED] = {429, "rate_limited", "too many requests"},
 	[ERR_DB_UNAVAILABLE] = {503, "db_unavailable", "the database is unavailable"},
+	[ERR_BUSY] = {503, "busy", "the service is busy; retry in a moment"},
 	[ERR_INTERNAL] = {500, "internal", "internal error"},
 	[ERR_WX_TOKEN_INVALID] = {500, "internal", "internal error"},
 	[ERR_RETRY] = {500, "internal", "internal error"},

@@ -45,6 +45,45 @@ rid_ok(const char *s)
 	return 1;
 }
 
+/*
+ * queued_ms: how long ago the front server took the request, from its
+ * X-Request-Start header: "t=" and seconds with a fraction (nginx's $msec)
+ * or whole microseconds (Apache's %t) or milliseconds. 0 when absent,
+ * malformed or in the future.
+ */
+static double
+queued_ms(const char *v)
+{
+	struct timespec now;
+	double t = 0, scale = 1;
+	int frac = 0, digits = 0;
+
+	if (strncmp(v, "t=", 2) == 0)
+		v += 2;
+	for (; *v != '\0' && digits < 20; v++) {
+		if (*v == '.' && !frac) {
+			frac = 1;
+		} else if (*v >= '0' && *v <= '9') {
+			digits++;
+			if (frac)
+				t += (*v - '0') * (scale /= 10);
+			else
+				t = t * 10 + (*v - '0');
+		} else {
+			return 0;
+		}
+	}
+	if (digits == 0 || *v != '\0')
+		return 0;
+	if (!frac && t > 1e14)
+		t /= 1e6;       /* microseconds */
+	else if (!frac && t > 1e11)
+		t /= 1e3;       /* milliseconds */
+	clock_gettime(CLOCK_REALTIME, &now);
+	t = ((double)now.tv_sec + (double)now.tv_nsec / 1e9 - t) * 1e3;
+	return t > 0 ? t : 0;
+}
+
 void
 http_req_init(struct req *r, FCGX_Request *f)
 {
@@ -76,6 +115,7 @@ http_req_init(struct req *r, FCGX_Request *f)
 	r->remote_addr = param(f, "REMOTE_ADDR");
 	r->user_agent = param(f, "HTTP_USER_AGENT");
 
+	r->queued_ms = queued_ms(param(f, "HTTP_X_REQUEST_START"));
 	rid = param(f, "HTTP_X_REQUEST_ID");
 	if (rid_ok(rid)) {
 		snprintf(r->id, sizeof(r->id), "%s", rid);
@@ -288,6 +328,9 @@ http_send_error(struct req *r, enum err e, const char *detail)
 	case ERR_DB_UNAVAILABLE:
 		http_header(r, "Retry-After", "5");
 		break;
+	case ERR_BUSY:
+		http_header(r, "Retry-After", "1");
+		break;
 	default:
 		break;
 	}
@@ -356,6 +399,12 @@ http_query(const struct req *r, const char *name, char *out, size_t outlen)
 		q = *end == '&' ? end + 1 : end;
 	}
 	return 0;
+}
+
+double
+http_queued_ms(const struct req *r)
+{
+	return r->queued_ms;
 }
 
 double

@@ -67,6 +67,22 @@ conf_close(struct conf *c)
 	free(c);
 }
 
+/* db_open_tool: a database handle for a command-line tool: no LISTEN, the
+ * config's deadlines, a minute for a statement (an unmerge may wait on
+ * locks). */
+static struct db *
+db_open_tool(const struct conf *c)
+{
+	struct db_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.conninfo = c->database;
+	o.reload_window = c->access_ttl;
+	o.connect_timeout_ms = c->db_connect_timeout_ms;
+	o.statement_timeout_ms = 60000;
+	return db_new(&o);
+}
+
 static int
 check_config(const char *path)
 {
@@ -170,7 +186,7 @@ worker_main(const char *path)
 		goto out;
 	}
 	/* spawn-fcgi hands us the listening socket as fd 0. */
-	rc = worker_run(c, 0, -1, -1);
+	rc = worker_run(c, 0, -1, -1, WORKER_MAIN);
 out:
 	conf_close(c);
 	return rc;
@@ -206,7 +222,7 @@ unmerge_main(const char *path, const char *arg)
 	}
 	if (c == NULL)
 		goto out;
-	if ((db = db_new(c->database, NULL, NULL, c->access_ttl, 0)) == NULL)
+	if ((db = db_open_tool(c)) == NULL)
 		goto out;
 	switch (db_unmerge(db, id, why, sizeof(why))) {
 	case OK:

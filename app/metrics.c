@@ -24,7 +24,7 @@
 #include "metrics.h"
 #include "route.h"
 
-#define SLOTS_MAX 256                   /* = the pool's WORKERS_MAX */
+#define SLOTS_MAX 320                   /* = the pool's SLOTS: main and gate */
 #define ROUTES (R__MAX + 1)             /* the last one: no route matched */
 #define WX_ENTRIES 128                  /* distinct (api, errcode) pairs */
 #define WX_API_MAX 32
@@ -59,6 +59,7 @@ static const char *const db_kinds[MDB__MAX] = {
 	[MDB_QUERY] = "query",
 	[MDB_RETRY] = "retry",
 	[MDB_LOCK_TIMEOUT] = "lock_timeout",
+	[MDB_TIMEOUT] = "timeout",
 };
 
 static const char *const restart_reasons[MR__MAX] = {
@@ -89,6 +90,8 @@ struct shm {
 	_Atomic int alive;
 	_Atomic int configured;
 	_Atomic int used;                       /* slots ever used: what a scrape sums */
+	_Atomic int gate_alive;                 /* the gate pool (gate_listen) */
+	_Atomic int gate_configured;
 	int nslots;
 	int shared;                             /* 1: serve's pool, 0: this process only */
 	counter restarts[MR__MAX];
@@ -145,8 +148,16 @@ metrics_init(int nslots)
 void
 metrics_attach(int slot)
 {
+	int used;
+
 	if (m != NULL && m->shared && slot >= 0 && slot < m->nslots) {
 		me = slot;
+		/* A scrape sums every slot up to the highest one attached (the
+		 * gate pool's slots come after the main pool's). */
+		used = atomic_load(&m->used);
+		while (used < slot + 1 &&
+		    !atomic_compare_exchange_weak(&m->used, &used, slot + 1))
+			;
 		return;
 	}
 	/* spawn-fcgi, or a slot the mapping lacks: count for this process. */
@@ -284,6 +295,15 @@ metrics_workers(int alive, int configured)
 		configured = m->nslots;
 	if (configured > used)
 		atomic_store(&m->used, configured);
+}
+
+void
+metrics_gate_workers(int alive, int configured)
+{
+	if (m == NULL || !m->shared)
+		return;
+	atomic_store(&m->gate_alive, alive);
+	atomic_store(&m->gate_configured, configured);
 }
 
 void
@@ -538,6 +558,12 @@ metrics_render(size_t *len)
 	family(&o, "wxauth_workers_configured", "gauge",
 	    "Worker processes the configuration asks for.");
 	put(&o, "wxauth_workers_configured %d\n", atomic_load(&m->configured));
+	family(&o, "wxauth_gate_workers_alive", "gauge",
+	    "Workers of the gate pool (the token check only) running.");
+	put(&o, "wxauth_gate_workers_alive %d\n", atomic_load(&m->gate_alive));
+	family(&o, "wxauth_gate_workers_configured", "gauge",
+	    "Workers of the gate pool the configuration asks for (0: no gate pool).");
+	put(&o, "wxauth_gate_workers_configured %d\n", atomic_load(&m->gate_configured));
 	family(&o, "wxauth_worker_restarts_total", "counter",
 	    "Workers replaced by wxauth serve, by reason.");
 	for (k = 0; k < MR__MAX; k++)

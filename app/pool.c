@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,13 +25,16 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "handover.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
 #include "tok.h"
 #include "worker.h"
 
-#define WORKERS_MAX 256
+#define WORKERS_MAX 256         /* main pool slots: 0..WORKERS_MAX-1 */
+#define GATE_MAX 64             /* gate pool slots: WORKERS_MAX.. */
+#define SLOTS (WORKERS_MAX + GATE_MAX)
 #define STOP_GRACE 30           /* seconds a graceful stop waits for workers */
 #define QUICK_DEATH 5           /* a worker dying sooner than this is crashing */
 #define BACKOFF_MAX 30          /* seconds between restarts of a crashing worker */
@@ -43,10 +47,34 @@ struct slot {
 	int crashes;            /* quick deaths in a row */
 };
 
-static struct slot slots[WORKERS_MAX];
-static pid_t retiring[WORKERS_MAX * 2]; /* old workers finishing after a reload */
+/*
+ * Two pools, one slot table: slots 0..WORKERS_MAX-1 serve everything on
+ * `listen`; slots from WORKERS_MAX serve only the token check on
+ * `gate_listen` (worker.h), so that a slow WeChat or a stuck database,
+ * which can hold every worker of the main pool, never holds the gate. A
+ * slot's index is also its metrics slot.
+ */
+static struct slot slots[SLOTS];
+static pid_t retiring[SLOTS * 2];       /* old workers finishing after a reload */
 static struct conf *conf;
 static int listen_fd = -1;
+static int gate_fd = -1;
+
+static bool
+is_gate(int i)
+{
+	return i >= WORKERS_MAX;
+}
+
+/* configured: slot i should run under the current config. */
+static bool
+configured(int i)
+{
+	if (is_gate(i))
+		return gate_fd != -1 && i - WORKERS_MAX < conf->gate_workers;
+	return i < conf->workers;
+}
+
 
 static int
 unix_listen(const char *path, int backlog, int mode)
@@ -151,6 +179,9 @@ gauges(void)
 	for (i = 0; i < WORKERS_MAX; i++)
 		n += slots[i].pid != 0;
 	metrics_workers(n, conf->workers);
+	for (n = 0; i < SLOTS; i++)
+		n += slots[i].pid != 0;
+	metrics_gate_workers(n, gate_fd != -1 ? conf->gate_workers : 0);
 }
 
 /*
@@ -180,13 +211,21 @@ spawn(int i, int want_ready)
 	if (pid == 0) {
 		if (p[0] != -1)
 			close(p[0]);
-		_exit(worker_run(conf, listen_fd, i, p[1]));
+		/* Each worker holds only its own pool's socket. */
+		if (is_gate(i)) {
+			close(listen_fd);
+			_exit(worker_run(conf, gate_fd, i, p[1], WORKER_GATE));
+		}
+		if (gate_fd != -1)
+			close(gate_fd);
+		_exit(worker_run(conf, listen_fd, i, p[1], WORKER_MAIN));
 	}
 	if (p[1] != -1)
 		close(p[1]);
 	slots[i].pid = pid;
 	slots[i].started = time(NULL);
-	log_info("pool: worker %d started, pid %ld", i, (long)pid);
+	log_info("pool: %sworker %d started, pid %ld", is_gate(i) ? "gate " : "",
+	    is_gate(i) ? i - WORKERS_MAX : i, (long)pid);
 	gauges();
 	return p[0];
 }
@@ -240,7 +279,7 @@ running(void)
 	size_t i;
 	int n = 0;
 
-	for (i = 0; i < WORKERS_MAX; i++)
+	for (i = 0; i < SLOTS; i++)
 		n += slots[i].pid != 0;
 	for (i = 0; i < sizeof(retiring) / sizeof(retiring[0]); i++)
 		n += retiring[i] != 0;
@@ -252,7 +291,7 @@ signal_all(int sig)
 {
 	size_t i;
 
-	for (i = 0; i < WORKERS_MAX; i++)
+	for (i = 0; i < SLOTS; i++)
 		if (slots[i].pid != 0)
 			kill(slots[i].pid, sig);
 	for (i = 0; i < sizeof(retiring) / sizeof(retiring[0]); i++)
@@ -274,7 +313,7 @@ reap(int stopping)
 		for (i = 0; i < sizeof(retiring) / sizeof(retiring[0]); i++)
 			if (retiring[i] == pid)
 				retiring[i] = 0;
-		for (i = 0; i < WORKERS_MAX; i++) {
+		for (i = 0; i < SLOTS; i++) {
 			if (slots[i].pid != pid)
 				continue;
 			slots[i].pid = 0;
@@ -318,8 +357,8 @@ start_due(void)
 	time_t now = time(NULL);
 	int i;
 
-	for (i = 0; i < conf->workers; i++)
-		if (slots[i].pid == 0 && slots[i].restart_at <= now)
+	for (i = 0; i < SLOTS; i++)
+		if (configured(i) && slots[i].pid == 0 && slots[i].restart_at <= now)
 			(void)spawn(i, 0);
 }
 
@@ -368,21 +407,23 @@ reload(const char *path)
 		log_warnx("reload refused: keys do not load");
 		goto fail;
 	}
-	if (strcmp(nc->listen, conf->listen) != 0)
-		log_warnx("reload: the listen address changes only on restart");
+	if (strcmp(nc->listen, conf->listen) != 0 ||
+	    strcmp(nc->gate_listen, conf->gate_listen) != 0)
+		log_warnx("reload: listen and gate_listen change only on restart");
 	snprintf(nc->listen, sizeof(nc->listen), "%s", conf->listen);
+	snprintf(nc->gate_listen, sizeof(nc->gate_listen), "%s", conf->gate_listen);
 	if (log_open(nc->log_file) == -1)
 		log_warn("reload: cannot open log file %s", nc->log_file);
 	conf_cleanup(conf);
 	free(conf);
 	conf = nc;
 	nc = NULL;
-	for (i = 0; i < WORKERS_MAX; i++) {
+	for (i = 0; i < SLOTS; i++) {
 		old = slots[i].pid;
 		slots[i].pid = 0;
 		slots[i].crashes = 0;
 		slots[i].restart_at = 0;
-		if (i >= conf->workers) {
+		if (!configured(i)) {
 			if (old != 0)
 				retire(old);
 			continue;
@@ -482,7 +523,7 @@ pool_serve(const char *path)
 	sigset_t set;
 	siginfo_t si;
 	struct timespec tick = {1, 0};
-	char err[1024], sock[CONF_PATH_MAX], pidfile[CONF_PATH_MAX];
+	char err[1024], sock[CONF_PATH_MAX], gsock[CONF_PATH_MAX] = "", pidfile[CONF_PATH_MAX];
 	int sig, status = 1;
 
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
@@ -498,8 +539,10 @@ pool_serve(const char *path)
 	if (!keys_ok(conf))
 		goto out;
 	/* Before the first fork: every worker inherits the mapping. */
-	if (metrics_init(WORKERS_MAX) == -1)
+	if (metrics_init(SLOTS) == -1)
 		log_warnx("pool: /metrics will count each worker on its own");
+	if (handover_init() == -1)
+		log_warnx("pool: a worker started while the database is down will refuse tokens");
 	/* Signals wait in the mask until sigtimedwait takes them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -513,10 +556,17 @@ pool_serve(const char *path)
 	if ((listen_fd = pool_listen(conf->listen, conf->listen_backlog, conf->listen_mode)) == -1)
 		goto out;
 	snprintf(sock, sizeof(sock), "%s", conf->listen);
+	if (conf->gate_listen[0] != '\0' && (gate_fd = pool_listen(conf->gate_listen,
+	    conf->listen_backlog, conf->listen_mode)) == -1)
+		goto out;
+	snprintf(gsock, sizeof(gsock), "%s", conf->gate_listen);
 	snprintf(pidfile, sizeof(pidfile), "%s", conf->pid_file);
 	if (write_pid(pidfile) == -1)
 		goto out;
 	log_info("pool: listening on %s with %d workers", conf->listen, conf->workers);
+	if (gate_fd != -1)
+		log_info("pool: gate listening on %s with %d workers", conf->gate_listen,
+		    conf->gate_workers);
 	for (;;) {
 		start_due();
 		sig = sigtimedwait(&set, &si, &tick);
@@ -540,12 +590,16 @@ pool_serve(const char *path)
 	status = 0;
 	if (sock[0] == '/')
 		unlink(sock);
+	if (gsock[0] == '/')
+		unlink(gsock);
 	if (pidfile[0] != '\0')
 		unlink(pidfile);
 	log_info("pool: stopped");
 out:
 	if (listen_fd != -1)
 		close(listen_fd);
+	if (gate_fd != -1)
+		close(gate_fd);
 	conf_cleanup(conf);
 	free(conf);
 	return status;

@@ -16,8 +16,9 @@ const struct route_def routes[R__MAX] = {
 	    auth_refresh_fields, auth_refresh},
 	[R_LOGOUT] = {M_POST, "/v1/logout", "logout", RF_BEARER | RF_BODY |
 	    RF_BODY_OPTIONAL, auth_logout_fields, auth_logout},
-	[R_SESSION] = {M_GET, "/v1/session", "session", RF_BEARER, NULL, auth_session},
-	[R_SESSION_HEAD] = {M_HEAD, "/v1/session", "session", RF_BEARER, NULL, auth_session},
+	[R_SESSION] = {M_GET, "/v1/session", "session", RF_BEARER | RF_GATE, NULL, auth_session},
+	[R_SESSION_HEAD] = {M_HEAD, "/v1/session", "session", RF_BEARER | RF_GATE, NULL,
+	    auth_session},
 	[R_USERINFO] = {M_GET, "/v1/userinfo", "userinfo", RF_BEARER, NULL, profile_get},
 	[R_USERINFO_PATCH] = {M_PATCH, "/v1/userinfo", "userinfo_update", RF_BEARER | RF_BODY,
 	    profile_patch_fields, profile_patch},
@@ -30,9 +31,9 @@ const struct route_def routes[R__MAX] = {
 	[R_ADMIN_USERS] = {M_GET, "/v1/admin/users", "admin_users", RF_ADMIN, NULL, admin_users},
 	[R_ADMIN_REVOKE] = {M_POST, "/v1/admin/users/*/revoke", "admin_revoke", RF_ADMIN,
 	    NULL, admin_revoke},
-	[R_HEALTHZ] = {M_GET, "/healthz", "healthz", 0, NULL, health_live},
+	[R_HEALTHZ] = {M_GET, "/healthz", "healthz", RF_GATE, NULL, health_live},
 	[R_READYZ] = {M_GET, "/readyz", "readyz", 0, NULL, health_ready},
-	[R_METRICS] = {M_GET, "/metrics", "metrics", 0, NULL, metrics_serve},
+	[R_METRICS] = {M_GET, "/metrics", "metrics", RF_GATE, NULL, metrics_serve},
 };
 
 /*

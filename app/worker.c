@@ -2,6 +2,7 @@
  * worker.c - one worker: build what lives for the worker, then accept and
  * serve one request at a time until told to stop.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include "auth.h"
 #include "box.h"
 #include "db.h"
+#include "handover.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -47,31 +50,52 @@ on_usr1(int sig)
 	reopen_log = 1;
 }
 
-/* Notifications and reloads from the database feed the revocation view. */
+/*
+ * on_event: notifications and reloads feed the revocation view, and the
+ * pool's shared copy of it (handover.h). A view that cannot hold what it is
+ * told is no longer whole: the worker refuses tokens and leaves after this
+ * request, so that its successor loads afresh.
+ */
 static void
-on_event(void *arg, char kind, const char *a, const char *b, const char *c)
+on_event(void *arg, enum db_event ev, const char *a, const char *b, const char *c)
 {
 	struct worker *w = arg;
 	int64_t until = (int64_t)time(NULL) + w->conf->access_ttl + 60;
 
-	switch (kind) {
-	case 'r':
+	switch (ev) {
+	case DB_EV_RELOAD:
 		revoke_clear(w->rev);
-		break;
-	case 's':
+		w->load_fits = true;
+		return;
+	case DB_EV_SESSION:
 		if (revoke_add_session(w->rev, a, until) == -1)
-			log_warnx("out of memory recording a revoked session");
-		break;
-	case 'm':
+			goto oom;
+		if (handover_put_session(a, until) == -1)
+			w->load_fits = false;
+		return;
+	case DB_EV_MERGE:
 		if (revoke_add_merge(w->rev, a, b, c, until) == -1)
-			log_warnx("out of memory recording a merge");
-		break;
-	case 'u':
+			goto oom;
+		if (handover_put_merge(a, b, c, until) == -1)
+			w->load_fits = false;
+		return;
+	case DB_EV_UNMERGE:
 		revoke_drop_merge(w->rev, a);
-		break;
-	default:
-		break;
+		handover_drop_merge(a);
+		return;
+	case DB_EV_LOADED:
+		if (!w->view_ok)
+			log_info("worker: revocation view loaded");
+		w->view_ok = true;
+		handover_mark(w->load_fits);
+		return;
 	}
+	assert(!"unknown database event");
+	return;
+oom:
+	log_warnx("worker: out of memory recording a revocation; refusing tokens and recycling");
+	w->view_ok = false;
+	w->must_exit = true;
 }
 
 /*
@@ -86,13 +110,23 @@ worker_lock_wait(const struct conf *c)
 }
 
 int
-worker_init(struct worker *w, const struct conf *c, int slot)
+worker_init(struct worker *w, const struct conf *c, int slot, enum worker_role role)
 {
+	struct db_opts o;
 	char err[512];
 
 	memset(w, 0, sizeof(*w));
 	w->conf = c;
 	w->slot = slot;
+	w->role = role;
+	memset(&o, 0, sizeof(o));
+	o.conninfo = c->database;
+	o.on_event = on_event;
+	o.arg = w;
+	o.reload_window = c->access_ttl;
+	o.lock_wait_ms = worker_lock_wait(c);
+	o.connect_timeout_ms = c->db_connect_timeout_ms;
+	o.statement_timeout_ms = c->db_statement_timeout_ms;
 	if ((w->keys = tok_keys_load(c->key_file, err, sizeof(err))) == NULL ||
 	    (w->data_keys = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
@@ -106,8 +140,7 @@ worker_init(struct worker *w, const struct conf *c, int slot)
 	    w->data_keys->k[0].key, TOK_KEYBYTES) != 0)
 		goto fail;
 	if ((w->rev = revoke_new()) == NULL ||
-	    (w->db = db_new(c->database, on_event, w, c->access_ttl,
-	    worker_lock_wait(c))) == NULL ||
+	    (w->db = db_new(&o)) == NULL ||
 	    (w->wx = wx_new(c)) == NULL ||
 	    (w->wxtok = wxtoken_new(c, w->db, w->wx)) == NULL) {
 		log_warnx("worker: out of memory");
@@ -156,6 +189,9 @@ front(struct worker *w, struct req *r, enum route *rt, struct tok_claims *who,
 		return rc;
 	d = &routes[*rt];
 	r->route_name = d->name;
+	/* The gate pool answers the token check and nothing that may wait. */
+	if (w->role == WORKER_GATE && !(d->flags & RF_GATE))
+		return ERR_NOT_FOUND;
 	if ((d->flags & RF_BEARER) && (rc = auth_bearer(w, r, who)) != OK)
 		return rc;
 	if ((d->flags & RF_ADMIN) && (rc = admin_check(w, r)) != OK)
@@ -190,12 +226,22 @@ serve_one(struct worker *w, FCGX_Request *f)
 
 	http_req_init(&r, f);
 	log_set_rid(r.id);
-	/* Drain revocations and merges before answering anything. */
+	/* Drain revocations and merges before answering anything; this never
+	 * waits, whatever the database does. */
 	(void)db_poll(w->db);
 	if ((w->served & 1023) == 0)
 		revoke_prune(w->rev, (int64_t)time(NULL));
 	memset(&who, 0, sizeof(who));
-	rc = front(w, &r, &rt, &who, why, sizeof(why));
+	/* A request that waited in the socket's queue longer than
+	 * queue_timeout_ms is refused at once: its client is about to give up,
+	 * and serving it would only make the queue behind it longer. */
+	if (w->conf->queue_timeout_ms > 0 &&
+	    http_queued_ms(&r) > (double)w->conf->queue_timeout_ms) {
+		rc = ERR_BUSY;
+		r.route_name = "queue_timeout";
+	} else {
+		rc = front(w, &r, &rt, &who, why, sizeof(why));
+	}
 	if (rc == OK)
 		rc = routes[rt].fn(w, &r, (routes[rt].flags & RF_BEARER) ? &who : NULL);
 	if (rc != OK)
@@ -298,8 +344,30 @@ listen_setup(int fd)
 	return ep;
 }
 
+/*
+ * first_view: the revocation view a new worker starts with: loaded from the
+ * database when it answers within db_connect_timeout_ms, else handed over
+ * by serve; without either, token checks answer 503 until the database is
+ * back (fail closed).
+ */
+static void
+first_view(struct worker *w)
+{
+	if (db_connect(w->db) == OK && w->view_ok)
+		return;
+	if (handover_copy(w->rev, (int64_t)time(NULL)) == 0) {
+		w->view_ok = true;
+		log_info("worker: no database; revocation view handed over by serve");
+		return;
+	}
+	revoke_clear(w->rev);
+	log_warnx("worker: no database and no revocation view: token checks answer "
+	    "503 until the database answers");
+}
+
 int
-worker_run(const struct conf *c, int fd, int slot, int ready_fd)
+worker_run(const struct conf *c, int fd, int slot, int ready_fd,
+    enum worker_role role)
 {
 	struct worker w;
 	FCGX_Request f;
@@ -307,6 +375,8 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd)
 	int ep = -1, n, status = 1;
 
 	signals(&open);
+	/* The process name says the pool (ps, and the tests, tell them apart). */
+	(void)prctl(PR_SET_NAME, role == WORKER_GATE ? "wxauth-gate" : "wxauth-worker");
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&f, fd, 0) != 0) {
 		log_warnx("worker: cannot initialise FastCGI");
 		return 1;
@@ -317,11 +387,11 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd)
 		return 1;
 	}
 	metrics_attach(slot);
-	if (worker_init(&w, c, slot) == -1) {
+	if (worker_init(&w, c, slot, role) == -1) {
 		close(ep);
 		return 1;
 	}
-	(void)db_poll(w.db);
+	first_view(&w);
 	/* Tell serve this worker takes requests now (a reload waits for it). */
 	if (ready_fd != -1) {
 		if (write(ready_fd, "r", 1) != 1)
@@ -333,7 +403,7 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd)
 			reopen_log = 0;
 			log_reopen();
 		}
-		if (worker_stop)
+		if (worker_stop || w.must_exit)
 			break;
 		if (c->max_requests > 0 && w.served >= (unsigned long)c->max_requests) {
 			log_info("worker: %lu requests served (max_requests): recycling", w.served);

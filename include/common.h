@@ -36,7 +36,8 @@ enum err {
 	ERR_FORBIDDEN,              /* authenticated but not allowed */
 	ERR_SNAPSHOT_USER,          /* an official account's snapshot visitor: "forbidden" */
 	ERR_RATE_LIMITED,           /* our own rate limit */
-	ERR_DB_UNAVAILABLE,         /* PostgreSQL unreachable or failing */
+	ERR_DB_UNAVAILABLE,         /* PostgreSQL unreachable or failing, or no whole revocation view */
+	ERR_BUSY,                   /* waited in the queue past queue_timeout_ms: refused at once */
 	ERR_INTERNAL,               /* a bug or out of memory */
 	/* Internal signals, never sent to a client as such. */
 	ERR_WX_TOKEN_INVALID,       /* WeChat says the app access_token is invalid (40001, 40014, 42001) */

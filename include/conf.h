@@ -60,6 +60,16 @@ struct conf {
 	long wechat_connect_timeout_ms; /* default 2000 */
 	long wechat_timeout_ms;         /* default 5000 */
 	char wechat_ca_file[CONF_PATH_MAX]; /* empty = system CAs */
+	/* the gate pool (empty: none) */
+	char gate_listen[CONF_PATH_MAX];
+	int gate_workers;               /* default 2 */
+	/* deadlines */
+	long db_connect_timeout_ms;     /* default 2000 */
+	long db_statement_timeout_ms;   /* default 5000 */
+	long queue_timeout_ms;          /* default 1000, 0 = none */
+	/* stored answers */
+	long login_replay_window;       /* seconds, default 10, 0 = off */
+	long refresh_reuse_grace;       /* seconds, default 5, 0 = strict */
 	/* profile and open data (later issues read these) */
 	long watermark_max_age;         /* seconds, default 86400 */
 	char avatar_hosts[CONF_HOSTS_MAX][CONF_STR_MAX];

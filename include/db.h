@@ -21,25 +21,50 @@
 
 struct db;
 
-/* Called for each notification, and for each row when (re)loading: kind is
- * 'r' (forget everything: a reload follows), 's' (session a ended), 'm'
- * (user a merged into user b, whose unionid is c) or 'u' (that merge of a
- * was undone). */
-typedef void (*db_event_fn)(void *arg, char kind, const char *a, const char *b,
-    const char *c);
+/* What the database tells a worker's revocation view. */
+enum db_event {
+	DB_EV_RELOAD,   /* forget everything: a full reload follows */
+	DB_EV_SESSION,  /* session a ended */
+	DB_EV_MERGE,    /* user a merged into user b, whose unionid is c */
+	DB_EV_UNMERGE,  /* that merge of a was undone */
+	DB_EV_LOADED    /* the reload is complete: the view is whole again */
+};
 
-/* db_new: a handle for conninfo; connects lazily. on_event receives
- * notifications and reloads (NULL for command-line tools: no LISTEN);
- * reload_window is how far back (seconds) to reload after a (re)connect:
- * the access token TTL; lock_wait_ms bounds every lock wait (lock_timeout),
- * 0 for the server's default. */
-struct db *db_new(const char *conninfo, db_event_fn on_event, void *arg,
-    long reload_window, long lock_wait_ms);
+/* Called for each notification, and for each row when (re)loading. */
+typedef void (*db_event_fn)(void *arg, enum db_event ev, const char *a,
+    const char *b, const char *c);
+
+struct db_opts {
+	const char *conninfo;
+	db_event_fn on_event;           /* NULL for command-line tools: no LISTEN */
+	void *arg;
+	long reload_window;             /* seconds to reload after a (re)connect: access TTL */
+	long lock_wait_ms;              /* lock_timeout (at most the statement timeout) */
+	long connect_timeout_ms;        /* a connection attempt's deadline */
+	long statement_timeout_ms;      /* statement_timeout; a statement's deadline is a second more */
+};
+
+/*
+ * db_new: a handle for o->conninfo (copied); connects lazily. No call ever
+ * waits on the database past a deadline: a connection attempt has
+ * connect_timeout_ms, a statement statement_timeout_ms and a second, after
+ * which the connection is dropped and the call answers ERR_DB_UNAVAILABLE.
+ * Attempts start at most once a second.
+ */
+struct db *db_new(const struct db_opts *o);
 void db_free(struct db *db);
 
-/* db_poll: connect if needed (then LISTEN and reload), and drain pending
- * notifications without blocking. Called before each request. */
+/* db_poll: never waits: advances a connection attempt as far as it can go
+ * without waiting, then drains pending notifications. Called before each
+ * request. Returns OK when connected. */
 enum err db_poll(struct db *db);
+
+/* db_connect: connect if needed (prepare, LISTEN, reload), waiting at most
+ * connect_timeout_ms. Returns OK or ERR_DB_UNAVAILABLE. */
+enum err db_connect(struct db *db) WARN_UNUSED;
+
+/* db_ready: connected, with the setup (and a worker's reload) done. */
+bool db_ready(const struct db *db);
 
 /* db_ping: a round trip (for /readyz). */
 enum err db_ping(struct db *db) WARN_UNUSED;
@@ -56,6 +81,23 @@ struct db_ident {
 	char merged_from[UUID_STR];     /* a user this login merged away, or empty */
 };
 
+#define DB_ANSWER_MAX 4096      /* a sealed login or refresh answer */
+
+/* An answer kept sealed (box_seal under the data key) for a retry. */
+struct db_stored {
+	unsigned char b[DB_ANSWER_MAX];
+	size_t len;
+};
+
+/* How a login or refresh seals the answer it will send, inside its
+ * transaction (id is complete: session_id set), so that the answer is
+ * stored with the change it reports. Returns OK or an error that rolls the
+ * transaction back. */
+struct db_answer {
+	enum err (*seal)(void *arg, const struct db_ident *id, struct db_stored *out);
+	void *arg;
+};
+
 struct db_login {
 	const char *appid;
 	const char *openid;
@@ -63,48 +105,62 @@ struct db_login {
 	const struct wx_profile *profile;       /* OAuth userinfo, or NULL */
 	const unsigned char *sealed_key;        /* session_key sealed by box_seal, or NULL */
 	size_t sealed_len;
-	const unsigned char *code_hash; /* TOK_HASHBYTES, for idempotent login */
+	const unsigned char *code_hash; /* TOK_HASHBYTES: the code, a credential once */
 	const unsigned char *refresh_hash;      /* TOK_HASHBYTES */
 	long refresh_ttl;
+	const struct db_answer *answer; /* login: seals the answer kept with the code */
 	const char *ip;
 	const char *user_agent;
 	const char *request_id;
 };
 
+/* What is known of a code when its lock is taken. */
+struct db_code {
+	bool seen;                      /* exchanged before, by a login or a link */
+	long age;                       /* seconds since */
+	struct db_stored answer;        /* the login's sealed answer (len 0: none, a link) */
+};
+
 /*
- * db_code_lock / db_code_unlock: serialise logins that carry the same code
- * (an advisory lock on its hash), across workers and hosts; lock waits at
- * most the lock_wait_ms given to db_new. After lock, *account_id is the
- * account a login with this code made within the last 60 s, or 0. unlock
- * must follow every OK lock.
+ * db_code_lock / db_code_unlock: serialise requests that carry the same
+ * code (an advisory lock on its hash), across workers and hosts; the lock
+ * waits at most the lock wait given to db_new. After lock, *out says
+ * whether the code was exchanged before. unlock must follow every OK lock.
  */
 enum err db_code_lock(struct db *db, const unsigned char *code_hash,
-    long long *account_id) WARN_UNUSED;
+    struct db_code *out) WARN_UNUSED;
 void db_code_unlock(struct db *db, const unsigned char *code_hash);
 
 /*
  * db_login: create or update the account (appid, openid) and its user, link
- * by unionid, record the code, and open a session, in one transaction.
- * Fills out (session_id included).
+ * by unionid, open a session and record the code with the sealed answer
+ * (in->answer), in one transaction. Fills out (session_id included).
  */
 enum err db_login(struct db *db, const struct db_login *in,
     struct db_ident *out) WARN_UNUSED;
 
-/*
- * db_login_again: open a new session on an existing account, for a code
- * already exchanged (idempotent login). Fills out.
- */
-enum err db_login_again(struct db *db, long long account_id,
-    const struct db_login *in, struct db_ident *out) WARN_UNUSED;
+/* What a refresh is asked to do and what it found. */
+struct db_refresh {
+	const unsigned char *old_hash, *new_hash;       /* TOK_HASHBYTES */
+	long ttl;                       /* the rotated refresh token's life */
+	long grace;                     /* refresh_reuse_grace, seconds */
+	const char *request_id;
+	const struct db_answer *answer; /* seals the answer kept for a retry */
+	bool replayed;                  /* out: *stored is the first answer */
+	struct db_stored *stored;
+};
 
 /*
- * db_refresh: rotate the refresh token whose hash is old_hash to new_hash.
- * Returns OK (out filled), ERR_INVALID_TOKEN (unknown), ERR_TOKEN_EXPIRED,
- * ERR_SESSION_REVOKED (revoked, or old_hash was already rotated: then the
- * session is revoked here and now, and every worker told).
+ * db_refresh: rotate the refresh token whose hash is old_hash to new_hash,
+ * storing the sealed answer beside the used hash. A hash rotated less than
+ * grace seconds ago whose answer still carries the session's current
+ * refresh token is a retry: replayed is set and *stored holds that answer.
+ * Returns OK (out filled), ERR_INVALID_TOKEN (unknown, or a retry whose
+ * answer is stale), ERR_TOKEN_EXPIRED, ERR_SESSION_REVOKED (revoked, or
+ * old_hash reused after the grace: then the session is revoked here and
+ * now, and every worker told).
  */
-enum err db_refresh(struct db *db, const unsigned char *old_hash,
-    const unsigned char *new_hash, long refresh_ttl, const char *request_id,
+enum err db_refresh(struct db *db, struct db_refresh *in,
     struct db_ident *out) WARN_UNUSED;
 
 /*
@@ -125,9 +181,6 @@ enum err db_logout(struct db *db, const char *sid, const char *user_id,
 enum err db_link(struct db *db, const char *user_id, const struct db_login *in,
     struct db_ident *out, bool *already) WARN_UNUSED;
 
-/* db_account_ident: who account_id is (user, unionid, appid, openid). */
-enum err db_account_ident(struct db *db, long long account_id,
-    struct db_ident *out) WARN_UNUSED;
 
 /* ---- downstream and admin (db_admin.c) ---- */
 

@@ -33,7 +33,7 @@ extern const struct db_stmt db_merge_stmts[];
 extern const struct db_stmt db_profile_stmts[];
 extern const struct db_stmt db_admin_stmts[];
 
-#define DB_PARAMS_MAX 12
+#define DB_PARAMS_MAX 16
 
 /* Parameters of one statement: text, or binary for bytea. */
 struct db_params {
@@ -51,9 +51,6 @@ void db_p_int(struct db_params *p, long long x);
 
 /* db_copy: bounded copy of a result value (NULL copies as ""). */
 void db_copy(char *dst, size_t dstlen, const char *src);
-
-/* db_connect: connect if needed (prepare, LISTEN, reload). */
-enum err db_connect(struct db *db) WARN_UNUSED;
 
 /*
  * db_exec: run statement s; on OK *out holds the result (caller PQclears).

@@ -37,6 +37,7 @@ struct req {
 	size_t body_len;
 	struct json_object *json;       /* the body parsed as an object, or NULL */
 	struct timespec start;
+	double queued_ms;               /* waited before a worker took it (X-Request-Start) */
 	/* the response under construction */
 	char hdrs[HTTP_HDRS_MAX];
 	size_t hdrs_len;
@@ -101,6 +102,10 @@ const char *http_bearer(const struct req *r);
  * too long, or decoding to a control character.
  */
 int http_query(const struct req *r, const char *name, char *out, size_t outlen);
+
+/* http_queued_ms: milliseconds between the front server taking the request
+ * (its X-Request-Start header) and http_req_init; 0 when unknown. */
+double http_queued_ms(const struct req *r);
 
 /* http_elapsed_ms: milliseconds since http_req_init. */
 double http_elapsed_ms(const struct req *r);

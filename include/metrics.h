@@ -36,6 +36,7 @@ enum metrics_db {
 	MDB_QUERY,      /* a statement failed: a bug in our SQL */
 	MDB_RETRY,      /* serialisation failure, deadlock or unique race: retried */
 	MDB_LOCK_TIMEOUT, /* lock_timeout while waiting for a row or a lock */
+	MDB_TIMEOUT,    /* no answer in time (statement_timeout, or a frozen server) */
 	MDB__MAX
 };
 
@@ -74,6 +75,9 @@ void metrics_db_error(enum metrics_db kind);
 
 /* metrics_workers (master): workers running and configured. */
 void metrics_workers(int alive, int configured);
+
+/* metrics_gate_workers (master): gate pool workers running and configured. */
+void metrics_gate_workers(int alive, int configured);
 
 /* metrics_restart (master): one worker replaced, for this reason. */
 void metrics_restart(enum metrics_restart why);

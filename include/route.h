@@ -37,7 +37,8 @@ enum route_flag {
 	RF_BEARER = 1 << 0,     /* needs a valid access token */
 	RF_BODY = 1 << 1,       /* takes a JSON object body */
 	RF_BODY_OPTIONAL = 1 << 2, /* ... which may be left out */
-	RF_ADMIN = 1 << 3       /* needs the admin key */
+	RF_ADMIN = 1 << 3,      /* needs the admin key */
+	RF_GATE = 1 << 4        /* served by the gate pool too (never waits) */
 };
 
 /* A handler: the request has passed the front door (fields checked, token

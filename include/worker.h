@@ -7,6 +7,7 @@
 #define WXAUTH_WORKER_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 #include "common.h"
 #include "conf.h"
@@ -19,6 +20,11 @@ struct wxtoken;
 
 #define WORKER_CODE_KEYBYTES 32
 
+/* Which pool a worker serves in: the main pool answers every route; the
+ * gate pool (gate_listen) only the token check, /healthz and /metrics, and
+ * never waits on WeChat or the database. */
+enum worker_role { WORKER_MAIN, WORKER_GATE };
+
 struct worker {
 	const struct conf *conf;
 	struct tok_keys *keys;          /* token keys: first seals, all open */
@@ -28,7 +34,13 @@ struct worker {
 	struct wx *wx;
 	struct revoke *rev;
 	struct wxtoken *wxtok;          /* the apps' access tokens (wxtoken.h) */
-	int slot;                       /* 0..workers-1 under serve, -1 standalone */
+	int slot;                       /* metrics slot under serve, -1 standalone */
+	enum worker_role role;
+	/* Fail closed: true only once the revocation view is whole (loaded
+	 * since a connect, or handed over by serve); until then tokens get 503. */
+	bool view_ok;
+	bool load_fits;                 /* every entry of this reload fitted the handover */
+	bool must_exit;                 /* leave after this request (view broken) */
 	unsigned long served;
 };
 
@@ -36,7 +48,8 @@ struct worker {
  * worker_init / worker_cleanup: build and release what lives for the
  * worker. worker_init returns 0, or -1 with the reason logged.
  */
-int worker_init(struct worker *w, const struct conf *c, int slot) WARN_UNUSED;
+int worker_init(struct worker *w, const struct conf *c, int slot,
+    enum worker_role role) WARN_UNUSED;
 void worker_cleanup(struct worker *w);
 
 /*
@@ -47,7 +60,8 @@ void worker_cleanup(struct worker *w);
  * (-1: nobody waits). Returns the process exit status: 0 after a stop or
  * max_requests, 1 when it could not start or accept.
  */
-int worker_run(const struct conf *c, int fd, int slot, int ready_fd);
+int worker_run(const struct conf *c, int fd, int slot, int ready_fd,
+    enum worker_role role);
 
 /* worker_stopping: set by SIGTERM/SIGINT in a worker. */
 extern volatile sig_atomic_t worker_stop;

@@ -168,7 +168,7 @@ stop_env() {
 			stop_pid postgres "$pmpid" postgres QUIT
 		fi
 	fi
-	rm -f "$DIR/wxauth.sock" "$DIR/wxauth.pid" "$DIR/serve.pid" "$DIR/mock.pid" \
+	rm -f "$DIR/wxauth.sock" "$DIR/gate.sock" "$DIR/wxauth.pid" "$DIR/serve.pid" "$DIR/mock.pid" \
 		"$DIR/spawn-fcgi.pid"
 	return 0
 }
@@ -216,6 +216,13 @@ start_env() {
 	LAUNCH=${WXAUTH_LAUNCH:-serve}
 	WECHAT_URL=${WXAUTH_WECHAT_BASE_URL:-http://127.0.0.1:$MOCK_PORT}
 	NGINX_FCGI=${WXAUTH_NGINX_FCGI:-unix:$DIR/wxauth.sock}
+	# The gate pool's socket: serve's own; spawn-fcgi runs no gate pool, so
+	# the token check goes to the one socket there.
+	if [ "$LAUNCH" = serve ] && [ -z "${WXAUTH_NGINX_FCGI:-}" ]; then
+		NGINX_GATE=${WXAUTH_NGINX_GATE:-unix:$DIR/gate.sock}
+	else
+		NGINX_GATE=${WXAUTH_NGINX_GATE:-$NGINX_FCGI}
+	fi
 	CONFD=${WXAUTH_NGINX_CONFD:-$DIR/nginx/conf.d}
 	TIMEOUT=${WXAUTH_START_TIMEOUT:-15}
 	SKIP_APP=${WXAUTH_SKIP_APP:-0}
@@ -325,6 +332,11 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		echo "wechat_base_url = $WECHAT_URL"
 		echo "wechat_timeout_ms = 3000"
 		echo "wechat_connect_timeout_ms = 1000"
+		# Short replay windows, so that the tests can wait them out.
+		echo "login_replay_window = 2"
+		echo "refresh_reuse_grace = 2"
+		echo "gate_listen = $DIR/gate.sock"
+		echo "gate_workers = 2"
 		# WeChat's official open-data vector (tests/vectors) carries a 2016
 		# watermark: 20 years lets it decrypt end to end; "too old" is tested
 		# with blobs older than that.
@@ -401,6 +413,8 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 	sed -e "s|@PREFIX@|$DIR/nginx|g" \
 		-e "s|@LISTEN@|127.0.0.1:$PORT|g" \
 		-e "s|@FCGI@|$NGINX_FCGI|g" \
+		-e "s|@GATE@|$NGINX_GATE|g" \
+		-e "s|@ADMIN_ALLOW@|allow 127.0.0.0/8; allow ::1;|g" \
 		-e "s|@CONFD@|$CONFD|g" \
 		-e "s|@DOWNSTREAM@|127.0.0.1:$MOCK_PORT|g" \
 		-e "s|@USER@|$(id -un)|g" \
@@ -459,6 +473,7 @@ env = {
     "spawn_pid_file": d + "/spawn-fcgi.pid",
     "log_file": d + "/wxauth.log",
     "fcgi_socket": d + "/wxauth.sock",
+    "gate_socket": d + "/gate.sock",
     "workers": int(e["ENV_WORKERS"]),
     "admin_key": e["ENV_ADMIN_KEY"],
     "apps": json.loads(e["ENV_APPS"]),

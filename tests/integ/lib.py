@@ -177,6 +177,17 @@ class Env:
         with open(path, encoding="utf-8") as f:
             return cls(json.load(f))
 
+    def conf_value(self, name, default=None):
+        """A global setting of the running config file, as text."""
+        with open(self.conf, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("["):
+                    break
+                k, sep, v = line.partition("=")
+                if sep and k.strip() == name:
+                    return v.strip().strip('"')
+        return default
+
     # -- apps ---------------------------------------------------------------
 
     @staticmethod
@@ -426,14 +437,28 @@ class Env:
         with open(self.serve_pid_file, encoding="ascii") as f:
             return int(f.read().split()[0])
 
-    def worker_pids(self):
-        """Sorted child pids of the `wxauth serve` process."""
+    def _children(self):
+        """(pid, process name) of each child of the `wxauth serve` process."""
         pid = self.serve_pid()
-        p = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
+        p = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(pid)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            universal_newlines=True, timeout=10)
         # ps exits 1 when there is no child: that is an empty list, not an error.
-        return sorted(int(x) for x in p.stdout.split() if x.strip().isdigit())
+        out = []
+        for line in p.stdout.splitlines():
+            parts = line.split()
+            if parts and parts[0].isdigit():
+                out.append((int(parts[0]), parts[1] if len(parts) > 1 else ""))
+        return out
+
+    def worker_pids(self):
+        """Sorted pids of the main pool's workers (children of `wxauth serve`
+        that are not gate workers)."""
+        return sorted(p for p, name in self._children() if name != "wxauth-gate")
+
+    def gate_pids(self):
+        """Sorted pids of the gate pool's workers (the token check)."""
+        return sorted(p for p, name in self._children() if name == "wxauth-gate")
 
     # -- tokens -------------------------------------------------------------
 
