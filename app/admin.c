@@ -3,6 +3,7 @@
  * and what an operator needs to find and cut off a user.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "admin.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "worker.h"
 
 #define FEED_LIMIT_MAX 1000
@@ -23,6 +25,7 @@ admin_check(struct worker *w, struct req *r)
 {
 	const char *key = http_bearer(r), *want = w->conf->admin_key;
 	unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
+	enum metrics_admin why;
 	enum err rc;
 
 	if (key == NULL) {
@@ -38,9 +41,10 @@ admin_check(struct worker *w, struct req *r)
 		sodium_memzero(b, sizeof(b));
 	}
 	if (rc != OK) {
-		log_warnx("admin: %s refused (%s)", r->path, key == NULL ?
-		    "no key" : want[0] == '\0' ? "admin API disabled" : "wrong key");
-		db_audit_event(w->db, "admin_denied", r->id, r->remote_addr, NULL);
+		why = key == NULL ? MA_NO_KEY : want[0] == '\0' ? MA_DISABLED : MA_WRONG_KEY;
+		log_warnx("admin: %s refused (%s)", r->path, metrics_admin_reason(why));
+		metrics_admin_denied(why);
+		db_admin_denied(w->db, r->remote_addr, metrics_admin_reason(why), r->id);
 	}
 	return rc;
 }
@@ -71,8 +75,10 @@ query_num(const struct req *r, const char *name, long long dflt, long long max,
 		return 0;
 	if (found < 0 || buf[0] < '0' || buf[0] > '9')
 		return -1;
+	/* A number that overflows is refused, never clamped. */
+	errno = 0;
 	*out = strtoll(buf, &end, 10);
-	return *end == '\0' && *out <= max ? 0 : -1;
+	return *end == '\0' && errno == 0 && *out <= max ? 0 : -1;
 }
 
 enum err

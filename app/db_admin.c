@@ -20,6 +20,7 @@ enum admin_stmt {
 	A_FIND_UNIONID,
 	A_USER_JSON,
 	A_REVOKE_USER,
+	A_DENIED,
 	A__MAX
 };
 
@@ -55,6 +56,16 @@ const struct db_stmt db_admin_stmts[] = {
 	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = 'admin'"
 	    " WHERE user_id = $1 AND revoked_at IS NULL RETURNING id)"
 	    " SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r"},
+	/* One row per source address and minute, counting the refusals: a loop
+	 * of wrong keys cannot grow the table faster than a row a minute. */
+	[A_DENIED] = {"admin_denied",
+	    "INSERT INTO audit_log (event, request_id, ip, detail, dedup)"
+	    " VALUES ('admin_denied', $1, $2, jsonb_build_object('count', 1, 'reason', $3::text),"
+	    " 'admin_denied/' || coalesce($2, '') || '/' ||"
+	    " floor(extract(epoch FROM now()) / 60)::bigint)"
+	    " ON CONFLICT (dedup) WHERE dedup IS NOT NULL DO UPDATE SET detail ="
+	    " jsonb_set(audit_log.detail, '{count}',"
+	    " to_jsonb(coalesce((audit_log.detail->>'count')::bigint, 1) + 1))"},
 	[A__MAX] = {NULL, NULL}
 };
 
@@ -172,9 +183,17 @@ db_admin_revoke(struct db *db, const char *user_id, const char *request_id,
 }
 
 void
-db_audit_event(struct db *db, const char *event, const char *request_id,
-    const char *ip, const char *detail)
+db_admin_denied(struct db *db, const char *ip, const char *reason,
+    const char *request_id)
 {
-	if (db_connect(db) == OK)
-		(void)db_audit(db, event, NULL, 0, NULL, request_id, ip, detail);
+	struct db_params p = {0};
+	PGresult *res = NULL;
+
+	if (db_connect(db) != OK)
+		return;
+	db_p_text(&p, request_id);
+	db_p_text(&p, ip);
+	db_p_text(&p, reason);
+	if (db_exec(db, &db_admin_stmts[A_DENIED], &p, &res) == OK)
+		PQclear(res);
 }

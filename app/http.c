@@ -2,6 +2,7 @@
  * http.c - FastCGI request parameters, bodies and JSON responses.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,140 @@ http_read_body(struct req *r, long max)
 	return OK;
 }
 
+/* finite_only: no NaN or infinity anywhere in o (json-c's strict mode
+ * still takes NaN, Infinity and -Infinity, which RFC 8259 does not). */
+static int
+finite_only(struct json_object *o, int depth)
+{
+	struct json_object_iterator it, end;
+	size_t i, n;
+	double d;
+
+	if (depth > JSON_DEPTH)
+		return 0;
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		d = json_object_get_double(o);
+		return !isnan(d) && !isinf(d);
+	case json_type_array:
+		n = json_object_array_length(o);
+		for (i = 0; i < n; i++)
+			if (!finite_only(json_object_array_get_idx(o, i), depth + 1))
+				return 0;
+		return 1;
+	case json_type_object:
+		it = json_object_iter_begin(o);
+		end = json_object_iter_end(o);
+		for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+			if (!finite_only(json_object_iter_peek_value(&it), depth + 1))
+				return 0;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static int
+hex4(const char *s, unsigned *out)
+{
+	unsigned v = 0;
+	int i, c;
+
+	for (i = 0; i < 4; i++) {
+		c = (unsigned char)s[i];
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v = v * 16 + (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* plain_name: n bytes of letters, digits and '_': safe to name in a message. */
+static int
+plain_name(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return n > 0;
+}
+
+/*
+ * lone_surrogate: the body has a \u escape of a surrogate that is not half
+ * of a pair (json-c would store U+FFFD without a word). key receives the
+ * top-level field it is in ("" when it is in a key or nested deeper than a
+ * plain name can say). Returns 1 when found. The body is valid JSON here.
+ */
+static int
+lone_surrogate(const char *b, size_t len, char *key, size_t keylen)
+{
+	size_t i, start = 0;
+	unsigned u, lo;
+	int depth = 0, in_str = 0, is_key = 0, expect_key = 0;
+
+	key[0] = '\0';
+	for (i = 0; i < len; i++) {
+		if (!in_str) {
+			if (b[i] == '{') {
+				depth++;
+				expect_key = 1;
+			} else if (b[i] == '[') {
+				depth++;
+				expect_key = 0;
+			} else if (b[i] == '}' || b[i] == ']') {
+				depth--;
+			} else if (b[i] == ',') {
+				expect_key = depth == 1 || expect_key;
+			} else if (b[i] == '"') {
+				in_str = 1;
+				is_key = expect_key;
+				expect_key = 0;
+				start = i + 1;
+			}
+			continue;
+		}
+		if (b[i] == '"') {
+			in_str = 0;
+			/* A top-level key: remember it, if it is a plain name. */
+			if (is_key && depth == 1 && i - start < keylen &&
+			    plain_name(b + start, i - start)) {
+				memcpy(key, b + start, i - start);
+				key[i - start] = '\0';
+			}
+			continue;
+		}
+		if (b[i] != '\\')
+			continue;
+		i++;
+		if (i >= len || b[i] != 'u' || i + 4 >= len || hex4(b + i + 1, &u) == -1)
+			continue;
+		i += 4;
+		if (u >= 0xdc00 && u <= 0xdfff)
+			goto found;
+		if (u >= 0xd800 && u <= 0xdbff) {
+			if (i + 6 < len && b[i + 1] == '\\' && b[i + 2] == 'u' &&
+			    hex4(b + i + 3, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
+				i += 6;
+				continue;
+			}
+			goto found;
+		}
+	}
+	return 0;
+found:
+	if (is_key || depth != 1)
+		key[0] = '\0';
+	return 1;
+}
+
 enum err
 http_parse_json(struct req *r, int allow_empty)
 {
@@ -204,8 +339,12 @@ http_parse_json(struct req *r, int allow_empty)
 	for (off = json_tokener_get_parse_end(tok); off < r->body_len; off++)
 		if (!isspace((unsigned char)r->body[off]))
 			goto out;
-	if (!json_object_is_type(o, json_type_object))
+	if (!json_object_is_type(o, json_type_object) || !finite_only(o, 0))
 		goto out;
+	if (lone_surrogate(r->body, r->body_len, r->bad_field, sizeof(r->bad_field))) {
+		rc = ERR_INVALID_REQUEST;
+		goto out;
+	}
 	r->json = o;
 	o = NULL;
 	rc = bad_utf8 ? ERR_INVALID_JSON : OK;

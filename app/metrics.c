@@ -68,6 +68,12 @@ static const char *const restart_reasons[MR__MAX] = {
 	[MR_RELOADED] = "reloaded",
 };
 
+static const char *const admin_reasons[MA__MAX] = {
+	[MA_NO_KEY] = "no_key",
+	[MA_WRONG_KEY] = "wrong_key",
+	[MA_DISABLED] = "disabled",
+};
+
 typedef _Atomic uint64_t counter;
 
 struct slot {
@@ -77,6 +83,7 @@ struct slot {
 	counter token_refreshes;
 	counter merges[NMERGE];
 	counter db_errors[MDB__MAX];
+	counter admin_denied[MA__MAX];
 } __attribute__((aligned(64)));
 
 struct wx_entry {
@@ -298,6 +305,21 @@ metrics_workers(int alive, int configured)
 }
 
 void
+metrics_admin_denied(enum metrics_admin why)
+{
+	struct slot *s = mine();
+
+	if (s != NULL && why >= 0 && why < MA__MAX)
+		add(&s->admin_denied[why], 1);
+}
+
+const char *
+metrics_admin_reason(enum metrics_admin why)
+{
+	return why >= 0 && why < MA__MAX ? admin_reasons[why] : "other";
+}
+
+void
 metrics_gate_workers(int alive, int configured)
 {
 	if (m == NULL || !m->shared)
@@ -405,6 +427,7 @@ struct sums {
 	uint64_t token_refreshes;
 	uint64_t merges[NMERGE];
 	uint64_t db_errors[MDB__MAX];
+	uint64_t admin_denied[MA__MAX];
 };
 
 static void
@@ -434,6 +457,8 @@ sum(struct sums *t)
 			t->merges[k] += get(&s->merges[k]);
 		for (k = 0; k < MDB__MAX; k++)
 			t->db_errors[k] += get(&s->db_errors[k]);
+		for (k = 0; k < MA__MAX; k++)
+			t->admin_denied[k] += get(&s->admin_denied[k]);
 	}
 }
 
@@ -552,6 +577,11 @@ metrics_render(size_t *len)
 	for (k = 0; k < MDB__MAX; k++)
 		put(&o, "wxauth_db_errors_total{kind=\"%s\"} %llu\n", db_kinds[k],
 		    (unsigned long long)t->db_errors[k]);
+	family(&o, "wxauth_admin_denied_total", "counter",
+	    "Admin requests refused, by reason.");
+	for (k = 0; k < MA__MAX; k++)
+		put(&o, "wxauth_admin_denied_total{reason=\"%s\"} %llu\n", admin_reasons[k],
+		    (unsigned long long)t->admin_denied[k]);
 	family(&o, "wxauth_workers_alive", "gauge",
 	    "Worker processes running (under spawn-fcgi: this one).");
 	put(&o, "wxauth_workers_alive %d\n", atomic_load(&m->alive));

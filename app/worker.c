@@ -203,7 +203,13 @@ front(struct worker *w, struct req *r, enum route *rt, struct tok_claims *who,
 	if (r->body_len > 0 && !is_json_type(r->content_type))
 		return ERR_UNSUPPORTED_MEDIA_TYPE;
 	if ((rc = http_parse_json(r, (d->flags & RF_BODY_OPTIONAL) != 0)) != OK) {
-		if (r->body_len == 0)
+		if (rc == ERR_INVALID_REQUEST && r->bad_field[0] != '\0')
+			snprintf(why, whylen, "field '%s' is not valid Unicode "
+			    "(an escaped lone surrogate)", r->bad_field);
+		else if (rc == ERR_INVALID_REQUEST)
+			snprintf(why, whylen, "a string is not valid Unicode "
+			    "(an escaped lone surrogate)");
+		else if (r->body_len == 0)
 			snprintf(why, whylen, "a JSON object body is required");
 		/* Invalid UTF-8 in a field that must be text or a token: say
 		 * which field, as for any other bad field. */

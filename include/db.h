@@ -205,9 +205,10 @@ enum err db_user_lookup(struct db *db, enum db_user_by by, const char *a,
 enum err db_admin_revoke(struct db *db, const char *user_id, const char *request_id,
     long *count) WARN_UNUSED;
 
-/* db_audit_event: one audit row on its own (for refusals that store nothing else). */
-void db_audit_event(struct db *db, const char *event, const char *request_id,
-    const char *ip, const char *detail);
+/* db_admin_denied: count a refused admin request in the audit log: one row
+ * per source address and minute, carrying the count and the last reason. */
+void db_admin_denied(struct db *db, const char *ip, const char *reason,
+    const char *request_id);
 
 /*
  * db_unmerge: undo merge id: move back the accounts and sessions it moved,

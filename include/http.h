@@ -36,6 +36,7 @@ struct req {
 	char *body;                     /* malloc'd, NUL-terminated, NULL if none */
 	size_t body_len;
 	struct json_object *json;       /* the body parsed as an object, or NULL */
+	char bad_field[64];             /* a field whose text is not valid Unicode */
 	struct timespec start;
 	double queued_ms;               /* waited before a worker took it (X-Request-Start) */
 	/* the response under construction */
@@ -68,6 +69,9 @@ enum err http_read_body(struct req *r, long max) WARN_UNUSED;
  * r->json is NULL after ERR_INVALID_JSON, except when the body is a JSON
  * object whose only fault is invalid UTF-8 inside strings: then r->json
  * holds it, unchecked, for the front door to name the field at fault.
+ * NaN and infinities anywhere are ERR_INVALID_JSON; a \u escape of a lone
+ * surrogate is ERR_INVALID_REQUEST with r->bad_field naming the top-level
+ * field it is in ("" when none can be named).
  */
 enum err http_parse_json(struct req *r, int allow_empty) WARN_UNUSED;
 

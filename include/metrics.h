@@ -40,6 +40,19 @@ enum metrics_db {
 	MDB__MAX
 };
 
+/* Why an admin request was refused (wxauth_admin_denied_total). */
+enum metrics_admin {
+	MA_NO_KEY,      /* no bearer at all */
+	MA_WRONG_KEY,   /* not the admin key */
+	MA_DISABLED,    /* no admin key configured */
+	MA__MAX
+};
+
+/* metrics_admin_denied: one refused admin request. */
+void metrics_admin_denied(enum metrics_admin why);
+/* metrics_admin_reason: "no_key", "wrong_key", "disabled". */
+const char *metrics_admin_reason(enum metrics_admin why);
+
 /*
  * metrics_init: the shared counters for a pool of up to nslots workers
  * (master, before forking). Returns 0, or -1 with the reason logged.

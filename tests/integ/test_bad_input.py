@@ -166,3 +166,24 @@ def test_workers_alive_after_bad_input(env):
     r = env.req("GET", "/healthz")
     assert r.status == 200, "healthz: %s" % r.describe()
     _workers_same(env, pids)
+
+
+def test_json_that_rfc_8259_forbids(env):
+    # json-c's strict mode takes NaN and the infinities: refused all the same,
+    # anywhere in the body, before WeChat is asked.
+    code = "nan.%s" % nonce()
+    for bad in ('{"code":"%s","x":NaN}', '{"code":"%s","x":Infinity}',
+                '{"code":"%s","x":-Infinity}', '{"code":"%s","x":[1,{"y":NaN}]}',
+                '{"code":"%s","x":1e999}'):
+        _check(env, "POST", "/v1/login", 400, "invalid_json", body=(bad % code).encode(),
+               headers=JSON)
+    # An escape of a lone surrogate is not text: refused, naming the field,
+    # never stored as U+FFFD.
+    for bad, field in (('{"code":"a\\udc00b"}', "code"), ('{"code":"a\\ud800"}', "code"),
+                       ('{"code":"a\\ud800\\u0041"}', "code"),
+                       ('{"code":"%s","x":"\\udfff"}' % code, "x")):
+        _check(env, "POST", "/v1/login", 400, "invalid_request", body=bad.encode(),
+               headers=JSON, field=field)
+    # A well-formed pair is text.
+    r = env.req("POST", "/v1/login", b'{"code":"\\ud83d\\ude00"}', headers=JSON)
+    assert r.status in (400, 401) and r.json["error"] != "invalid_json", r.describe()
