@@ -30,7 +30,8 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: wxauth serve [-c CONF]          run the worker pool (php-fpm style)\n"
-	    "       wxauth worker [-c CONF]         one worker on the FastCGI socket on fd 0 (spawn-fcgi)\n"
+	    "       wxauth worker [-c CONF] [--gate]  one worker on the FastCGI socket on fd 0 (spawn-fcgi);\n"
+	    "                                       --gate: the token check only (a gate pool)\n"
 	    "       wxauth migrate [-c CONF] [-d DIR]  apply database migrations (default DIR %s/db)\n"
 	    "       wxauth keygen [--rotate] FILE   write a new key file, or put a new first key in FILE\n"
 	    "       wxauth check-config [-c CONF]   check the config and the key files it names\n"
@@ -174,7 +175,7 @@ out:
 }
 
 static int
-worker_main(const char *path)
+worker_main(const char *path, enum worker_role role)
 {
 	struct conf *c = conf_open(path);
 	int rc = 1;
@@ -186,7 +187,7 @@ worker_main(const char *path)
 		goto out;
 	}
 	/* spawn-fcgi hands us the listening socket as fd 0. */
-	rc = worker_run(c, 0, -1, -1, WORKER_MAIN);
+	rc = worker_run(c, 0, -1, -1, role);
 out:
 	conf_close(c);
 	return rc;
@@ -248,7 +249,7 @@ main(int argc, char **argv)
 {
 	const char *cmd, *conf = getenv("WXAUTH_CONFIG"), *dir = WXAUTH_DATADIR "/db";
 	const char *file = NULL;
-	int i, rotate = 0, rc;
+	int i, rotate = 0, gate = 0, rc;
 
 	if (argc < 2) {
 		usage();
@@ -262,6 +263,8 @@ main(int argc, char **argv)
 			dir = argv[++i];
 		else if (strcmp(argv[i], "--rotate") == 0)
 			rotate = 1;
+		else if (strcmp(argv[i], "--gate") == 0 && strcmp(cmd, "worker") == 0)
+			gate = 1;
 		else if (argv[i][0] != '-' && file == NULL)
 			file = argv[i];
 		else {
@@ -278,7 +281,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "serve") == 0 && file == NULL)
 		rc = pool_serve(conf);
 	else if (strcmp(cmd, "worker") == 0 && file == NULL)
-		rc = worker_main(conf);
+		rc = worker_main(conf, gate ? WORKER_GATE : WORKER_MAIN);
 	else if (strcmp(cmd, "migrate") == 0 && file == NULL)
 		rc = migrate_main(conf, dir);
 	else if (strcmp(cmd, "check-config") == 0 && file == NULL)

@@ -25,6 +25,12 @@
 #   WXAUTH_CONFIG    configuration file     (/etc/wxauth/wxauth.conf)
 #   WXAUTH_BIN       the wxauth binary      (/usr/local/bin/wxauth)
 #   WXAUTH_PID_FILE  the workers' pids, one per line (/run/wxauth/spawn-fcgi.pid)
+#   WXAUTH_GATE      1: start gate workers instead (`wxauth worker --gate`,
+#                    the token check only), on their own socket and pid file:
+#                    run this script twice, once with WXAUTH_GATE=1
+#                    WXAUTH_SOCKET=/run/wxauth/gate.sock
+#                    WXAUTH_PID_FILE=/run/wxauth/spawn-fcgi-gate.pid, and send
+#                    nginx's /v1/session and auth_request there.
 set -eu
 
 SOCKET=${WXAUTH_SOCKET-/run/wxauth/wxauth.sock}
@@ -44,4 +50,7 @@ if [ -n "$GROUP_NAME" ]; then
 	set -- "$@" -g "$GROUP_NAME"
 fi
 mkdir -p "$(dirname "$SOCKET")" "$(dirname "$PID_FILE")"
+if [ "${WXAUTH_GATE-0}" = 1 ]; then
+	exec spawn-fcgi "$@" -- "$BIN" worker -c "$CONFIG" --gate
+fi
 exec spawn-fcgi "$@" -- "$BIN" worker -c "$CONFIG"

@@ -8,7 +8,7 @@
 #   1. unit tests, release build (build/tests/test_*)
 #   2. the WeChat mock's own tests (tests/mock/test_wxmock.py), if present
 #   3. integration tests against a full environment (tests/env.sh) running
-#      build/wxauth
+#      build/wxauth, then the fault tests (tests/fault) in another one
 #   4. unit tests, sanitizer build (build-asan/tests/test_*)
 #   5. integration tests against build-asan/wxauth; every sanitizer report
 #      file a process of that environment wrote counts as one failure
@@ -254,6 +254,11 @@ fi
 # 3. integration, release
 banner "integration tests (build/wxauth)"
 integ_stage "integration" "$SCRATCH/rel" "$ROOT/build/wxauth" "$@"
+
+# 3b. fault tests: PostgreSQL stopped, restarted and frozen, WeChat hanging
+# and down, workers killed, each in a fresh environment of their own
+banner "fault tests (build/wxauth, tests/fault)"
+integ_stage "fault" "$SCRATCH/fault" "$ROOT/build/wxauth" --dir tests/fault --timeout 120
 
 # 4. unit tests, sanitizers
 banner "unit tests (build-asan/, ASan + UBSan)"

@@ -24,7 +24,7 @@ fi
 DIR=$SCRATCH/env
 A=$SCRATCH/apache
 env_start "$DIR" WXAUTH_WORKERS=2 || finish
-chgrp www-data "$DIR/wxauth.sock"
+chgrp www-data "$DIR/wxauth.sock" "$DIR/gate.sock"
 
 APORT=$(free_port)
 mkdir -p "$A/run" "$A/logs"
@@ -46,11 +46,13 @@ LoadModule proxy_module $MODS/mod_proxy.so
 LoadModule proxy_fcgi_module $MODS/mod_proxy_fcgi.so
 LoadModule setenvif_module $MODS/mod_setenvif.so
 LoadModule headers_module $MODS/mod_headers.so
+LoadModule reqtimeout_module $MODS/mod_reqtimeout.so
 StartServers 1
 ServerLimit 2
 ThreadsPerChild 16
 Define APACHE_LOG_DIR $A/logs
 Define WXAUTH_SOCKET $DIR/wxauth.sock
+Define WXAUTH_GATE_SOCKET $DIR/gate.sock
 Define WXAUTH_PORT $APORT
 Include $ROOT/deploy/apache-wxauth.conf
 EOF
@@ -87,6 +89,14 @@ else
 fi
 
 smoke "$DIR/env.json" --base-url "http://127.0.0.1:$APORT" --scope pool
+
+# Slow bodies (a byte a second) on every main worker and more: the token
+# check through Apache goes on, fast, and mod_reqtimeout cuts them off.
+if "$PY" "$ROOT/tests/deploy/slow_bodies.py" "$DIR/env.json" "http://127.0.0.1:$APORT"; then
+	ok "8 slow bodies through Apache leave the token check alone"
+else
+	bad "slow bodies through Apache slowed or failed the token check"
+fi
 
 rid=$(curl -s -D - -o /dev/null "http://127.0.0.1:$APORT/healthz" | tr -d '\r' |
 	sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p')

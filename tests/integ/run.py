@@ -32,15 +32,15 @@ sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 import lib  # noqa: E402  (after the sys.path change, on purpose)
 
 
-def load_modules():
+def load_modules(folder=HERE):
     """[(file name, module or None, import traceback or None)] in file order."""
     out = []
-    for name in sorted(os.listdir(HERE)):
+    for name in sorted(os.listdir(folder)):
         if not (name.startswith("test_") and name.endswith(".py")):
             continue
         modname = name[:-3]
         try:
-            spec = importlib.util.spec_from_file_location(modname, os.path.join(HERE, name))
+            spec = importlib.util.spec_from_file_location(modname, os.path.join(folder, name))
             mod = importlib.util.module_from_spec(spec)
             sys.modules[modname] = mod
             spec.loader.exec_module(mod)
@@ -99,11 +99,12 @@ def main(argv=None):
     ap.add_argument("-k", dest="substring", default=None,
                     help="run only tests whose 'file::name' contains this")
     ap.add_argument("--timeout", type=float, default=60.0, help="per-test timeout, seconds")
+    ap.add_argument("--dir", default=HERE, help="folder of the test_*.py files (default: this one)")
     args = ap.parse_args(argv)
 
     env = lib.Env.load(args.env_json)
     passed = failed = 0
-    for fname, mod, err in load_modules():
+    for fname, mod, err in load_modules(os.path.abspath(args.dir)):
         if mod is None:
             label = "%s::<import>" % fname
             if args.substring and args.substring not in label and args.substring not in fname:
