@@ -92,16 +92,6 @@ unlock(void)
 	pthread_mutex_unlock(&hv->lock);
 }
 
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static int64_t
 now_s(void)
 {
@@ -120,7 +110,7 @@ handover_put_session(const char *sid, int64_t until)
 		return 0;
 	if (strlen(sid) >= UUID_STR || lock() == -1)
 		return 0;       /* not a UUID: nothing a token carries */
-	h = hash(sid);
+	h = revoke_hash(sid);
 	for (i = 0; i < PROBE; i++) {
 		e = &hv->s[(h + i) & (SESSIONS - 1)];
 		if (e->until >= now && strcmp(e->sid, sid) == 0) {
@@ -149,7 +139,7 @@ static struct hv_merge *
 merge_slot(const char *from, int64_t now, bool want_free)
 {
 	struct hv_merge *e, *free_slot = NULL;
-	size_t i, h = hash(from);
+	size_t i, h = revoke_hash(from);
 
 	for (i = 0; i < PROBE; i++) {
 		e = &hv->m[(h + i) & (MERGES - 1)];

@@ -28,8 +28,8 @@ struct revoke {
 	struct table merges;
 };
 
-static uint64_t
-hash(const char *s)
+uint64_t
+revoke_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -45,7 +45,7 @@ find(const struct table *t, const char *key)
 
 	if (t->cap == 0)
 		return NULL;
-	for (i = hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
+	for (i = revoke_hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
 		if (strcmp(t->e[i].key, key) == 0)
 			return &t->e[i];
 	return NULL;
@@ -67,7 +67,7 @@ rebuild(struct table *t, size_t cap, int64_t now)
 	for (i = 0; i < t->cap; i++) {
 		if (!t->e[i].used || t->e[i].until < now)
 			continue;
-		for (j = hash(t->e[i].key) & (cap - 1); nt.e[j].used; j = (j + 1) & (cap - 1))
+		for (j = revoke_hash(t->e[i].key) & (cap - 1); nt.e[j].used; j = (j + 1) & (cap - 1))
 			;
 		nt.e[j] = t->e[i];
 		nt.n++;
@@ -89,7 +89,7 @@ put(struct table *t, const char *key, const char *val, const char *uni, int64_t 
 	if ((e = find(t, key)) == NULL) {
 		if ((t->n + 1) * 2 > t->cap && rebuild(t, t->cap ? t->cap * 2 : 64, INT64_MIN) == -1)
 			return -1;
-		for (i = hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
+		for (i = revoke_hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
 			;
 		e = &t->e[i];
 		memcpy(e->key, key, strlen(key) + 1);

@@ -42,6 +42,9 @@ const char *revoke_resolve(const struct revoke *rv, const char *uid,
 
 /* revoke_prune: drop entries whose `until` is before now. */
 void revoke_prune(struct revoke *rv, int64_t now);
+/* revoke_hash: FNV-1a of a key (the view's tables and handover.c's). */
+uint64_t revoke_hash(const char *s);
+
 /* revoke_count: how many entries are held (for metrics and tests). */
 size_t revoke_count(const struct revoke *rv);
 
