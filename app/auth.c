@@ -15,31 +15,34 @@
 #include "db.h"
 #include "log.h"
 #include "revoke.h"
-#include "worker.h"
 #include "wx.h"
 
 #define CODE_MAX 128
 #define SEALED_MAX (WX_SESSION_KEY_STR + BOX_OVERHEAD)
 
+/* Login and link carry the same two fields, at the same entries. */
+enum { CODE_APPID, CODE_CODE };
 const struct field auth_login_fields[] = {
-	{"appid", FT_STRING, FF_TOKEN, 1, APPID_MAX},
-	{"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, CODE_MAX},
-	FIELDS_END
-};
-
-const struct field auth_refresh_fields[] = {
-	{"refresh_token", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, 256},
+	[CODE_APPID] = {"appid", FT_STRING, FF_TOKEN, 1, APPID_MAX},
+	[CODE_CODE] = {"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, CODE_MAX},
 	FIELDS_END
 };
 
 const struct field auth_link_fields[] = {
-	{"appid", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, APPID_MAX},
-	{"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, CODE_MAX},
+	[CODE_APPID] = {"appid", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, APPID_MAX},
+	[CODE_CODE] = {"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, CODE_MAX},
 	FIELDS_END
 };
 
+enum { REFRESH_TOKEN };
+const struct field auth_refresh_fields[] = {
+	[REFRESH_TOKEN] = {"refresh_token", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, 256},
+	FIELDS_END
+};
+
+enum { LOGOUT_ALL };
 const struct field auth_logout_fields[] = {
-	{"all", FT_BOOL, 0, 0, 0},
+	[LOGOUT_ALL] = {"all", FT_BOOL, 0, 0, 0},
 	FIELDS_END
 };
 
@@ -87,7 +90,7 @@ add_merged_from(struct json_object *o, const struct db_ident *id)
  * (the caller puts it), or NULL.
  */
 static struct json_object *
-tokens_answer(const struct worker *w, const struct db_ident *id, const char *refresh)
+tokens_answer(const struct svc *s, const struct db_ident *id, const char *refresh)
 {
 	struct tok_claims c;
 	struct json_object *o = NULL, *u;
@@ -95,23 +98,23 @@ tokens_answer(const struct worker *w, const struct db_ident *id, const char *ref
 	int64_t now = (int64_t)time(NULL);
 
 	memset(&c, 0, sizeof(c));
-	snprintf(c.iss, sizeof(c.iss), "%s", w->conf->issuer);
+	snprintf(c.iss, sizeof(c.iss), "%s", s->conf->issuer);
 	snprintf(c.sub, sizeof(c.sub), "%s", id->user_id);
 	snprintf(c.sid, sizeof(c.sid), "%s", id->session_id);
 	snprintf(c.app, sizeof(c.app), "%s", id->appid);
 	snprintf(c.oid, sizeof(c.oid), "%s", id->openid);
 	snprintf(c.uni, sizeof(c.uni), "%s", id->unionid);
 	c.iat = now;
-	c.exp = now + w->conf->access_ttl;
-	if (tok_seal(w->keys, &c, token, sizeof(token)) == -1 ||
+	c.exp = now + s->conf->access_ttl;
+	if (tok_seal(s->keys, &c, token, sizeof(token)) == -1 ||
 	    (o = json_object_new_object()) == NULL)
 		goto out;
 	json_object_object_add(o, "access_token", json_object_new_string(token));
 	json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
-	json_object_object_add(o, "expires_in", json_object_new_int64(w->conf->access_ttl));
+	json_object_object_add(o, "expires_in", json_object_new_int64(s->conf->access_ttl));
 	json_object_object_add(o, "refresh_token", json_object_new_string(refresh));
 	json_object_object_add(o, "refresh_expires_in",
-	    json_object_new_int64(w->conf->refresh_ttl));
+	    json_object_new_int64(s->conf->refresh_ttl));
 	u = add_ident(o, id->user_id, id->unionid, id->appid, id->openid);
 	json_object_object_add(u, "created", json_object_new_boolean(id->created));
 	add_merged_from(o, id);
@@ -129,47 +132,47 @@ out:
  * nothing else ever does.
  */
 struct sealer {
-	const struct worker *w;
+	const struct svc *s;
 	const char *refresh;            /* the new refresh token */
 	char ad[16 + TOK_HASHBYTES * 2 + 1];
 	struct json_object *answer;     /* what was sealed, to send after commit */
 };
 
 static void
-sealer_init(struct sealer *s, const struct worker *w, const char *refresh,
+sealer_init(struct sealer *sl, const struct svc *s, const char *refresh,
     const char *kind, const unsigned char hash[TOK_HASHBYTES])
 {
 	size_t n;
 
-	memset(s, 0, sizeof(*s));
-	s->w = w;
-	s->refresh = refresh;
-	n = (size_t)snprintf(s->ad, sizeof(s->ad), "%s/", kind);
-	sodium_bin2hex(s->ad + n, sizeof(s->ad) - n, hash, TOK_HASHBYTES);
+	memset(sl, 0, sizeof(*sl));
+	sl->s = s;
+	sl->refresh = refresh;
+	n = (size_t)snprintf(sl->ad, sizeof(sl->ad), "%s/", kind);
+	sodium_bin2hex(sl->ad + n, sizeof(sl->ad) - n, hash, TOK_HASHBYTES);
 }
 
 static enum err
 seal_answer(void *arg, const struct db_ident *id, struct db_stored *out)
 {
-	struct sealer *s = arg;
+	struct sealer *sl = arg;
 	const char *text;
 	size_t len;
 
 	/* A transaction run again makes the answer again. */
-	json_object_put(s->answer);
-	if ((s->answer = tokens_answer(s->w, id, s->refresh)) == NULL ||
-	    (text = json_object_to_json_string_length(s->answer,
+	json_object_put(sl->answer);
+	if ((sl->answer = tokens_answer(sl->s, id, sl->refresh)) == NULL ||
+	    (text = json_object_to_json_string_length(sl->answer,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len)) == NULL ||
-	    box_seal(out->b, sizeof(out->b), &out->len, s->w->data_keys,
-	    (const unsigned char *)text, len, s->ad) == -1)
+	    box_seal(out->b, sizeof(out->b), &out->len, sl->s->data_keys,
+	    (const unsigned char *)text, len, sl->ad) == -1)
 		return ERR_INTERNAL;
 	return OK;
 }
 
 /* send_stored: open a stored answer and send it as it was. */
 static enum err
-send_stored(struct worker *w, struct req *r, const struct db_stored *st,
-    const struct sealer *s)
+send_stored(struct svc *s, struct req *r, const struct db_stored *st,
+    const struct sealer *sl)
 {
 	struct json_object *o = NULL, *u, *id;
 	char *text = NULL;
@@ -178,8 +181,8 @@ send_stored(struct worker *w, struct req *r, const struct db_stored *st,
 
 	if (st->len <= BOX_OVERHEAD || (text = sodium_malloc(st->len)) == NULL)
 		goto out;
-	if (box_open((unsigned char *)text, st->len, &len, w->data_keys, st->b,
-	    st->len, s->ad) == -1) {
+	if (box_open((unsigned char *)text, st->len, &len, s->data_keys, st->b,
+	    st->len, sl->ad) == -1) {
 		/* Sealed under a data key no longer listed: refuse, never guess. */
 		log_warnx("a stored answer does not open (data key removed?)");
 		rc = ERR_INVALID_CODE;
@@ -201,20 +204,6 @@ out:
 	return rc;
 }
 
-/* The code's hash is keyed, so the table of seen codes reveals nothing, and
- * includes the appid, so two apps' codes never collide. */
-static void
-code_hash(const struct worker *w, const char *appid, const char *code,
-    unsigned char out[TOK_HASHBYTES])
-{
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, w->code_key, WORKER_CODE_KEYBYTES, TOK_HASHBYTES);
-	crypto_generichash_update(&st, (const unsigned char *)appid, strlen(appid) + 1);
-	crypto_generichash_update(&st, (const unsigned char *)code, strlen(code));
-	crypto_generichash_final(&st, out, TOK_HASHBYTES);
-}
-
 /* What WeChat says about a code, whatever the app's type. Wiped after use. */
 struct proof {
 	struct wx_session s;            /* mini-program */
@@ -230,7 +219,7 @@ struct proof {
  * "snapshot" visitor is refused: it is not a person's account.
  */
 static enum err
-prove(struct worker *w, const struct conf_app *app,
+prove(struct svc *s, const struct conf_app *app,
     const char *code, struct proof *p, struct db_login *in)
 {
 	char ad[APPID_MAX + OPENID_MAX + 2];
@@ -239,10 +228,10 @@ prove(struct worker *w, const struct conf_app *app,
 
 	switch (app->type) {
 	case APP_MINIPROGRAM:
-		if ((rc = wx_code2session(w->wx, app, code, &p->s)) != OK)
+		if ((rc = wx_code2session(s->wx, app, code, &p->s)) != OK)
 			return rc;
 		snprintf(ad, sizeof(ad), "%s/%s", app->appid, p->s.openid);
-		if (box_seal(p->sealed, sizeof(p->sealed), &sealed_len, w->data_keys,
+		if (box_seal(p->sealed, sizeof(p->sealed), &sealed_len, s->data_keys,
 		    (const unsigned char *)p->s.session_key, strlen(p->s.session_key), ad) == -1)
 			return ERR_INTERNAL;
 		in->openid = p->s.openid;
@@ -253,14 +242,14 @@ prove(struct worker *w, const struct conf_app *app,
 	case APP_OFFICIAL_ACCOUNT:
 	case APP_WEBSITE:
 	case APP_MOBILE:
-		if ((rc = wx_oauth_exchange(w->wx, app, code, &p->oa)) != OK)
+		if ((rc = wx_oauth_exchange(s->wx, app, code, &p->oa)) != OK)
 			return rc;
 		if (p->oa.snapshot)
 			return ERR_SNAPSHOT_USER;
 		if (strstr(p->oa.scope, "snsapi_userinfo") != NULL) {
 			/* The profile is a bonus: without it the login still
 			 * stands on the openid. */
-			if (wx_oauth_userinfo(w->wx, &p->oa, &p->pr) == OK) {
+			if (wx_oauth_userinfo(s->wx, &p->oa, &p->pr) == OK) {
 				in->profile = &p->pr;
 				if (p->oa.unionid[0] == '\0')
 					snprintf(p->oa.unionid, sizeof(p->oa.unionid), "%s", p->pr.unionid);
@@ -277,23 +266,24 @@ prove(struct worker *w, const struct conf_app *app,
 }
 
 /*
- * login_input: what every code-carrying request shares: the app, a fresh
- * refresh token (login only), the code's hash. Returns the app or NULL.
+ * login_input: what every code-carrying request shares: the app and the
+ * code's hashes (keyed, tok.h, so the table of seen codes reveals nothing;
+ * scoped by the appid, so two apps' codes never collide). Returns the app
+ * or NULL.
  */
 static const struct conf_app *
-login_input(struct worker *w, struct req *r, struct db_login *in,
-    unsigned char hash[TOK_HASHBYTES])
+login_input(struct svc *s, struct req *r, struct db_login *in, struct tok_hashes *hash)
 {
 	const struct conf_app *app;
 
-	if ((app = conf_app_find(w->conf, form_str(r->json, "appid"))) == NULL)
+	if ((app = conf_app_find(s->conf, r->in[CODE_APPID].s)) == NULL)
 		return NULL;
 	snprintf(r->appid, sizeof(r->appid), "%s", app->appid);
-	code_hash(w, app->appid, form_str(r->json, "code"), hash);
+	tok_hash(s->hash_keys, TOK_H_LOGIN_CODE, app->appid, r->in[CODE_CODE].s, hash);
 	memset(in, 0, sizeof(*in));
 	in->appid = app->appid;
-	in->code_hash = hash;
-	in->refresh_ttl = w->conf->refresh_ttl;
+	in->code_hash = hash->h[0];
+	in->refresh_ttl = s->conf->refresh_ttl;
 	in->ip = r->remote_addr;
 	in->user_agent = r->user_agent;
 	in->request_id = r->id;
@@ -305,20 +295,21 @@ login_input(struct worker *w, struct req *r, struct db_login *in,
  * out; the user id goes to the log line.
  */
 static enum err
-send_fresh(struct req *r, const struct db_ident *id, struct sealer *s)
+send_fresh(struct req *r, const struct db_ident *id, struct sealer *sl)
 {
-	if (s->answer == NULL)
+	if (sl->answer == NULL)
 		return ERR_INTERNAL;
 	snprintf(r->user, sizeof(r->user), "%s", id->user_id);
-	http_send_json(r, 200, s->answer);
+	http_send_json(r, 200, sl->answer);
 	return OK;
 }
 
 enum err
-auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
+auth_login(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	const struct conf_app *app;
-	unsigned char hash[TOK_HASHBYTES], rhash[TOK_HASHBYTES];
+	unsigned char rhash[TOK_HASHBYTES];
+	struct tok_hashes hash;
 	char refresh[TOK_REFRESH_STR];
 	struct proof *p = NULL;
 	struct db_code *seen = NULL;
@@ -330,13 +321,13 @@ auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
 
 	(void)who;
 	memset(&sl, 0, sizeof(sl));
-	if ((app = login_input(w, r, &in, hash)) == NULL)
+	if ((app = login_input(s, r, &in, &hash)) == NULL)
 		return ERR_UNKNOWN_APP;
 	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1 ||
 	    (p = sodium_malloc(sizeof(*p))) == NULL ||
 	    (seen = malloc(sizeof(*seen))) == NULL)
 		goto out;
-	sealer_init(&sl, w, refresh, "login", hash);
+	sealer_init(&sl, s, refresh, "login", hash.h[0]);
 	ans.seal = seal_answer;
 	ans.arg = &sl;
 	in.refresh_hash = rhash;
@@ -349,17 +340,17 @@ auth_login(struct worker *w, struct req *r, const struct tok_claims *who)
 	 * or after a link used the code, it gets invalid_code. A code WeChat
 	 * refused leaves nothing stored, and asking again gets the same refusal.
 	 */
-	if ((rc = db_code_lock(w->db, hash, seen)) != OK)
+	if ((rc = db_code_lock(s->db, &hash, seen)) != OK)
 		goto out;
 	if (seen->seen) {
 		rc = ERR_INVALID_CODE;
-		if (seen->answer.len > 0 && seen->age <= w->conf->login_replay_window)
-			rc = send_stored(w, r, &seen->answer, &sl);
-	} else if ((rc = prove(w, app, form_str(r->json, "code"), p, &in)) == OK &&
-	    (rc = db_login(w->db, &in, &id)) == OK) {
+		if (seen->answer.len > 0 && seen->age <= s->conf->login_replay_window)
+			rc = send_stored(s, r, &seen->answer, &sl);
+	} else if ((rc = prove(s, app, r->in[CODE_CODE].s, p, &in)) == OK &&
+	    (rc = db_login(s->db, &in, &id)) == OK) {
 		rc = send_fresh(r, &id, &sl);
 	}
-	db_code_unlock(w->db, hash);
+	db_code_unlock(s->db, hash.h[0]);
 out:
 	json_object_put(sl.answer);
 	sodium_free(p);
@@ -369,10 +360,10 @@ out:
 }
 
 enum err
-auth_link(struct worker *w, struct req *r, const struct tok_claims *who)
+auth_link(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	const struct conf_app *app;
-	unsigned char hash[TOK_HASHBYTES];
+	struct tok_hashes hash;
 	struct json_object *o = NULL;
 	struct proof *p = NULL;
 	struct db_code *seen = NULL;
@@ -381,19 +372,19 @@ auth_link(struct worker *w, struct req *r, const struct tok_claims *who)
 	bool already = false;
 	enum err rc = ERR_INTERNAL;
 
-	if ((app = login_input(w, r, &in, hash)) == NULL)
+	if ((app = login_input(s, r, &in, &hash)) == NULL)
 		return ERR_UNKNOWN_APP;
 	if ((p = sodium_malloc(sizeof(*p))) == NULL || (seen = malloc(sizeof(*seen))) == NULL)
 		goto out;
-	if ((rc = db_code_lock(w->db, hash, seen)) != OK)
+	if ((rc = db_code_lock(s->db, &hash, seen)) != OK)
 		goto out;
 	/* A code seen before proves nothing: whoever saw it used (a log, a
 	 * shared phone) could otherwise pull its owner into their own user. */
 	if (seen->seen)
 		rc = ERR_INVALID_CODE;
-	else if ((rc = prove(w, app, form_str(r->json, "code"), p, &in)) == OK)
-		rc = db_link(w->db, who->sub, &in, &id, &already);
-	db_code_unlock(w->db, hash);
+	else if ((rc = prove(s, app, r->in[CODE_CODE].s, p, &in)) == OK)
+		rc = db_link(s->db, who->sub, &in, &id, &already);
+	db_code_unlock(s->db, hash.h[0]);
 	if (rc != OK)
 		goto out;
 	rc = ERR_INTERNAL;
@@ -413,7 +404,7 @@ out:
 }
 
 enum err
-auth_refresh(struct worker *w, struct req *r, const struct tok_claims *who)
+auth_refresh(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	unsigned char old[TOK_HASHBYTES], rhash[TOK_HASHBYTES];
 	char refresh[TOK_REFRESH_STR];
@@ -426,30 +417,30 @@ auth_refresh(struct worker *w, struct req *r, const struct tok_claims *who)
 
 	(void)who;
 	memset(&sl, 0, sizeof(sl));
-	if (tok_refresh_hash(form_str(r->json, "refresh_token"), old) == -1)
+	if (tok_refresh_hash(r->in[REFRESH_TOKEN].s, old) == -1)
 		return ERR_INVALID_TOKEN;
 	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1 ||
 	    (stored = malloc(sizeof(*stored))) == NULL)
 		goto out;
-	sealer_init(&sl, w, refresh, "refresh", old);
+	sealer_init(&sl, s, refresh, "refresh", old);
 	ans.seal = seal_answer;
 	ans.arg = &sl;
 	memset(&in, 0, sizeof(in));
 	in.old_hash = old;
 	in.new_hash = rhash;
-	in.ttl = w->conf->refresh_ttl;
-	in.grace = w->conf->refresh_reuse_grace;
+	in.ttl = s->conf->refresh_ttl;
+	in.grace = s->conf->refresh_reuse_grace;
 	in.request_id = r->id;
 	in.answer = &ans;
 	in.stored = stored;
-	rc = db_refresh(w->db, &in, &id);
+	rc = db_refresh(s->db, &in, &id);
 	if (rc == ERR_SESSION_REVOKED && id.session_id[0] != '\0')
 		log_info("refresh refused: session %s is revoked", id.session_id);
 	if (rc != OK)
 		goto out;
 	snprintf(r->appid, sizeof(r->appid), "%s", id.appid);
 	/* A retry within the grace: the answer the first presentation got. */
-	rc = in.replayed ? send_stored(w, r, stored, &sl) : send_fresh(r, &id, &sl);
+	rc = in.replayed ? send_stored(s, r, stored, &sl) : send_fresh(r, &id, &sl);
 out:
 	json_object_put(sl.answer);
 	free(stored);
@@ -458,18 +449,18 @@ out:
 }
 
 enum err
-auth_logout(struct worker *w, struct req *r, const struct tok_claims *who)
+auth_logout(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	struct json_object *o;
 	long count = 0;
 	enum err rc;
 
-	rc = db_logout(w->db, who->sid, who->sub, form_bool(r->json, "all", false),
+	rc = db_logout(s->db, who->sid, who->sub, r->in[LOGOUT_ALL].set && r->in[LOGOUT_ALL].b,
 	    r->id, &count);
 	if (rc != OK)
 		return rc;
 	/* This worker knows at once; the others through NOTIFY. */
-	if (revoke_add_session(w->rev, who->sid, who->exp + 60) == -1)
+	if (revoke_add_session(s->rev, who->sid, who->exp + 60) == -1)
 		return ERR_INTERNAL;
 	if ((o = json_object_new_object()) == NULL)
 		return ERR_INTERNAL;
@@ -480,42 +471,12 @@ auth_logout(struct worker *w, struct req *r, const struct tok_claims *who)
 }
 
 enum err
-auth_bearer(struct worker *w, struct req *r, struct tok_claims *c)
-{
-	const char *token = http_bearer(r), *uid, *uni;
-	enum err rc;
-
-	if (token == NULL || strlen(token) >= TOK_MAX)
-		return ERR_INVALID_TOKEN;
-	rc = tok_open(w->keys, token, w->conf->issuer, (int64_t)time(NULL), c);
-	if (rc != OK)
-		return rc;
-	/* A token of an app no longer configured opens nothing. */
-	if (conf_app_find(w->conf, c->app) == NULL)
-		return ERR_INVALID_TOKEN;
-	/* Fail closed: without a whole view of what ended, no token is good. */
-	if (!w->view_ok)
-		return ERR_DB_UNAVAILABLE;
-	if (revoke_has_session(w->rev, c->sid))
-		return ERR_SESSION_REVOKED;
-	/* A token of a merged user speaks for the survivor. */
-	uid = revoke_resolve(w->rev, c->sub, &uni);
-	if (uid != c->sub)
-		snprintf(c->sub, sizeof(c->sub), "%s", uid);
-	if (uni != NULL)
-		snprintf(c->uni, sizeof(c->uni), "%s", uni);
-	snprintf(r->appid, sizeof(r->appid), "%s", c->app);
-	snprintf(r->user, sizeof(r->user), "%s", c->sub);
-	return OK;
-}
-
-enum err
-auth_session(struct worker *w, struct req *r, const struct tok_claims *who)
+auth_session(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	struct json_object *o;
 	int64_t left = who->exp - (int64_t)time(NULL);
 
-	(void)w;
+	(void)s;
 	/* For nginx auth_request: the identity as headers, as well as JSON. */
 	http_header(r, "X-Auth-User", who->sub);
 	http_header(r, "X-Auth-Appid", who->app);

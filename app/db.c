@@ -209,7 +209,7 @@ classify(struct db *db, PGresult *res, const char *name)
 	}
 	if (state != NULL && strcmp(state, "55P03") == 0) {
 		metrics_db_error(MDB_LOCK_TIMEOUT);
-		return ERR_UPSTREAM_TIMEOUT;    /* lock_timeout while waiting */
+		return ERR_DB_BUSY;     /* lock_timeout while waiting */
 	}
 	if (state != NULL && strcmp(state, "57014") == 0) {
 		/* statement_timeout: the server answers, too slowly. */

@@ -209,19 +209,25 @@ out:
 }
 
 enum err
-db_open_data_seen(struct db *db, const unsigned char *hash, bool *seen)
+db_open_data_seen(struct db *db, const struct tok_hashes *hash, bool *seen)
 {
-	struct db_params p = {0};
+	struct db_params p;
 	PGresult *res = NULL;
 	enum err rc;
+	size_t i;
 
 	*seen = false;
 	if ((rc = db_connect(db)) != OK)
 		return rc;
-	db_p_bin(&p, hash, TOK_HASHBYTES);
-	if ((rc = run(db, P_SEEN_GET, &p, &res)) == OK)
-		*seen = PQntuples(res) > 0;
-	PQclear(res);
+	/* One look-up a listed data key: one, or two while rotating. */
+	for (i = 0; i < hash->n && !*seen && rc == OK; i++) {
+		memset(&p, 0, sizeof(p));
+		db_p_bin(&p, hash->h[i], TOK_HASHBYTES);
+		if ((rc = run(db, P_SEEN_GET, &p, &res)) == OK)
+			*seen = PQntuples(res) > 0;
+		PQclear(res);
+		res = NULL;
+	}
 	return rc;
 }
 

@@ -169,29 +169,17 @@ code_key(const unsigned char *hash)
 
 /* ---- idempotent login ---- */
 
-enum err
-db_code_lock(struct db *db, const unsigned char *code_hash, struct db_code *out)
+/* code_get: the row of a code stored under hash, into out when found. */
+static enum err
+code_get(struct db *db, const unsigned char *hash, struct db_code *out)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	const char *hex;
 	enum err rc;
 
-	memset(out, 0, sizeof(*out));
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	db_p_int(&p, code_key(code_hash));
-	if ((rc = run(db, S_CODE_LOCK, &p, &res)) != OK)
-		goto out;
-	PQclear(res);
-	res = NULL;
-	memset(&p, 0, sizeof(p));
-	db_p_bin(&p, code_hash, TOK_HASHBYTES);
-	if ((rc = run(db, S_CODE_GET, &p, &res)) != OK) {
-		db_code_unlock(db, code_hash);
-		goto out;
-	}
-	if (PQntuples(res) == 1) {
+	db_p_bin(&p, hash, TOK_HASHBYTES);
+	if ((rc = run(db, S_CODE_GET, &p, &res)) == OK && PQntuples(res) == 1) {
 		out->seen = true;
 		out->age = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		hex = PQgetvalue(res, 0, 1);
@@ -199,6 +187,32 @@ db_code_lock(struct db *db, const unsigned char *code_hash, struct db_code *out)
 		    NULL, &out->answer.len, NULL) != 0)
 			out->answer.len = 0;
 	}
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_code_lock(struct db *db, const struct tok_hashes *code, struct db_code *out)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_int(&p, code_key(code->h[0]));
+	if ((rc = run(db, S_CODE_LOCK, &p, &res)) != OK)
+		goto out;
+	rc = code_get(db, code->h[0], out);
+	/* Stored under a data key that is no longer first: seen, and its
+	 * answer (sealed for that hash) is not replayed. */
+	for (i = 1; i < code->n && rc == OK && !out->seen; i++)
+		if ((rc = code_get(db, code->h[i], out)) == OK && out->seen)
+			out->answer.len = 0;
+	if (rc != OK)
+		db_code_unlock(db, code->h[0]);
 out:
 	PQclear(res);
 	return rc;

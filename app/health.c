@@ -5,7 +5,6 @@
 
 #include "db.h"
 #include "health.h"
-#include "worker.h"
 
 static enum err
 status(struct req *r, const char *s)
@@ -21,20 +20,20 @@ status(struct req *r, const char *s)
 }
 
 enum err
-health_live(struct worker *w, struct req *r, const struct tok_claims *who)
+health_live(struct svc *s, struct req *r, const struct tok_claims *who)
 {
-	(void)w;
+	(void)s;
 	(void)who;
 	return status(r, "ok");
 }
 
 enum err
-health_ready(struct worker *w, struct req *r, const struct tok_claims *who)
+health_ready(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	enum err rc;
 
 	(void)who;
-	if ((rc = db_ping(w->db)) != OK)
+	if ((rc = db_ping(s->db)) != OK)
 		return ERR_DB_UNAVAILABLE;
 	return status(r, "ready");
 }

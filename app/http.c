@@ -1,8 +1,10 @@
 /*
  * http.c - FastCGI request parameters, bodies and JSON responses.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,8 +406,8 @@ respond(struct req *r, int status, const char *ctype, const char *body,
 	char head[HTTP_HDRS_MAX + 512];
 	int n;
 
-	if (r->status != 0)
-		return;
+	/* One answer a request: a second is a bug in the caller. */
+	assert(r->status == 0);
 	r->status = status;
 	/* libfcgi's own printf knows no %zu: format here, write raw. */
 	n = snprintf(head, sizeof(head),
@@ -450,37 +452,37 @@ http_send_body(struct req *r, int status, const char *ctype, const char *body,
 }
 
 void
-http_send_error(struct req *r, enum err e, const char *detail)
+http_send_error(struct req *r, enum err e)
 {
 	struct json_object *o = json_object_new_object();
+	const char *www = err_www_authenticate(e);
+	char secs[16];
 
-	switch (e) {
-	case ERR_INVALID_TOKEN:
-	case ERR_TOKEN_EXPIRED:
-	case ERR_SESSION_REVOKED:
-		http_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-		break;
-	case ERR_UPSTREAM_RATE_LIMITED:
-	case ERR_RATE_LIMITED:
-		http_header(r, "Retry-After", "60");
-		break;
-	case ERR_DB_UNAVAILABLE:
-		http_header(r, "Retry-After", "5");
-		break;
-	case ERR_BUSY:
-		http_header(r, "Retry-After", "1");
-		break;
-	default:
-		break;
+	if (www != NULL)
+		(void)http_header(r, "WWW-Authenticate", www);
+	if (err_retry_after(e) > 0) {
+		snprintf(secs, sizeof(secs), "%d", err_retry_after(e));
+		(void)http_header(r, "Retry-After", secs);
 	}
 	if (o != NULL) {
 		json_object_object_add(o, "error", json_object_new_string(err_name(e)));
 		json_object_object_add(o, "message", json_object_new_string(
-		    detail != NULL ? detail : err_message(e)));
+		    r->why[0] != '\0' ? r->why : err_message(e)));
 		json_object_object_add(o, "request_id", json_object_new_string(r->id));
 	}
 	http_send_json(r, err_status(e), o);
 	json_object_put(o);
+}
+
+enum err
+http_fail(struct req *r, enum err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+	return e;
 }
 
 const char *
@@ -493,51 +495,6 @@ http_bearer(const struct req *r)
 	for (t = a + 7; *t == ' '; t++)
 		;
 	return *t != '\0' ? t : NULL;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int
-http_query(const struct req *r, const char *name, char *out, size_t outlen)
-{
-	const char *q = r->query, *end;
-	size_t nlen = strlen(name), o;
-	int hi, lo, c;
-
-	while (*q != '\0') {
-		end = q + strcspn(q, "&");
-		if ((size_t)(end - q) > nlen && strncmp(q, name, nlen) == 0 && q[nlen] == '=') {
-			for (q += nlen + 1, o = 0; q < end; q++) {
-				c = (unsigned char)*q;
-				if (c == '%') {
-					if (end - q < 3 || (hi = hexval(q[1])) < 0 ||
-					    (lo = hexval(q[2])) < 0)
-						return -1;
-					c = hi * 16 + lo;
-					q += 2;
-				} else if (c == '+') {
-					c = ' ';
-				}
-				if (c < 0x20 || c == 0x7f || o + 1 >= outlen)
-					return -1;
-				out[o++] = (char)c;
-			}
-			out[o] = '\0';
-			return 1;
-		}
-		q = *end == '&' ? end + 1 : end;
-	}
-	return 0;
 }
 
 double

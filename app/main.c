@@ -175,7 +175,7 @@ out:
 }
 
 static int
-worker_main(const char *path, enum worker_role role)
+worker_main(const char *path, enum svc_role role)
 {
 	struct conf *c = conf_open(path);
 	int rc = 1;
@@ -281,7 +281,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "serve") == 0 && file == NULL)
 		rc = pool_serve(conf);
 	else if (strcmp(cmd, "worker") == 0 && file == NULL)
-		rc = worker_main(conf, gate ? WORKER_GATE : WORKER_MAIN);
+		rc = worker_main(conf, gate ? SVC_GATE : SVC_MAIN);
 	else if (strcmp(cmd, "migrate") == 0 && file == NULL)
 		rc = migrate_main(conf, dir);
 	else if (strcmp(cmd, "check-config") == 0 && file == NULL)

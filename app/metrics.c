@@ -615,12 +615,12 @@ fail:
 }
 
 enum err
-metrics_serve(struct worker *w, struct req *r, const struct tok_claims *who)
+metrics_serve(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	char *text;
 	size_t len;
 
-	(void)w;
+	(void)s;
 	(void)who;
 	if ((text = metrics_render(&len)) == NULL)
 		return ERR_INTERNAL;

@@ -214,11 +214,11 @@ spawn(int i, int want_ready)
 		/* Each worker holds only its own pool's socket. */
 		if (is_gate(i)) {
 			close(listen_fd);
-			_exit(worker_run(conf, gate_fd, i, p[1], WORKER_GATE));
+			_exit(worker_run(conf, gate_fd, i, p[1], SVC_GATE));
 		}
 		if (gate_fd != -1)
 			close(gate_fd);
-		_exit(worker_run(conf, listen_fd, i, p[1], WORKER_MAIN));
+		_exit(worker_run(conf, listen_fd, i, p[1], SVC_MAIN));
 	}
 	if (p[1] != -1)
 		close(p[1]);

@@ -21,7 +21,6 @@
 #include "db.h"
 #include "log.h"
 #include "profile.h"
-#include "worker.h"
 #include "wx.h"
 #include "wxdata.h"
 #include "wxtoken.h"
@@ -35,36 +34,39 @@
 #define PHONE_CODE_MAX 128
 #define SEALED_MAX (WX_SESSION_KEY_STR + BOX_OVERHEAD)
 
+enum { PATCH_NICKNAME, PATCH_AVATAR_URL };
 const struct field profile_patch_fields[] = {
 	/* At most 4 bytes a code point; form_text_ok counts them below. */
-	{"nickname", FT_STRING, FF_TEXT, 1, NICKNAME_MAX * 4},
-	{"avatar_url", FT_STRING, FF_TOKEN, 1, AVATAR_URL_MAX},
+	[PATCH_NICKNAME] = {"nickname", FT_STRING, FF_TEXT, 1, NICKNAME_MAX * 4},
+	[PATCH_AVATAR_URL] = {"avatar_url", FT_STRING, FF_TOKEN, 1, AVATAR_URL_MAX},
 	FIELDS_END
 };
 
 /* encryptedData and iv are checked as base64 by wxdata_blob_decode, whose
  * message says what a '+' turned into a space means. */
+enum { DEC_DATA, DEC_IV, DEC_RAW, DEC_SIGNATURE };
 const struct field profile_decrypt_fields[] = {
-	{"encryptedData", FT_STRING, FF_REQUIRED, 1, WXDATA_ENC_MAX},
-	{"iv", FT_STRING, FF_REQUIRED, 1, IV_MAX},
-	{"rawData", FT_STRING, 0, 1, RAWDATA_MAX},
-	{"signature", FT_STRING, FF_TOKEN, 1, IV_MAX},
+	[DEC_DATA] = {"encryptedData", FT_STRING, FF_REQUIRED, 1, WXDATA_ENC_MAX},
+	[DEC_IV] = {"iv", FT_STRING, FF_REQUIRED, 1, IV_MAX},
+	[DEC_RAW] = {"rawData", FT_STRING, 0, 1, RAWDATA_MAX},
+	[DEC_SIGNATURE] = {"signature", FT_STRING, FF_TOKEN, 1, IV_MAX},
 	FIELDS_END
 };
 
+enum { PHONE_CODE, PHONE_DATA, PHONE_IV };
 const struct field profile_phone_fields[] = {
-	{"code", FT_STRING, FF_TOKEN, 1, PHONE_CODE_MAX},
-	{"encryptedData", FT_STRING, 0, 1, WXDATA_ENC_MAX},
-	{"iv", FT_STRING, 0, 1, IV_MAX},
+	[PHONE_CODE] = {"code", FT_STRING, FF_TOKEN, 1, PHONE_CODE_MAX},
+	[PHONE_DATA] = {"encryptedData", FT_STRING, 0, 1, WXDATA_ENC_MAX},
+	[PHONE_IV] = {"iv", FT_STRING, 0, 1, IV_MAX},
 	FIELDS_END
 };
 
-/* refuse: send e with a message naming what is wrong (never a value). */
+/* live: a store or look-up that found no user or account means the token
+ * names one that is gone (deleted, or merged away and pruned). */
 static enum err
-refuse(struct req *r, enum err e, const char *why)
+live(enum err rc)
 {
-	http_send_error(r, e, why);
-	return OK;
+	return rc == ERR_NOT_FOUND ? ERR_INVALID_TOKEN : rc;
 }
 
 /* ---- the profile ---- */
@@ -74,7 +76,7 @@ refuse(struct req *r, enum err e, const char *why)
  * user user_id is or was merged into.
  */
 static enum err
-respond_profile(struct worker *w, struct req *r, const char *user_id)
+respond_profile(struct svc *s, struct req *r, const char *user_id)
 {
 	struct json_object *o = NULL, *u = NULL, *a = NULL, *acc, *v;
 	const struct conf_app *app;
@@ -82,12 +84,8 @@ respond_profile(struct worker *w, struct req *r, const char *user_id)
 	size_t i;
 	enum err rc;
 
-	if ((rc = db_profile_get(w->db, user_id, &utext, &atext)) != OK) {
-		/* The token names a user that does not exist (any more). */
-		if (rc == ERR_NOT_FOUND)
-			rc = ERR_INVALID_TOKEN;
+	if ((rc = live(db_profile_get(s->db, user_id, &utext, &atext))) != OK)
 		goto out;
-	}
 	rc = ERR_INTERNAL;
 	if ((u = json_tokener_parse(utext)) == NULL ||
 	    (a = json_tokener_parse(atext)) == NULL ||
@@ -98,7 +96,7 @@ respond_profile(struct worker *w, struct req *r, const char *user_id)
 	for (i = 0; i < json_object_array_length(a); i++) {
 		acc = json_object_array_get_idx(a, i);
 		app = json_object_object_get_ex(acc, "appid", &v) ?
-		    conf_app_find(w->conf, json_object_get_string(v)) : NULL;
+		    conf_app_find(s->conf, json_object_get_string(v)) : NULL;
 		json_object_object_add(acc, "type", app != NULL ?
 		    json_object_new_string(conf_app_type_name(app->type)) : NULL);
 	}
@@ -117,9 +115,9 @@ out:
 }
 
 enum err
-profile_get(struct worker *w, struct req *r, const struct tok_claims *who)
+profile_get(struct svc *s, struct req *r, const struct tok_claims *who)
 {
-	return respond_profile(w, r, who->sub);
+	return respond_profile(s, r, who->sub);
 }
 
 /*
@@ -147,47 +145,26 @@ avatar_ok(const struct conf *c, const char *url)
 }
 
 enum err
-profile_patch(struct worker *w, struct req *r, const struct tok_claims *who)
+profile_patch(struct svc *s, struct req *r, const struct tok_claims *who)
 {
-	const char *nick = form_str(r->json, "nickname");
-	const char *url = form_str(r->json, "avatar_url");
+	const char *nick = r->in[PATCH_NICKNAME].s, *url = r->in[PATCH_AVATAR_URL].s;
 	enum err rc;
 
 	if (nick == NULL && url == NULL)
-		return refuse(r, ERR_INVALID_REQUEST,
+		return http_fail(r, ERR_INVALID_REQUEST,
 		    "field 'nickname' or field 'avatar_url' is required");
 	if (nick != NULL && !form_text_ok(nick, strlen(nick), 1, NICKNAME_MAX))
-		return refuse(r, ERR_INVALID_REQUEST,
+		return http_fail(r, ERR_INVALID_REQUEST,
 		    "field 'nickname' must be 1 to 64 characters of text");
-	if (url != NULL && !avatar_ok(w->conf, url))
-		return refuse(r, ERR_INVALID_REQUEST,
+	if (url != NULL && !avatar_ok(s->conf, url))
+		return http_fail(r, ERR_INVALID_REQUEST,
 		    "field 'avatar_url' must be an https URL on an allowed avatar host");
-	if ((rc = db_profile_set(w->db, who->sub, nick, url)) != OK)
-		return rc == ERR_NOT_FOUND ? ERR_INVALID_TOKEN : rc;
-	return respond_profile(w, r, who->sub);
+	if ((rc = live(db_profile_set(s->db, who->sub, nick, url))) != OK)
+		return rc;
+	return respond_profile(s, r, who->sub);
 }
 
 /* ---- open data ---- */
-
-/* blob_hash: the keyed hash that stands for a blob in open_data_seen. The
- * key derives from the data key, so every worker and host agrees on it
- * and the table says nothing to whoever reads it. */
-static void
-blob_hash(const struct worker *w, const char *appid, const char *enc,
-    unsigned char out[TOK_HASHBYTES])
-{
-	unsigned char key[crypto_generichash_KEYBYTES];
-	crypto_generichash_state st;
-
-	crypto_generichash(key, sizeof(key), (const unsigned char *)"wxauth open data", 16,
-	    w->data_keys->k[0].key, TOK_KEYBYTES);
-	crypto_generichash_init(&st, key, sizeof(key), TOK_HASHBYTES);
-	crypto_generichash_update(&st, (const unsigned char *)appid, strlen(appid) + 1);
-	crypto_generichash_update(&st, (const unsigned char *)enc, strlen(enc));
-	crypto_generichash_final(&st, out, TOK_HASHBYTES);
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(&st, sizeof(st));
-}
 
 struct checksession_arg {
 	const char *openid;
@@ -205,10 +182,10 @@ checksession(struct wx *wx, const char *access_token, void *arg)
 /* mini_app: the token's app, which must be a mini-program (the only kind
  * with session_keys and phone codes). */
 static enum err
-mini_app(struct worker *w, const struct tok_claims *who, const struct conf_app **app,
+mini_app(struct svc *s, const struct tok_claims *who, const struct conf_app **app,
     char *why, size_t whylen)
 {
-	if ((*app = conf_app_find(w->conf, who->app)) == NULL)
+	if ((*app = conf_app_find(s->conf, who->app)) == NULL)
 		return ERR_UNKNOWN_APP;
 	if ((*app)->type != APP_MINIPROGRAM) {
 		snprintf(why, whylen, "this needs a token from a mini-program login");
@@ -224,12 +201,13 @@ mini_app(struct worker *w, const struct tok_claims *who, const struct conf_app *
  * error or a signature mismatch), the rawData signature when given, then
  * decryption, JSON and watermark. On OK *data is the decrypted object
  * (the caller puts it), *account_id the token's account and hash the
- * blob's keyed hash. Errors with a message fill why.
+ * blob's keyed hashes (tok.h: under every listed data key, so that a
+ * rotation does not reopen replays). Errors with a message fill why.
  */
 static enum err
-open_data(struct worker *w, const struct tok_claims *who, const char *enc,
+open_data(struct svc *s, const struct tok_claims *who, const char *enc,
     const char *iv, const char *raw, const char *sig, struct json_object **data,
-    long long *account_id, unsigned char hash[TOK_HASHBYTES], char *why, size_t whylen)
+    long long *account_id, struct tok_hashes *hash, char *why, size_t whylen)
 {
 	const struct conf_app *app;
 	struct wxdata_blob b;
@@ -243,10 +221,10 @@ open_data(struct worker *w, const struct tok_claims *who, const char *enc,
 	*data = NULL;
 	memset(&b, 0, sizeof(b));
 	sk[0] = '\0';
-	if ((rc = mini_app(w, who, &app, why, whylen)) != OK ||
+	if ((rc = mini_app(s, who, &app, why, whylen)) != OK ||
 	    (rc = wxdata_blob_decode(&b, enc, iv, why, whylen)) != OK)
 		goto out;
-	rc = db_account_key(w->db, who->app, who->oid, account_id, sealed, sizeof(sealed),
+	rc = db_account_key(s->db, who->app, who->oid, account_id, sealed, sizeof(sealed),
 	    &sealed_len);
 	if (rc == ERR_NOT_FOUND || (rc == OK && sealed_len == 0))
 		rc = ERR_SESSION_KEY_STALE;
@@ -254,7 +232,7 @@ open_data(struct worker *w, const struct tok_claims *who, const char *enc,
 		goto out;
 	/* Sealed bound to this very account, as login sealed it. */
 	snprintf(ad, sizeof(ad), "%s/%s", who->app, who->oid);
-	if (box_open((unsigned char *)sk, sizeof(sk) - 1, &sklen, w->data_keys, sealed,
+	if (box_open((unsigned char *)sk, sizeof(sk) - 1, &sklen, s->data_keys, sealed,
 	    sealed_len, ad) == -1) {
 		log_warnx("account %lld: the stored session_key does not open "
 		    "(was the data key replaced?)", *account_id);
@@ -262,8 +240,8 @@ open_data(struct worker *w, const struct tok_claims *who, const char *enc,
 		goto out;
 	}
 	sk[sklen] = '\0';
-	blob_hash(w, app->appid, enc, hash);
-	if ((rc = db_open_data_seen(w->db, hash, &seen)) != OK)
+	tok_hash(s->hash_keys, TOK_H_OPEN_DATA, app->appid, enc, hash);
+	if ((rc = db_open_data_seen(s->db, hash, &seen)) != OK)
 		goto out;
 	if (seen) {
 		snprintf(why, whylen, "this encryptedData was already used");
@@ -274,7 +252,7 @@ open_data(struct worker *w, const struct tok_claims *who, const char *enc,
 		wxdata_hmac_hex(hmac, sk, (const unsigned char *)"", 0);
 		cs.openid = who->oid;
 		cs.signature = hmac;
-		rc = wxtoken_call(w->wxtok, app, checksession, &cs);
+		rc = wxtoken_call(s->wxtok, app, checksession, &cs);
 		if (rc == ERR_SESSION_KEY_STALE)
 			goto out;
 		/* WeChat could not be asked: decrypting still tells. */
@@ -286,7 +264,7 @@ open_data(struct worker *w, const struct tok_claims *who, const char *enc,
 		goto out;
 	}
 	rc = wxdata_open(&b, sk, app->appid, (int64_t)time(NULL),
-	    w->conf->watermark_max_age, data, why, whylen);
+	    s->conf->watermark_max_age, data, why, whylen);
 out:
 	sodium_memzero(sk, sizeof(sk));
 	sodium_memzero(hmac, sizeof(hmac));
@@ -317,22 +295,23 @@ text_of(struct json_object *o, const char *name, size_t max, int token)
 	return s;
 }
 
-/* open_refused: answer an open_data or store failure; OK when sent. */
+/* refused: rc with why as its message, when there is one. */
 static enum err
-open_refused(struct req *r, enum err rc, const char *why)
+refused(struct req *r, enum err rc, const char *why)
 {
-	if (why[0] != '\0' && (rc == ERR_INVALID_REQUEST || rc == ERR_WATERMARK_MISMATCH))
-		return refuse(r, rc, why);
+	if (why[0] != '\0' && (rc == ERR_INVALID_REQUEST || rc == ERR_WATERMARK_MISMATCH ||
+	    rc == ERR_INVALID_CODE))
+		return http_fail(r, rc, "%s", why);
 	return rc;
 }
 
 enum err
-profile_decrypt(struct worker *w, struct req *r, const struct tok_claims *who)
+profile_decrypt(struct svc *s, struct req *r, const struct tok_claims *who)
 {
-	const char *enc = form_str(r->json, "encryptedData"), *iv = form_str(r->json, "iv");
-	const char *raw = form_str(r->json, "rawData"), *sig = form_str(r->json, "signature");
+	const char *enc = r->in[DEC_DATA].s, *iv = r->in[DEC_IV].s;
+	const char *raw = r->in[DEC_RAW].s, *sig = r->in[DEC_SIGNATURE].s;
 	const char *oid;
-	unsigned char hash[TOK_HASHBYTES];
+	struct tok_hashes hash;
 	struct json_object *data = NULL, *v;
 	struct db_open_data in;
 	struct db_ident id;
@@ -341,10 +320,10 @@ profile_decrypt(struct worker *w, struct req *r, const struct tok_claims *who)
 	enum err rc;
 
 	if ((raw == NULL) != (sig == NULL))
-		return refuse(r, ERR_INVALID_REQUEST,
+		return http_fail(r, ERR_INVALID_REQUEST,
 		    "fields 'rawData' and 'signature' come together");
 	memset(&in, 0, sizeof(in));
-	rc = open_data(w, who, enc, iv, raw, sig, &data, &in.account_id, hash, why,
+	rc = open_data(s, who, enc, iv, raw, sig, &data, &in.account_id, &hash, why,
 	    sizeof(why));
 	if (rc != OK)
 		goto out;
@@ -359,8 +338,8 @@ profile_decrypt(struct worker *w, struct req *r, const struct tok_claims *who)
 	if (json_object_object_get_ex(data, "gender", &v) &&
 	    json_object_is_type(v, json_type_int))
 		gender = json_object_get_int64(v);
-	in.hash = hash;
-	in.keep = w->conf->watermark_max_age;
+	in.hash = hash.h[0];
+	in.keep = s->conf->watermark_max_age;
 	in.nickname = text_of(data, "nickName", NICKNAME_MAX, 0);
 	in.avatar_url = text_of(data, "avatarUrl", AVATAR_URL_MAX, 1);
 	in.gender = gender >= 0 && gender <= 2 ? (int)gender : -1;
@@ -370,17 +349,15 @@ profile_decrypt(struct worker *w, struct req *r, const struct tok_claims *who)
 	in.language = text_of(data, "language", LANGUAGE_MAX, 1);
 	in.unionid = text_of(data, "unionId", UNIONID_MAX, 1);
 	in.request_id = r->id;
-	rc = db_open_data_store(w->db, &in, &id);
+	rc = live(db_open_data_store(s->db, &in, &id));
 	if (rc == ERR_INVALID_REQUEST)
 		snprintf(why, sizeof(why), "this encryptedData was already used");
-	else if (rc == ERR_NOT_FOUND)
-		rc = ERR_INVALID_TOKEN;
 	if (rc == OK)
-		rc = respond_profile(w, r, id.user_id);
+		rc = respond_profile(s, r, id.user_id);
 out:
 	json_object_put(data);
 	sodium_memzero(&in, sizeof(in));
-	return open_refused(r, rc, why);
+	return refused(r, rc, why);
 }
 
 /* ---- phone numbers ---- */
@@ -400,12 +377,13 @@ phone_by_code(struct wx *wx, const char *access_token, void *arg)
 }
 
 enum err
-profile_phone(struct worker *w, struct req *r, const struct tok_claims *who)
+profile_phone(struct svc *s, struct req *r, const struct tok_claims *who)
 {
-	const char *code = form_str(r->json, "code");
-	const char *enc = form_str(r->json, "encryptedData"), *iv = form_str(r->json, "iv");
+	const char *code = r->in[PHONE_CODE].s;
+	const char *enc = r->in[PHONE_DATA].s, *iv = r->in[PHONE_IV].s;
 	const struct conf_app *app;
-	unsigned char hash[TOK_HASHBYTES], sealed[SEALED_MAX];
+	unsigned char sealed[SEALED_MAX];
+	struct tok_hashes hash;
 	struct json_object *data = NULL, *o = NULL;
 	struct wxdata_phone ph;
 	struct phone_arg pa;
@@ -418,33 +396,31 @@ profile_phone(struct worker *w, struct req *r, const struct tok_claims *who)
 	memset(&ph, 0, sizeof(ph));
 	memset(&in, 0, sizeof(in));
 	if (code != NULL && (enc != NULL || iv != NULL))
-		return refuse(r, ERR_INVALID_REQUEST,
+		return http_fail(r, ERR_INVALID_REQUEST,
 		    "send field 'code', or fields 'encryptedData' and 'iv', not both");
 	if (code == NULL && (enc == NULL || iv == NULL))
-		return refuse(r, ERR_INVALID_REQUEST,
+		return http_fail(r, ERR_INVALID_REQUEST,
 		    "field 'code' is required (or fields 'encryptedData' and 'iv')");
 	if (code != NULL) {
-		if ((rc = mini_app(w, who, &app, why, sizeof(why))) != OK)
+		if ((rc = mini_app(s, who, &app, why, sizeof(why))) != OK)
 			goto out;
 		/* The account first: a phone code works once, so it is not
 		 * spent on a request that could not store the number. */
-		rc = db_account_key(w->db, who->app, who->oid, &in.account_id, sealed,
-		    sizeof(sealed), &sealed_len);
+		rc = live(db_account_key(s->db, who->app, who->oid, &in.account_id, sealed,
+		    sizeof(sealed), &sealed_len));
 		sodium_memzero(sealed, sizeof(sealed));
-		if (rc == ERR_NOT_FOUND)
-			rc = ERR_INVALID_TOKEN;
 		if (rc != OK)
 			goto out;
 		pa.app = app;
 		pa.code = code;
 		pa.out = &ph;
-		rc = wxtoken_call(w->wxtok, app, phone_by_code, &pa);
+		rc = wxtoken_call(s->wxtok, app, phone_by_code, &pa);
 		if (rc == ERR_INVALID_CODE)
 			snprintf(why, sizeof(why), "the phone code is invalid or was already used");
 		if (rc != OK)
 			goto out;
 	} else {
-		rc = open_data(w, who, enc, iv, NULL, NULL, &data, &in.account_id, hash,
+		rc = open_data(s, who, enc, iv, NULL, NULL, &data, &in.account_id, &hash,
 		    why, sizeof(why));
 		if (rc != OK)
 			goto out;
@@ -453,19 +429,17 @@ profile_phone(struct worker *w, struct req *r, const struct tok_claims *who)
 			rc = ERR_INVALID_REQUEST;
 			goto out;
 		}
-		in.hash = hash;
-		in.keep = w->conf->watermark_max_age;
+		in.hash = hash.h[0];
+		in.keep = s->conf->watermark_max_age;
 	}
 	in.gender = -1;
 	in.phone = ph.phone_number;
 	in.pure_phone = ph.pure_phone_number;
 	in.country_code = ph.country_code;
 	in.request_id = r->id;
-	rc = db_open_data_store(w->db, &in, &id);
+	rc = live(db_open_data_store(s->db, &in, &id));
 	if (rc == ERR_INVALID_REQUEST)
 		snprintf(why, sizeof(why), "this encryptedData was already used");
-	else if (rc == ERR_NOT_FOUND)
-		rc = ERR_INVALID_TOKEN;
 	if (rc != OK)
 		goto out;
 	rc = ERR_INTERNAL;
@@ -482,7 +456,5 @@ out:
 	json_object_put(data);
 	sodium_memzero(&ph, sizeof(ph));
 	sodium_memzero(&in, sizeof(in));
-	if (rc == ERR_INVALID_CODE && why[0] != '\0')
-		return refuse(r, rc, why);
-	return open_refused(r, rc, why);
+	return refused(r, rc, why);
 }

@@ -19,10 +19,9 @@
 #include <fcgiapp.h>
 #include <sodium.h>
 
-#include "admin.h"
-#include "auth.h"
 #include "box.h"
 #include "db.h"
+#include "gate.h"
 #include "handover.h"
 #include "http.h"
 #include "log.h"
@@ -60,33 +59,33 @@ static void
 on_event(void *arg, enum db_event ev, const char *a, const char *b, const char *c)
 {
 	struct worker *w = arg;
-	int64_t until = (int64_t)time(NULL) + w->conf->access_ttl + 60;
+	int64_t until = (int64_t)time(NULL) + w->s.conf->access_ttl + 60;
 
 	switch (ev) {
 	case DB_EV_RELOAD:
-		revoke_clear(w->rev);
+		revoke_clear(w->s.rev);
 		w->load_fits = true;
 		return;
 	case DB_EV_SESSION:
-		if (revoke_add_session(w->rev, a, until) == -1)
+		if (revoke_add_session(w->s.rev, a, until) == -1)
 			goto oom;
 		if (handover_put_session(a, until) == -1)
 			w->load_fits = false;
 		return;
 	case DB_EV_MERGE:
-		if (revoke_add_merge(w->rev, a, b, c, until) == -1)
+		if (revoke_add_merge(w->s.rev, a, b, c, until) == -1)
 			goto oom;
 		if (handover_put_merge(a, b, c, until) == -1)
 			w->load_fits = false;
 		return;
 	case DB_EV_UNMERGE:
-		revoke_drop_merge(w->rev, a);
+		revoke_drop_merge(w->s.rev, a);
 		handover_drop_merge(a);
 		return;
 	case DB_EV_LOADED:
-		if (!w->view_ok)
+		if (!w->s.view_ok)
 			log_info("worker: revocation view loaded");
-		w->view_ok = true;
+		w->s.view_ok = true;
 		handover_mark(w->load_fits);
 		return;
 	}
@@ -94,7 +93,7 @@ on_event(void *arg, enum db_event ev, const char *a, const char *b, const char *
 	return;
 oom:
 	log_warnx("worker: out of memory recording a revocation; refusing tokens and recycling");
-	w->view_ok = false;
+	w->s.view_ok = false;
 	w->must_exit = true;
 }
 
@@ -110,15 +109,15 @@ worker_lock_wait(const struct conf *c)
 }
 
 int
-worker_init(struct worker *w, const struct conf *c, int slot, enum worker_role role)
+worker_init(struct worker *w, const struct conf *c, int slot, enum svc_role role)
 {
 	struct db_opts o;
 	char err[512];
 
 	memset(w, 0, sizeof(*w));
-	w->conf = c;
+	w->s.conf = c;
 	w->slot = slot;
-	w->role = role;
+	w->s.role = role;
 	memset(&o, 0, sizeof(o));
 	o.conninfo = c->database;
 	o.on_event = on_event;
@@ -127,22 +126,17 @@ worker_init(struct worker *w, const struct conf *c, int slot, enum worker_role r
 	o.lock_wait_ms = worker_lock_wait(c);
 	o.connect_timeout_ms = c->db_connect_timeout_ms;
 	o.statement_timeout_ms = c->db_statement_timeout_ms;
-	if ((w->keys = tok_keys_load(c->key_file, err, sizeof(err))) == NULL ||
-	    (w->data_keys = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
+	if ((w->s.keys = tok_keys_load(c->key_file, err, sizeof(err))) == NULL ||
+	    (w->s.data_keys = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		goto fail;
 	}
-	/* The code-hash key is derived from the data key, so that every
-	 * worker and host computes the same hash for the same code. */
-	if ((w->code_key = sodium_malloc(WORKER_CODE_KEYBYTES)) == NULL ||
-	    crypto_generichash(w->code_key, WORKER_CODE_KEYBYTES,
-	    (const unsigned char *)"wxauth login code", 17,
-	    w->data_keys->k[0].key, TOK_KEYBYTES) != 0)
-		goto fail;
-	if ((w->rev = revoke_new()) == NULL ||
-	    (w->db = db_new(&o)) == NULL ||
-	    (w->wx = wx_new(c)) == NULL ||
-	    (w->wxtok = wxtoken_new(c, w->db, w->wx)) == NULL) {
+	/* Every subkey, derived once (tok.h). */
+	if ((w->s.hash_keys = tok_hashkeys_new(w->s.data_keys)) == NULL ||
+	    (w->s.rev = revoke_new()) == NULL ||
+	    (w->s.db = db_new(&o)) == NULL ||
+	    (w->s.wx = wx_new(c)) == NULL ||
+	    (w->s.wxtok = wxtoken_new(c, w->s.db, w->s.wx)) == NULL) {
 		log_warnx("worker: out of memory");
 		goto fail;
 	}
@@ -155,69 +149,14 @@ fail:
 void
 worker_cleanup(struct worker *w)
 {
-	wxtoken_free(w->wxtok);
-	wx_free(w->wx);
-	db_free(w->db);
-	revoke_free(w->rev);
-	sodium_free(w->code_key);
-	tok_keys_free(w->data_keys);
-	tok_keys_free(w->keys);
+	wxtoken_free(w->s.wxtok);
+	wx_free(w->s.wx);
+	db_free(w->s.db);
+	revoke_free(w->s.rev);
+	tok_hashkeys_free(w->s.hash_keys);
+	tok_keys_free(w->s.data_keys);
+	tok_keys_free(w->s.keys);
 	memset(w, 0, sizeof(*w));
-}
-
-static int
-is_json_type(const char *ct)
-{
-	size_t n = strlen("application/json");
-
-	return strncasecmp(ct, "application/json", n) == 0 &&
-	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
-/*
- * front: the front door. Method and route, token, body size, content type,
- * JSON, then fields, before any handler runs.
- */
-static enum err
-front(struct worker *w, struct req *r, enum route *rt, struct tok_claims *who,
-    char *why, size_t whylen)
-{
-	const struct route_def *d;
-	enum err rc;
-
-	if ((rc = route_find(r->method, r->path, rt, r->param, sizeof(r->param))) != OK)
-		return rc;
-	d = &routes[*rt];
-	r->route_name = d->name;
-	/* The gate pool answers the token check and nothing that may wait. */
-	if (w->role == WORKER_GATE && !(d->flags & RF_GATE))
-		return ERR_NOT_FOUND;
-	if ((d->flags & RF_BEARER) && (rc = auth_bearer(w, r, who)) != OK)
-		return rc;
-	if ((d->flags & RF_ADMIN) && (rc = admin_check(w, r)) != OK)
-		return rc;
-	if (!(d->flags & RF_BODY))
-		return OK;
-	if ((rc = http_read_body(r, w->conf->max_body)) != OK)
-		return rc;
-	if (r->body_len > 0 && !is_json_type(r->content_type))
-		return ERR_UNSUPPORTED_MEDIA_TYPE;
-	if ((rc = http_parse_json(r, (d->flags & RF_BODY_OPTIONAL) != 0)) != OK) {
-		if (rc == ERR_INVALID_REQUEST && r->bad_field[0] != '\0')
-			snprintf(why, whylen, "field '%s' is not valid Unicode "
-			    "(an escaped lone surrogate)", r->bad_field);
-		else if (rc == ERR_INVALID_REQUEST)
-			snprintf(why, whylen, "a string is not valid Unicode "
-			    "(an escaped lone surrogate)");
-		else if (r->body_len == 0)
-			snprintf(why, whylen, "a JSON object body is required");
-		/* Invalid UTF-8 in a field that must be text or a token: say
-		 * which field, as for any other bad field. */
-		else if (r->json != NULL && form_check(r->json, d->fields, why, whylen) != OK)
-			return ERR_INVALID_REQUEST;
-		return rc;
-	}
-	return form_check(r->json, d->fields, why, whylen);
 }
 
 static void
@@ -226,7 +165,6 @@ serve_one(struct worker *w, FCGX_Request *f)
 	struct req r;
 	struct tok_claims who;
 	enum route rt = R__MAX;
-	char why[128] = "";
 	enum err rc;
 	double ms;
 
@@ -234,24 +172,25 @@ serve_one(struct worker *w, FCGX_Request *f)
 	log_set_rid(r.id);
 	/* Drain revocations and merges before answering anything; this never
 	 * waits, whatever the database does. */
-	(void)db_poll(w->db);
+	(void)db_poll(w->s.db);
 	if ((w->served & 1023) == 0)
-		revoke_prune(w->rev, (int64_t)time(NULL));
+		revoke_prune(w->s.rev, (int64_t)time(NULL));
 	memset(&who, 0, sizeof(who));
 	/* A request that waited in the socket's queue longer than
 	 * queue_timeout_ms is refused at once: its client is about to give up,
 	 * and serving it would only make the queue behind it longer. */
-	if (w->conf->queue_timeout_ms > 0 &&
-	    http_queued_ms(&r) > (double)w->conf->queue_timeout_ms) {
+	if (w->s.conf->queue_timeout_ms > 0 &&
+	    http_queued_ms(&r) > (double)w->s.conf->queue_timeout_ms) {
 		rc = ERR_BUSY;
 		r.route_name = "queue_timeout";
 	} else {
-		rc = front(w, &r, &rt, &who, why, sizeof(why));
+		rc = gate_pass(&w->s, &r, &rt, &who);
 	}
 	if (rc == OK)
-		rc = routes[rt].fn(w, &r, (routes[rt].flags & RF_BEARER) ? &who : NULL);
+		rc = routes[rt].fn(&w->s, &r, (routes[rt].flags & RF_BEARER) ? &who : NULL);
+	/* The one door errors leave by. */
 	if (rc != OK)
-		http_send_error(&r, rc, why[0] != '\0' ? why : NULL);
+		http_send_error(&r, rc);
 	ms = http_elapsed_ms(&r);
 	log_request(r.method_str, r.route_name, r.status, ms, r.appid, r.user);
 	metrics_request((int)rt, r.status, ms / 1e3);
@@ -359,21 +298,21 @@ listen_setup(int fd)
 static void
 first_view(struct worker *w)
 {
-	if (db_connect(w->db) == OK && w->view_ok)
+	if (db_connect(w->s.db) == OK && w->s.view_ok)
 		return;
-	if (handover_copy(w->rev, (int64_t)time(NULL)) == 0) {
-		w->view_ok = true;
+	if (handover_copy(w->s.rev, (int64_t)time(NULL)) == 0) {
+		w->s.view_ok = true;
 		log_info("worker: no database; revocation view handed over by serve");
 		return;
 	}
-	revoke_clear(w->rev);
+	revoke_clear(w->s.rev);
 	log_warnx("worker: no database and no revocation view: token checks answer "
 	    "503 until the database answers");
 }
 
 int
 worker_run(const struct conf *c, int fd, int slot, int ready_fd,
-    enum worker_role role)
+    enum svc_role role)
 {
 	struct worker w;
 	FCGX_Request f;
@@ -382,7 +321,7 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 
 	signals(&open);
 	/* The process name says the pool (ps, and the tests, tell them apart). */
-	(void)prctl(PR_SET_NAME, role == WORKER_GATE ? "wxauth-gate" : "wxauth-worker");
+	(void)prctl(PR_SET_NAME, role == SVC_GATE ? "wxauth-gate" : "wxauth-worker");
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&f, fd, 0) != 0) {
 		log_warnx("worker: cannot initialise FastCGI");
 		return 1;

@@ -1,25 +1,19 @@
 /*
- * admin.h - the admin API (the merge feed, user look-up, revoking a user)
- * and its key check, which the front door runs for RF_ADMIN routes.
+ * admin.h - the admin API: the merge feed, user look-up, revoking a user.
+ * The gate checks the admin key (gate.h) and the parameters (the tables
+ * here) first.
  */
 #ifndef WXAUTH_ADMIN_H
 #define WXAUTH_ADMIN_H
 
-#include "common.h"
-#include "http.h"
-#include "tok.h"
+#include "svc.h"
 
-struct worker;
+extern const struct field admin_merges_fields[];   /* ?after=&limit= */
+extern const struct field admin_users_fields[];    /* ?id= | ?appid=&openid= | ?unionid= */
+extern const struct field admin_user_param;        /* the {id} of .../users/{id}/revoke */
 
-/*
- * admin_check: the request carries "Authorization: Bearer <admin_key>".
- * Returns OK; ERR_INVALID_TOKEN when no bearer came; ERR_FORBIDDEN when it
- * is not the key, or no admin key is configured. Refusals are audited.
- */
-enum err admin_check(struct worker *w, struct req *r) WARN_UNUSED;
-
-enum err admin_merges(struct worker *w, struct req *r, const struct tok_claims *who);
-enum err admin_users(struct worker *w, struct req *r, const struct tok_claims *who);
-enum err admin_revoke(struct worker *w, struct req *r, const struct tok_claims *who);
+enum err admin_merges(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err admin_users(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err admin_revoke(struct svc *s, struct req *r, const struct tok_claims *who);
 
 #endif

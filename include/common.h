@@ -37,6 +37,7 @@ enum err {
 	ERR_SNAPSHOT_USER,          /* an official account's snapshot visitor: "forbidden" */
 	ERR_RATE_LIMITED,           /* our own rate limit */
 	ERR_DB_UNAVAILABLE,         /* PostgreSQL unreachable or failing, or no whole revocation view */
+	ERR_DB_BUSY,                /* a database lock was not granted within lock_timeout */
 	ERR_BUSY,                   /* waited in the queue past queue_timeout_ms: refused at once */
 	ERR_INTERNAL,               /* a bug or out of memory */
 	/* Internal signals, never sent to a client as such. */
@@ -51,6 +52,11 @@ enum err {
 int err_status(enum err e);
 const char *err_name(enum err e);
 const char *err_message(enum err e);
+/* err_www_authenticate: the WWW-Authenticate value e carries (every 401
+ * has one), or NULL. err_retry_after: its Retry-After seconds, or 0. */
+const char *err_www_authenticate(enum err e);
+int err_retry_after(enum err e);
+/* err_strerror: for log lines, including the internal signals. */
 const char *err_strerror(enum err e);
 
 #define APPID_MAX 32          /* wx + 16 hex today; room to spare */

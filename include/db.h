@@ -123,11 +123,13 @@ struct db_code {
 
 /*
  * db_code_lock / db_code_unlock: serialise requests that carry the same
- * code (an advisory lock on its hash), across workers and hosts; the lock
- * waits at most the lock wait given to db_new. After lock, *out says
- * whether the code was exchanged before. unlock must follow every OK lock.
+ * code (an advisory lock on its current hash, h[0]), across workers and
+ * hosts; the lock waits at most the lock wait given to db_new. After lock,
+ * *out says whether the code was exchanged before: stored under any of
+ * its hashes (a code seen under a data key since rotated is seen, with no
+ * answer to replay). unlock (with h[0]) must follow every OK lock.
  */
-enum err db_code_lock(struct db *db, const unsigned char *code_hash,
+enum err db_code_lock(struct db *db, const struct tok_hashes *code,
     struct db_code *out) WARN_UNUSED;
 void db_code_unlock(struct db *db, const unsigned char *code_hash);
 
@@ -248,9 +250,10 @@ enum err db_profile_set(struct db *db, const char *user_id, const char *nickname
 enum err db_account_key(struct db *db, const char *appid, const char *openid,
     long long *account_id, unsigned char *sealed, size_t max, size_t *sealed_len) WARN_UNUSED;
 
-/* db_open_data_seen: *seen when the open data whose keyed hash is hash
- * (TOK_HASHBYTES) was accepted before. */
-enum err db_open_data_seen(struct db *db, const unsigned char *hash, bool *seen) WARN_UNUSED;
+/* db_open_data_seen: *seen when the open data with these keyed hashes
+ * was accepted before, under any listed data key. */
+enum err db_open_data_seen(struct db *db, const struct tok_hashes *hash,
+    bool *seen) WARN_UNUSED;
 
 /* What an accepted piece of open data (or a phone code) changes. */
 struct db_open_data {

@@ -5,13 +5,10 @@
 #ifndef WXAUTH_HEALTH_H
 #define WXAUTH_HEALTH_H
 
-#include "common.h"
-#include "http.h"
-#include "tok.h"
+#include "svc.h"
 
-struct worker;
 
-enum err health_live(struct worker *w, struct req *r, const struct tok_claims *who);
-enum err health_ready(struct worker *w, struct req *r, const struct tok_claims *who);
+enum err health_live(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err health_ready(struct svc *s, struct req *r, const struct tok_claims *who);
 
 #endif

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "common.h"
+#include "form.h"
 
 enum method { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS, M_OTHER };
 
@@ -37,6 +38,9 @@ struct req {
 	size_t body_len;
 	struct json_object *json;       /* the body parsed as an object, or NULL */
 	char bad_field[64];             /* a field whose text is not valid Unicode */
+	char why[192];                  /* the error's message, when not the table's */
+	struct fval in[FORM_MAX];       /* the route's checked fields (form.h) */
+	char qbuf[HTTP_PATH_MAX * 2];   /* their decoded query values */
 	struct timespec start;
 	double queued_ms;               /* waited before a worker took it (X-Request-Start) */
 	/* the response under construction */
@@ -81,7 +85,8 @@ enum err http_parse_json(struct req *r, int allow_empty) WARN_UNUSED;
  */
 int http_header(struct req *r, const char *name, const char *value);
 
-/* http_send_json: send status and body (which the caller still owns). */
+/* http_send_json: send status and body (which the caller still owns). A
+ * request has one answer: sending a second is a programming error. */
 void http_send_json(struct req *r, int status, struct json_object *body);
 
 /* http_send_body: send status and len bytes of body as ctype (for the few
@@ -90,22 +95,23 @@ void http_send_body(struct req *r, int status, const char *ctype,
     const char *body, size_t len);
 
 /*
- * http_send_error: send the error envelope for e, with detail as the message
- * when non-NULL (detail must never hold a secret: field names only).
- * Adds WWW-Authenticate on token errors and Retry-After on upstream limits.
+ * http_send_error: send the error envelope for e, with r->why as the
+ * message when set, and the headers the error table gives e. Only the
+ * dispatcher calls it: handlers return the error.
  */
-void http_send_error(struct req *r, enum err e, const char *detail);
+void http_send_error(struct req *r, enum err e);
+
+/*
+ * http_fail: set the message of the error the handler is about to return
+ * (it must never hold a secret: field names only) and return e, so that a
+ * handler says `return http_fail(r, ERR_X, "...")`.
+ */
+enum err http_fail(struct req *r, enum err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4))) WARN_UNUSED;
 
 /* http_bearer: the token of an "Authorization: Bearer <token>" header, or
  * NULL. The pointer lives as long as the request. */
 const char *http_bearer(const struct req *r);
-
-/*
- * http_query: the value of name in the query string, %-decoded, into out
- * (outlen bytes). Returns 1 when found, 0 when absent, -1 when malformed,
- * too long, or decoding to a control character.
- */
-int http_query(const struct req *r, const char *name, char *out, size_t outlen);
 
 /* http_queued_ms: milliseconds between the front server taking the request
  * (its X-Request-Start header) and http_req_init; 0 when unknown. */

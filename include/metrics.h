@@ -19,7 +19,8 @@
 #include "http.h"
 #include "tok.h"
 
-struct worker;
+struct svc;
+
 
 /* Why the master replaced a worker (wxauth_worker_restarts_total). */
 enum metrics_restart {
@@ -102,6 +103,6 @@ void metrics_restart(enum metrics_restart why);
 char *metrics_render(size_t *len);
 
 /* metrics_serve: the GET /metrics handler. */
-enum err metrics_serve(struct worker *w, struct req *r, const struct tok_claims *who);
+enum err metrics_serve(struct svc *s, struct req *r, const struct tok_claims *who);
 
 #endif

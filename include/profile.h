@@ -6,24 +6,20 @@
 #ifndef WXAUTH_PROFILE_H
 #define WXAUTH_PROFILE_H
 
-#include "common.h"
-#include "form.h"
-#include "http.h"
-#include "tok.h"
+#include "svc.h"
 
-struct worker;
 
 extern const struct field profile_patch_fields[];
 extern const struct field profile_decrypt_fields[];
 extern const struct field profile_phone_fields[];
 
 /* GET /v1/userinfo: {"user": {...}, "accounts": [...]} of the token's user. */
-enum err profile_get(struct worker *w, struct req *r, const struct tok_claims *who);
+enum err profile_get(struct svc *s, struct req *r, const struct tok_claims *who);
 /* PATCH /v1/userinfo: nickname and/or avatar_url; answers like GET. */
-enum err profile_patch(struct worker *w, struct req *r, const struct tok_claims *who);
+enum err profile_patch(struct svc *s, struct req *r, const struct tok_claims *who);
 /* POST /v1/userinfo/decrypt: legacy profile data; answers like GET. */
-enum err profile_decrypt(struct worker *w, struct req *r, const struct tok_claims *who);
+enum err profile_decrypt(struct svc *s, struct req *r, const struct tok_claims *who);
 /* POST /v1/phone: {"phone_number", "pure_phone_number", "country_code"}. */
-enum err profile_phone(struct worker *w, struct req *r, const struct tok_claims *who);
+enum err profile_phone(struct svc *s, struct req *r, const struct tok_claims *who);
 
 #endif

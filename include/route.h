@@ -1,7 +1,8 @@
 /*
  * route.h - the routes: an enum and a parallel const table saying, for each,
- * its method and path, what the front door checks (auth, body fields) and
- * which handler runs.
+ * its method and path, what the gate checks (token or admin key, body
+ * fields or query parameters, the path segment) and which handler runs.
+ * A new endpoint is one enum value and one table row here.
  */
 #ifndef WXAUTH_ROUTE_H
 #define WXAUTH_ROUTE_H
@@ -9,9 +10,7 @@
 #include "common.h"
 #include "form.h"
 #include "http.h"
-#include "tok.h"
-
-struct worker;
+#include "svc.h"
 
 enum route {
 	R_LOGIN,        /* POST /v1/login: code -> session */
@@ -38,22 +37,18 @@ enum route_flag {
 	RF_BODY = 1 << 1,       /* takes a JSON object body */
 	RF_BODY_OPTIONAL = 1 << 2, /* ... which may be left out */
 	RF_ADMIN = 1 << 3,      /* needs the admin key */
-	RF_GATE = 1 << 4        /* served by the gate pool too (never waits) */
+	RF_GATE = 1 << 4,       /* served by the gate pool too (never waits) */
+	RF_QUERY = 1 << 5       /* fields come from the query string */
 };
-
-/* A handler: the request has passed the front door (fields checked, token
- * valid when RF_BEARER: who is set, else NULL). It sends its response and
- * returns OK, or returns an error for the dispatcher to send. */
-typedef enum err (*route_fn)(struct worker *w, struct req *r,
-    const struct tok_claims *who);
 
 struct route_def {
 	enum method method;
 	const char *path;               /* a '*' segment matches one path segment */
 	const char *name;               /* for logs and metrics */
 	unsigned flags;
-	const struct field *fields;     /* RF_BODY routes */
-	route_fn fn;
+	const struct field *fields;     /* RF_BODY or RF_QUERY: into req.in[] */
+	const struct field *param;      /* what the '*' segment must be; NULL: any */
+	svc_fn fn;                      /* the handler (svc.h) */
 };
 
 extern const struct route_def routes[R__MAX];

@@ -146,6 +146,40 @@ int tok_refresh_new(char *out, size_t outlen, unsigned char hash[TOK_HASHBYTES])
 int tok_refresh_hash(const char *token, unsigned char hash[TOK_HASHBYTES]) WARN_UNUSED;
 
 /*
+ * Keyed hashes that stand for a credential in a table (login codes, open
+ * data blobs), so that the table says nothing to whoever reads it and every
+ * worker and host computes the same hash. Every subkey is derived here,
+ * once, at worker start: BLAKE2b keyed with each data key over a stable
+ * context label ("wxauth login code", "wxauth open data"). Derived for
+ * every listed data key, not only the first: rotating the data key (a new
+ * first line) must not reopen replays, so a credential is "seen" when its
+ * hash under any listed key is stored (TOK_HASH_KEYS_MAX hashes to look
+ * up). Only removing a data key forgets what was hashed under it.
+ */
+enum tok_hash_purpose { TOK_H_LOGIN_CODE, TOK_H_OPEN_DATA, TOK_H__MAX };
+
+struct tok_hashkeys;
+
+/* tok_hashkeys_new: the subkeys of every key of data. NULL when out of
+ * memory. tok_hashkeys_free: wipe and free; NULL does nothing. */
+struct tok_hashkeys *tok_hashkeys_new(const struct tok_keys *data);
+void tok_hashkeys_free(struct tok_hashkeys *hk);
+
+/* One value's hashes, one per listed data key: h[0] (the first key's) is
+ * the one new rows are stored under. */
+struct tok_hashes {
+	size_t n;
+	unsigned char h[TOK_KEYS_MAX][TOK_HASHBYTES];
+};
+
+/*
+ * tok_hash: the keyed hashes for purpose of (scope, NUL, value) under every
+ * data key into out. scope (an appid) keeps two apps' values apart.
+ */
+void tok_hash(const struct tok_hashkeys *hk, enum tok_hash_purpose purpose,
+    const char *scope, const char *value, struct tok_hashes *out);
+
+/*
  * ISO 8601 / RFC 3339 time from and to unix seconds.
  * tok_time_fmt writes "2022-01-01T00:00:00+00:00" (UTC) for years 0000-9999;
  * -1 when out of that range or out is too small (26 bytes are enough).

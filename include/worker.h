@@ -11,34 +11,13 @@
 
 #include "common.h"
 #include "conf.h"
-#include "tok.h"
+#include "svc.h"
 
-struct db;
-struct wx;
-struct revoke;
-struct wxtoken;
-
-#define WORKER_CODE_KEYBYTES 32
-
-/* Which pool a worker serves in: the main pool answers every route; the
- * gate pool (gate_listen) only the token check, /healthz and /metrics, and
- * never waits on WeChat or the database. */
-enum worker_role { WORKER_MAIN, WORKER_GATE };
-
+/* A worker: the context its handlers see (svc.h, whose role says the
+ * pool) and what only the worker loop needs. */
 struct worker {
-	const struct conf *conf;
-	struct tok_keys *keys;          /* token keys: first seals, all open */
-	struct tok_keys *data_keys;     /* at-rest keys for session_keys */
-	unsigned char *code_key;        /* sodium_malloc'd: keys login-code hashes */
-	struct db *db;
-	struct wx *wx;
-	struct revoke *rev;
-	struct wxtoken *wxtok;          /* the apps' access tokens (wxtoken.h) */
+	struct svc s;
 	int slot;                       /* metrics slot under serve, -1 standalone */
-	enum worker_role role;
-	/* Fail closed: true only once the revocation view is whole (loaded
-	 * since a connect, or handed over by serve); until then tokens get 503. */
-	bool view_ok;
 	bool load_fits;                 /* every entry of this reload fitted the handover */
 	bool must_exit;                 /* leave after this request (view broken) */
 	unsigned long served;
@@ -49,7 +28,7 @@ struct worker {
  * worker. worker_init returns 0, or -1 with the reason logged.
  */
 int worker_init(struct worker *w, const struct conf *c, int slot,
-    enum worker_role role) WARN_UNUSED;
+    enum svc_role role) WARN_UNUSED;
 void worker_cleanup(struct worker *w);
 
 /*
@@ -61,7 +40,7 @@ void worker_cleanup(struct worker *w);
  * max_requests, 1 when it could not start or accept.
  */
 int worker_run(const struct conf *c, int fd, int slot, int ready_fd,
-    enum worker_role role);
+    enum svc_role role);
 
 /* worker_stopping: set by SIGTERM/SIGINT in a worker. */
 extern volatile sig_atomic_t worker_stop;

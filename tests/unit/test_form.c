@@ -11,11 +11,12 @@
 #include "form.h"
 #include "revoke.h"
 
+enum { F_CODE, F_NAME, F_ALL, F_CC };
 static const struct field fields[] = {
-	{"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, 8},
-	{"name", FT_STRING, FF_TEXT, 1, 64},
-	{"all", FT_BOOL, 0, 0, 0},
-	{"cc", FT_INT, FF_NUMSTR, 1, 999},
+	[F_CODE] = {"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, 8},
+	[F_NAME] = {"name", FT_STRING, FF_TEXT, 1, 64},
+	[F_ALL] = {"all", FT_BOOL, 0, 0, 0},
+	[F_CC] = {"cc", FT_INT, FF_NUMSTR, 1, 999},
 	FIELDS_END
 };
 
@@ -23,10 +24,93 @@ static enum err
 check(const char *json, char *why, size_t len)
 {
 	struct json_object *o = json_tokener_parse(json);
-	enum err rc = form_check(o, fields, why, len);
+	struct fval v[FORM_MAX];
+	enum err rc = form_check(o, fields, v, why, len);
 
 	json_object_put(o);
 	return rc;
+}
+
+/* Values land at their table entry, typed. */
+static void
+test_values(void **state)
+{
+	struct json_object *o = json_tokener_parse(
+	    "{\"cc\":\"86\",\"code\":\"abc\",\"all\":true}");
+	struct fval v[FORM_MAX];
+	char why[128] = "";
+
+	(void)state;
+	assert_int_equal(form_check(o, fields, v, why, sizeof(why)), OK);
+	assert_true(v[F_CODE].set);
+	assert_string_equal(v[F_CODE].s, "abc");
+	assert_false(v[F_NAME].set);
+	assert_null(v[F_NAME].s);
+	assert_true(v[F_ALL].set && v[F_ALL].b);
+	assert_true(v[F_CC].set);
+	assert_int_equal(v[F_CC].n, 86);
+	json_object_put(o);
+}
+
+enum { Q_ID, Q_AFTER, Q_LIMIT, Q_NAME };
+static const struct field qfields[] = {
+	[Q_ID] = {"id", FT_STRING, FF_UUID, 36, 36},
+	[Q_AFTER] = {"after", FT_INT, 0, 0, 999999999999999999LL},
+	[Q_LIMIT] = {"limit", FT_INT, FF_REQUIRED, 1, 1000},
+	[Q_NAME] = {"name", FT_STRING, FF_TEXT, 1, 16},
+	FIELDS_END
+};
+
+static enum err
+query(const char *q, struct fval v[FORM_MAX], char *why, size_t len)
+{
+	static char buf[128];
+
+	return form_query(q, qfields, v, buf, sizeof(buf), why, len);
+}
+
+static void
+test_query(void **state)
+{
+	static const struct {
+		const char *q, *why;
+	} bad[] = {
+		{"", "parameter 'limit' is required"},
+		{"limit=0", "parameter 'limit' is out of range"},
+		{"limit=1001", "parameter 'limit' is out of range"},
+		{"limit=-1", "parameter 'limit' must be a number"},
+		{"limit=", "parameter 'limit' must be a number"},
+		{"limit=1&after=99999999999999999999", "parameter 'after' must be a number"},
+		{"limit=1&limit=2", "parameter 'limit' is given twice"},
+		{"limit=1&id=nope", "parameter 'id' has a wrong length"},
+		{"limit=1&id=0123456789abcdef0123456789abcdef0123", "parameter 'id' must be an id (8-4-4-4-12 hex digits)"},
+		{"limit=1&name=%0a", "parameter 'name' is malformed or too long"},
+		{"limit=1&name=%zz", "parameter 'name' is malformed or too long"},
+		{"limit=1&name=%E5", "parameter 'name' must be valid UTF-8 without control characters"},
+	};
+	struct fval v[FORM_MAX];
+	char why[128];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(query("limit=5&after=7&x=1&id=01234567-89ab-cdef-0123-456789abcdef"
+	    "&name=%E5%BE%AE+x", v, why, sizeof(why)), OK);
+	assert_int_equal(v[Q_LIMIT].n, 5);
+	assert_int_equal(v[Q_AFTER].n, 7);
+	assert_string_equal(v[Q_ID].s, "01234567-89ab-cdef-0123-456789abcdef");
+	assert_string_equal(v[Q_NAME].s, "\xe5\xbe\xae x");
+	assert_int_equal(query("limit=1", v, why, sizeof(why)), OK);
+	assert_false(v[Q_AFTER].set);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		print_message("%s\n", bad[i].q);
+		assert_int_equal(query(bad[i].q, v, why, sizeof(why)), ERR_INVALID_REQUEST);
+		assert_string_equal(why, bad[i].why);
+	}
+	/* A path segment: the same checks. */
+	assert_true(form_value("01234567-89ab-cdef-0123-456789abcdef", &qfields[Q_ID]));
+	assert_false(form_value("01234567-89ab-cdef-0123-456789abcdeg", &qfields[Q_ID]));
+	assert_false(form_value("", &qfields[Q_ID]));
 }
 
 static void
@@ -72,7 +156,12 @@ test_bad(void **state)
 		assert_int_equal(check(cases[i].json, why, sizeof(why)), ERR_INVALID_REQUEST);
 		assert_string_equal(why, cases[i].why);
 	}
-	assert_int_equal(form_check(NULL, fields, why, sizeof(why)), ERR_INVALID_REQUEST);
+	{
+		struct fval v[FORM_MAX];
+
+		assert_int_equal(form_check(NULL, fields, v, why, sizeof(why)),
+		    ERR_INVALID_REQUEST);
+	}
 }
 
 static void
@@ -144,6 +233,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_revoke),
 	};
