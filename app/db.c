@@ -392,9 +392,10 @@ start_setup(struct db *db)
 			if (send_setup(db, SK_PLAIN, PQsendPrepare(db->conn, s->name,
 			    s->sql, 0, NULL)) == -1)
 				return give_up(db, "prepare");
-	/* A lock wait never outlasts the statement that waits. */
-	if (lock_ms <= 0 || lock_ms > db->o.statement_timeout_ms)
-		lock_ms = db->o.statement_timeout_ms;
+	/* A lock wait gives up before the statement that waits would (by a
+	 * tenth), so that its answer is "busy", not "db_unavailable". */
+	if (lock_ms <= 0 || lock_ms > db->o.statement_timeout_ms / 10 * 9)
+		lock_ms = db->o.statement_timeout_ms / 10 * 9;
 	if (send_set(db, "statement_timeout", db->o.statement_timeout_ms) == -1 ||
 	    send_set(db, "lock_timeout", lock_ms) == -1)
 		return give_up(db, "settings");

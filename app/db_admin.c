@@ -28,8 +28,8 @@ const struct db_stmt db_admin_stmts[] = {
 	/* Stable paging: ids only grow, so ?after=LAST never skips a row. */
 	[A_FEED] = {"admin_feed",
 	    "SELECT coalesce(json_agg(json_build_object('id', id, 'from_user', from_user,"
-	    " 'into_user', into_user, 'reason', reason, 'unionid', unionid, 'at', at,"
-	    " 'undone_at', undone_at) ORDER BY id), '[]') FROM (SELECT * FROM merges"
+	    " 'into_user', into_user, 'reason', reason, 'unionid', unionid, 'at', " DB_TIME("at")
+	    ", 'undone_at', " DB_TIME("undone_at") ") ORDER BY id), '[]') FROM (SELECT * FROM merges"
 	    " WHERE id > $1 ORDER BY id LIMIT $2) m"},
 	[A_FIND_ID] = {"admin_find_id", "SELECT id FROM users WHERE id = $1"},
 	[A_FIND_ACCOUNT] = {"admin_find_account",
@@ -43,10 +43,10 @@ const struct db_stmt db_admin_stmts[] = {
 	    DB_LIVE_USER
 	    " SELECT json_build_object('user', json_build_object('id', u.id,"
 	    " 'unionid', u.unionid, 'nickname', u.nickname, 'avatar_url', u.avatar_url,"
-	    " 'created_at', u.created_at, 'updated_at', u.updated_at),"
+	    " 'created_at', " DB_TIME("u.created_at") ", 'updated_at', " DB_TIME("u.updated_at") "),"
 	    " 'accounts', coalesce((SELECT json_agg(json_build_object('appid', a.appid,"
-	    " 'openid', a.openid, 'unionid', a.unionid, 'first_login', a.first_login,"
-	    " 'last_login', a.last_login) ORDER BY a.id) FROM accounts a"
+	    " 'openid', a.openid, 'unionid', a.unionid, 'first_login', " DB_TIME("a.first_login")
+	    ", 'last_login', " DB_TIME("a.last_login") ") ORDER BY a.id) FROM accounts a"
 	    " WHERE a.user_id = u.id), '[]'),"
 	    " 'active_sessions', (SELECT count(*) FROM sessions s WHERE s.user_id = u.id"
 	    " AND s.revoked_at IS NULL AND s.expires_at > now()),"

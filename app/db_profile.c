@@ -38,8 +38,6 @@ enum profile_stmt {
 	P__MAX
 };
 
-#define ISO(t) "to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 const struct db_stmt db_profile_stmts[] = {
 	/* The profile and its accounts as JSON, built where the rows are. */
 	[P_USER_JSON] = {"profile_user_json", DB_LIVE_USER
@@ -48,10 +46,10 @@ const struct db_stmt db_profile_stmts[] = {
 	    " 'country', u.country, 'province', u.province, 'city', u.city,"
 	    " 'language', u.language, 'phone_number', u.phone,"
 	    " 'pure_phone_number', u.pure_phone, 'country_code', u.country_code,"
-	    " 'created_at', " ISO("u.created_at") ", 'updated_at', " ISO("u.updated_at") ")::text,"
+	    " 'created_at', " DB_TIME("u.created_at") ", 'updated_at', " DB_TIME("u.updated_at") ")::text,"
 	    " (SELECT coalesce(json_agg(json_build_object('appid', a.appid,"
 	    " 'openid', a.openid, 'unionid', a.unionid,"
-	    " 'first_login', " ISO("a.first_login") ", 'last_login', " ISO("a.last_login") ")"
+	    " 'first_login', " DB_TIME("a.first_login") ", 'last_login', " DB_TIME("a.last_login") ")"
 	    " ORDER BY a.id), '[]'::json)::text FROM accounts a WHERE a.user_id = u.id)"
 	    " FROM r JOIN users u ON u.id = r.id WHERE r.next IS NULL"},
 	[P_USER_SET] = {"profile_user_set", DB_LIVE_USER

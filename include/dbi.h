@@ -19,6 +19,13 @@ struct db_stmt {
 };
 
 /*
+ * DB_TIME: a timestamptz column as the one format times leave the service
+ * in: RFC 3339, UTC, whole seconds, "Z" (2026-12-02T18:53:59Z); NULL stays
+ * NULL.
+ */
+#define DB_TIME(t) "to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/*
  * DB_LIVE_USER: the start of a statement whose CTE r follows user $1's
  * merges; the row with r.next IS NULL is the live user it lives on as.
  */

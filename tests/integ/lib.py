@@ -552,7 +552,26 @@ def expect_error(r, status, names, field=None):
     if field is not None:
         assert field in j["message"], \
             "the message should name the field %r: %s" % (field, r.describe())
+    # The header policy of the error table (app/err.c), on every error.
+    if r.status == 401:
+        assert r.headers.get("WWW-Authenticate") == 'Bearer error="invalid_token"', \
+            "a 401 without WWW-Authenticate: %s" % r.describe()
+    if r.status == 503 or j.get("error") in ("rate_limited", "upstream_rate_limited"):
+        ra = r.headers.get("Retry-After") or ""
+        assert ra.isdigit() and int(ra) > 0, "a %d %s without Retry-After: %s" % (
+            r.status, j.get("error"), r.describe())
     return j
+
+
+UTC_TIME = re.compile(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
+
+
+def expect_utc(value, what, nullable=False):
+    """value is a time in the service's one format: RFC 3339, UTC, 'Z'."""
+    if nullable and value is None:
+        return
+    assert isinstance(value, str) and UTC_TIME.match(value), \
+        "%s: %r is not RFC 3339 UTC with Z (2026-12-02T18:53:59Z)" % (what, value)
 
 
 def expect_token_error(r, names):

@@ -4,7 +4,7 @@ the merge feed, admin look-ups and revokes, unmerge, and races."""
 import subprocess
 import time
 
-from lib import (check_session_identity, check_token_answer, expect_error, expect_ok,
+from lib import (check_session_identity, check_token_answer, expect_error, expect_ok, expect_utc,
                  expect_refused_everywhere, expect_token_error, expect_unchanged,
                  expected_openid, expected_unionid, parallel, wait_until)
 
@@ -183,6 +183,8 @@ def test_merge_feed_pages_and_needs_the_admin_key(env):
         assert loser in got and got[loser]["reason"] == "link", loser
     for m in seen:
         assert set(m) >= {"id", "from_user", "into_user", "reason", "unionid", "at", "undone_at"}
+        expect_utc(m["at"], "merge feed 'at'")
+        expect_utc(m["undone_at"], "merge feed 'undone_at'", nullable=True)
     # Bad paging parameters.
     # A number that overflows is refused, never clamped (20 and 25 digits).
     for q in ("after=x", "limit=0", "limit=1001", "after=-1", "after=" + "9" * 20,
@@ -217,6 +219,11 @@ def test_admin_user_lookup_follows_merges(env):
     assert len(j["accounts"]) == 2
     j = expect_ok(_admin(env, "GET", "/v1/admin/users?id=" + survivor), "by id")
     assert j["user"]["id"] == survivor and j["resolved_from"] is None, j
+    for k in ("created_at", "updated_at"):
+        expect_utc(j["user"][k], "admin user " + k)
+    for acc in j["accounts"]:
+        for k in ("first_login", "last_login"):
+            expect_utc(acc[k], "admin account " + k)
     j = expect_ok(_admin(env, "GET", "/v1/admin/users?appid=%s&openid=%s" % (
         env.appid("mp2"), expected_openid(env.appid("mp2"), p))), "by account")
     assert j["user"]["id"] == survivor

@@ -17,8 +17,9 @@ import subprocess
 import threading
 import time
 
+import opendata as od
 from lib import (check_session_identity, check_token_answer, expect_accepted_everywhere,
-                 read_text, wait_until)
+                 expect_error, expect_ok, expect_unchanged, read_text, wait_until)
 
 
 # -- helpers -------------------------------------------------------------------
@@ -211,6 +212,34 @@ def test_key_rotation_old_tokens_open_new_tokens_use_the_new_key(env):
         "a token issued after the reload is not sealed with the new first key"
     assert _kid(b["access_token"]) != _kid(a["access_token"])
     check_session_identity(env.session(b["access_token"]), user_id=b["user"]["id"])
+
+
+def test_data_key_rotation_does_not_reopen_replays(env):
+    """Open data accepted before a rotation of the data key is still "seen"
+    after it: replay hashes are looked up under every listed data key."""
+    path = env.cfg["data_key_file"]
+    sk = od.new_session_key()
+    j = od.login_with_key(env, "mp1", sk)
+    tok = j["access_token"]
+    blob = od.profile_blob(sk, env.appid("mp1"), nickName="BeforeRotation")
+    expect_ok(od.decrypt(env, tok, blob), "decrypt before the rotation")
+    old_keys = _keys(path)
+    p = subprocess.run([env.wxauth_bin, "keygen", "--rotate", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=30)
+    assert p.returncode == 0, "keygen --rotate: %s" % p.stderr
+    assert _keys(path)[1:] == old_keys
+    _reload(env)
+    before = env.snapshot()
+    for _ in range(env.workers):
+        e = expect_error(od.decrypt(env, tok, blob), 400, "invalid_request")
+        assert "already" in e["message"], e
+    expect_unchanged(before, env.snapshot(), "a replay after the data key rotated")
+    # The session_key sealed under the old key still opens; a new blob is
+    # accepted once, now under the new key.
+    fresh = od.profile_blob(sk, env.appid("mp1"), nickName="AfterRotation")
+    expect_ok(od.decrypt(env, tok, fresh), "decrypt after the rotation")
+    expect_error(od.decrypt(env, tok, fresh), 400, "invalid_request")
 
 
 def test_changed_worker_count_takes_effect(env):

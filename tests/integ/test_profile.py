@@ -6,6 +6,7 @@ with openssl under session_keys they script into the mock.
 """
 
 import base64
+import subprocess
 import time
 
 import lib
@@ -151,6 +152,41 @@ def test_patch_validation(env):
     expect_unchanged(before, env.snapshot(), "refused PATCH /v1/userinfo")
     u = od.userinfo(env, tok)["user"]
     assert u["nickname"] == "Keep" and u["avatar_url"] == AVATAR, "changed: %r" % (u,)
+
+
+def test_patch_behind_a_held_row_lock_is_busy(env):
+    """A lock another transaction holds longer than lock_timeout: 503 busy
+    with Retry-After (not "WeChat did not answer"), nothing changed, and the
+    same request succeeds once the lock is gone."""
+    j = _login(env)
+    tok, uid = j["access_token"], j["user"]["id"]
+    cmd, penv = env._psql()
+    hold = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=penv, universal_newlines=True)
+    try:
+        hold.stdin.write("BEGIN;\nSELECT 1 FROM users WHERE id = '%s' FOR UPDATE;\n"
+                         "SELECT pg_sleep(20);\nCOMMIT;\n" % uid)
+        hold.stdin.flush()
+        env.wait_until(lambda: env.sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                                       "query LIKE 'SELECT pg_sleep(20)%%'")[0][0] == "1",
+                       timeout=10, msg="the lock holder did not start")
+        before = env.snapshot()
+        t0 = time.monotonic()
+        r = env.req("PATCH", "/v1/userinfo", {"nickname": "Locked"}, token=tok)
+        dt = time.monotonic() - t0
+        e = expect_error(r, 503, "busy")
+        assert r.headers.get("Retry-After") == "1", r.describe()
+        assert "WeChat" not in e["message"], e
+        assert dt < 15, "the lock wait took %.1f s" % dt
+        expect_unchanged(before, env.snapshot(), "a PATCH refused behind a lock")
+    finally:
+        hold.kill()
+        hold.wait(timeout=10)
+    # The holder's backend ends with its client; then the PATCH goes through.
+    env.wait_until(lambda: env.req("PATCH", "/v1/userinfo", {"nickname": "Unlocked"},
+                                   token=tok).status == 200, timeout=20,
+                   msg="PATCH still refused after the lock holder went away")
+    assert env.sql("SELECT nickname FROM users WHERE id = %s", uid) == [["Unlocked"]]
 
 
 def test_patch_touches_only_the_token_user(env):
