@@ -47,6 +47,7 @@ help:
 	@echo "make run      install what is missing, build, start PostgreSQL, the WeChat mock, nginx and wxauth on localhost"
 	@echo "make stop     stop what make run started"
 	@echo "make test     every test (unit, integration, sanitizers) in a scratch folder"
+	@echo "make unit     the C unit tests only: no root, no services, seconds"
 	@echo "make bench    wrk through nginx"
 	@echo "make install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 
@@ -78,7 +79,7 @@ $(OUT)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(OUT)/tests/test_%: $(OUT)/tests/test_%.o $(LIBOBJ)
+$(OUT)/tests/test_%: $(OUT)/tests/test_%.o $(OUT)/tests/helpers.o $(LIBOBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(OUT)/tests/tokmint: tests/tools/tokmint.c $(LIBOBJ)

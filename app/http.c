@@ -241,6 +241,34 @@ plain_name(const char *s, size_t n)
  * top-level field it is in ("" when it is in a key or nested deeper than a
  * plain name can say). Returns 1 when found. The body is valid JSON here.
  */
+/*
+ * bare_ok: outside strings, only what RFC 8259 allows there: structure,
+ * white space, numbers and the letters of true, false and null. json-c's
+ * strict mode still takes single-quoted strings; this refuses them, and
+ * comments, whatever json-c's version does.
+ */
+static int
+bare_ok(const char *b, size_t len)
+{
+	size_t i;
+	int in_str = 0;
+
+	for (i = 0; i < len; i++) {
+		if (in_str) {
+			if (b[i] == '\\')
+				i++;
+			else if (b[i] == '"')
+				in_str = 0;
+		} else if (b[i] == '"') {
+			in_str = 1;
+		} else if (b[i] == '\0' ||
+		    strchr(" \t\n\r{}[]:,0123456789+-.eEtrufalsn", b[i]) == NULL) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int
 lone_surrogate(const char *b, size_t len, char *key, size_t keylen)
 {
@@ -341,7 +369,8 @@ http_parse_json(struct req *r, int allow_empty)
 	for (off = json_tokener_get_parse_end(tok); off < r->body_len; off++)
 		if (!isspace((unsigned char)r->body[off]))
 			goto out;
-	if (!json_object_is_type(o, json_type_object) || !finite_only(o, 0))
+	if (!json_object_is_type(o, json_type_object) || !finite_only(o, 0) ||
+	    !bare_ok(r->body, r->body_len))
 		goto out;
 	if (lone_surrogate(r->body, r->body_len, r->bad_field, sizeof(r->bad_field))) {
 		rc = ERR_INVALID_REQUEST;

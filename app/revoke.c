@@ -31,7 +31,7 @@ struct revoke {
 uint64_t
 revoke_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = 14695981039346656037ULL;
 
 	for (; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;

@@ -7,7 +7,7 @@ WeChat mock's control API (mock, stats), the database (sql, snapshot, dump)
 and the processes (worker_pids).
 
 SECRETS is the registry of every secret value the suite has handled (codes,
-refresh and access tokens, session keys); test_zz_secrets.py greps the logs
+refresh and access tokens, session keys); audit/test_secrets.py greps the logs
 for all of them at the end of the run.
 """
 
@@ -40,7 +40,7 @@ _secrets_lock = threading.Lock()
 
 
 def remember(kind, value):
-    """Add a secret value to the registry that test_zz_secrets.py greps for."""
+    """Add a secret value to the registry that audit/test_secrets.py greps for."""
     if isinstance(value, str) and value:
         with _secrets_lock:
             SECRETS.append((kind, value))
@@ -146,6 +146,11 @@ class Response:
     # Used in assertion messages: "status, body".
     def describe(self):
         return repr(self)
+
+
+class Login(dict):
+    """A login answer (the JSON) that knows who logged in (.person)."""
+    person = None
 
 
 class Env:
@@ -309,6 +314,17 @@ class Env:
         assert r.status == 200 and isinstance(r.json, dict), \
             "login of %s in %s: expected 200, got %s" % (person, app, r.describe())
         return r
+
+    def signed_in(self, app="mp1", person=None, directives=(), prefix="p", **kw):
+        """The one checked login of the tests: log person (a fresh one
+        named prefix... when None) in to app, check the answer's every
+        field (check_token_answer) and return its JSON, a dict whose
+        .person is the person."""
+        person = person or self.person(prefix)
+        j = Login(check_token_answer(self.login_ok(app, person, directives=directives, **kw),
+                                     appid=self.appid(app) if app else None))
+        j.person = person
+        return j
 
     def refresh(self, refresh_token, **kw):
         """POST /v1/token/refresh; new tokens go to the SECRETS registry."""

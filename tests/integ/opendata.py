@@ -34,7 +34,7 @@ def fail_vector(name):
 
 def new_session_key():
     """A random session_key as WeChat gives it (base64 of 16 bytes), registered
-    as a secret so that test_zz_secrets.py checks no log holds it."""
+    as a secret so that audit/test_secrets.py checks no log holds it."""
     sk = base64.b64encode(os.urandom(16)).decode("ascii")
     for form in lib.session_key_forms(sk):
         lib.remember("session_key", form)

@@ -3,9 +3,12 @@
 
     /usr/bin/python3 tests/integ/run.py ENV_JSON [-k SUBSTRING] [--timeout SECONDS]
 
-Imports every tests/integ/test_*.py (sorted by file name), runs each function
-named test_* (in definition order) with one argument, the lib.Env built from
-ENV_JSON, and prints one line per test:
+Runs three phases against one environment, each the test_*.py files of a
+folder: tests/integ itself (tests that need nothing of one another), then
+audit/ (checks of what every test before it left behind: the logs hold no
+secret), then shutdown/ (serve is stopped). No test depends on the order of
+file names. For each file, each function named test_* runs (in definition
+order) with one argument, the lib.Env built from ENV_JSON; one line per test:
 
     ok   test_login.py::test_login_new_person (0.12s)
     FAIL test_login.py::test_login_new_person: message
@@ -26,6 +29,9 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The phases, in order: (label prefix, folder).
+PHASES = (("", HERE), ("audit/", os.path.join(HERE, "audit")),
+          ("shutdown/", os.path.join(HERE, "shutdown")))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 
@@ -99,12 +105,16 @@ def main(argv=None):
     ap.add_argument("-k", dest="substring", default=None,
                     help="run only tests whose 'file::name' contains this")
     ap.add_argument("--timeout", type=float, default=60.0, help="per-test timeout, seconds")
-    ap.add_argument("--dir", default=HERE, help="folder of the test_*.py files (default: this one)")
+    ap.add_argument("--dir", default=None,
+                    help="one folder of test_*.py files instead of the three phases")
     args = ap.parse_args(argv)
 
     env = lib.Env.load(args.env_json)
     passed = failed = 0
-    for fname, mod, err in load_modules(os.path.abspath(args.dir)):
+    phases = PHASES if args.dir is None else (("", os.path.abspath(args.dir)),)
+    modules = [(pfx + fname, mod, err) for pfx, folder in phases
+               for fname, mod, err in load_modules(folder)]
+    for fname, mod, err in modules:
         if mod is None:
             label = "%s::<import>" % fname
             if args.substring and args.substring not in label and args.substring not in fname:

@@ -1,6 +1,6 @@
 """POST /v1/phone (issue 3): by phone code (getuserphonenumber with the app's
 access token) and by legacy encrypted data, through nginx. Phone numbers are
-registered as secrets: test_zz_secrets.py checks that no log line holds one."""
+registered as secrets: audit/test_secrets.py checks that no log line holds one."""
 
 import base64
 import os
@@ -10,13 +10,6 @@ import time
 import lib
 import opendata as od
 from lib import check_token_answer, expect_error, expect_ok, expect_unchanged
-
-
-def _login(env, app="mp1", person=None):
-    person = person or env.person("tel")
-    r = env.login_ok(app, person)
-    j = check_token_answer(r)
-    return person, j
 
 
 def _check_phone(r, pure, cc="86", full=None):
@@ -36,7 +29,8 @@ def _stored(env, user_id):
 
 
 def test_phone_by_code(env):
-    person, j = _login(env)
+    j = env.signed_in(prefix="tel")
+    person = j.person
     pure = od.mock_phone(person)
     lib.remember("phone number", pure)
     r = od.phone(env, j["access_token"], {"code": "%s.%s" % (person, lib.nonce())})
@@ -52,7 +46,8 @@ def test_phone_by_code(env):
 
 
 def test_phone_by_code_country_code_as_number(env):
-    person, j = _login(env, "mp2")
+    j = env.signed_in("mp2", prefix="tel")
+    person = j.person
     pure = od.mock_phone(person)
     lib.remember("phone number", pure)
     r = od.phone(env, j["access_token"], {"code": "%s.ccnum.%s" % (person, lib.nonce())})
@@ -64,7 +59,8 @@ def test_phone_by_code_country_code_as_number(env):
 
 
 def test_phone_by_code_refused(env):
-    person, j = _login(env)
+    j = env.signed_in(prefix="tel")
+    person = j.person
     tok = j["access_token"]
     od.warm(env, tok)
     before = env.snapshot()
@@ -132,7 +128,8 @@ def test_phone_by_blob_refused(env):
 
 
 def test_phone_bad_requests(env):
-    person, j = _login(env)
+    j = env.signed_in(prefix="tel")
+    person = j.person
     tok = j["access_token"]
     before = env.snapshot()
     iv = base64.b64encode(os.urandom(16)).decode()

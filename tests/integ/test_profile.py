@@ -20,11 +20,6 @@ USER_KEYS = ("id", "unionid", "nickname", "avatar_url", "gender", "country", "pr
 YEAR = 365 * 86400
 
 
-def _login(env, app="mp1", person=None, directives=()):
-    r = env.login_ok(app, person or env.person("prof"), directives=directives)
-    return check_token_answer(r)
-
-
 def _check_shape(j, user_id=None):
     assert isinstance(j, dict) and isinstance(j.get("user"), dict) and \
         isinstance(j.get("accounts"), list), "userinfo shape: %r" % (j,)
@@ -49,7 +44,7 @@ def _snapshot_after_warm(env, token):
 # -- GET /v1/userinfo ---------------------------------------------------------
 
 def test_userinfo_of_a_new_user(env):
-    j = _login(env)
+    j = env.signed_in(prefix="prof")
     info = od.userinfo(env, j["access_token"])
     u = _check_shape(info, j["user"]["id"])
     assert u["unionid"] == j["user"]["unionid"] and u["nickname"] is None and \
@@ -61,8 +56,8 @@ def test_userinfo_of_a_new_user(env):
 
 def test_userinfo_lists_every_linked_account(env):
     p = env.person("two")
-    a = _login(env, "mp1", p)
-    b = _login(env, "mp2", p)          # the same person: joined by the unionid
+    a = env.signed_in("mp1", p)
+    b = env.signed_in("mp2", p)          # the same person: joined by the unionid
     assert a["user"]["id"] == b["user"]["id"]
     info = od.userinfo(env, b["access_token"])
     _check_shape(info, a["user"]["id"])
@@ -76,7 +71,7 @@ def test_userinfo_needs_a_token(env):
     lib.expect_token_error(env.req("GET", "/v1/userinfo"), "invalid_token")
     lib.expect_token_error(env.req("GET", "/v1/userinfo", token="v4.local.nope"),
                            "invalid_token")
-    j = _login(env)
+    j = env.signed_in(prefix="prof")
     r = env.req("DELETE", "/v1/userinfo", token=j["access_token"])
     expect_error(r, 405, "method_not_allowed")
 
@@ -84,7 +79,7 @@ def test_userinfo_needs_a_token(env):
 # -- PATCH /v1/userinfo -------------------------------------------------------
 
 def test_patch_nickname_and_avatar(env):
-    j = _login(env)
+    j = env.signed_in(prefix="prof")
     tok = j["access_token"]
     r = env.req("PATCH", "/v1/userinfo", {"nickname": "微信用户 Ω😀", "avatar_url": AVATAR},
                 token=tok)
@@ -104,7 +99,7 @@ def test_patch_nickname_and_avatar(env):
 
 
 def test_patch_validation(env):
-    j = _login(env)
+    j = env.signed_in(prefix="prof")
     tok = j["access_token"]
     env.req("PATCH", "/v1/userinfo", {"nickname": "Keep", "avatar_url": AVATAR}, token=tok)
     before = env.snapshot()
@@ -158,7 +153,7 @@ def test_patch_behind_a_held_row_lock_is_busy(env):
     """A lock another transaction holds longer than lock_timeout: 503 busy
     with Retry-After (not "WeChat did not answer"), nothing changed, and the
     same request succeeds once the lock is gone."""
-    j = _login(env)
+    j = env.signed_in(prefix="prof")
     tok, uid = j["access_token"], j["user"]["id"]
     cmd, penv = env._psql()
     hold = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -190,8 +185,8 @@ def test_patch_behind_a_held_row_lock_is_busy(env):
 
 
 def test_patch_touches_only_the_token_user(env):
-    a = _login(env)
-    b = _login(env)
+    a = env.signed_in(prefix="prof")
+    b = env.signed_in(prefix="prof")
     expect_ok(env.req("PATCH", "/v1/userinfo", {"nickname": "Alice"}, token=a["access_token"]))
     assert od.userinfo(env, b["access_token"])["user"]["nickname"] is None
     assert od.userinfo(env, a["access_token"])["user"]["nickname"] == "Alice"
@@ -451,7 +446,7 @@ def test_decrypt_links_by_unionid(env):
     # mp1's account made a user of its own. A blob with X's unionId joins them
     # as a login with that unionid would: one user, both accounts.
     p = env.person("link")
-    b = _login(env, "mp2", p)
+    b = env.signed_in("mp2", p)
     sk = od.new_session_key()
     a = od.login_with_key(env, "mp1", sk, person=p, openid=lib.expected_openid(env.appid("mp1"), p))
     assert a["user"]["id"] != b["user"]["id"], "two users before the link"

@@ -6,11 +6,6 @@ from lib import (check_session_identity, check_token_answer, expect_accepted_eve
                  expect_error, expect_refused_everywhere, expect_token_error)
 
 
-def _login(env, person=None, app="mp1", directives=()):
-    r = env.login_ok(app, person or env.person("ses"), directives=directives)
-    return check_token_answer(r)
-
-
 def _revoked(r):
     j = r.json
     assert r.status == 200 and isinstance(j, dict), "logout: expected 200, got %s" % r.describe()
@@ -21,7 +16,7 @@ def _revoked(r):
 
 
 def test_session_identity_and_headers(env):
-    j = _login(env)
+    j = env.signed_in(prefix="ses")
     r = env.session(j["access_token"])
     s = check_session_identity(r, user_id=j["user"]["id"], appid=j["account"]["appid"],
                                openid=j["account"]["openid"], unionid=j["user"]["unionid"],
@@ -30,7 +25,7 @@ def test_session_identity_and_headers(env):
 
 
 def test_session_without_unionid_has_empty_header(env):
-    j = _login(env, directives=("nouid",))
+    j = env.signed_in(directives=("nouid",), prefix="ses")
     check_session_identity(env.session(j["access_token"]), user_id=j["user"]["id"],
                            unionid=None, check_unionid=True)
 
@@ -40,7 +35,7 @@ def test_session_missing_authorization(env):
 
 
 def test_logout_without_body_revokes_on_every_worker(env):
-    j = _login(env)
+    j = env.signed_in(prefix="ses")
     tok = j["access_token"]
     expect_accepted_everywhere(env, tok, user_id=j["user"]["id"])
     r = env.logout(tok)
@@ -50,7 +45,7 @@ def test_logout_without_body_revokes_on_every_worker(env):
 
 
 def test_logout_with_empty_object(env):
-    j = _login(env)
+    j = env.signed_in(prefix="ses")
     tok = j["access_token"]
     r = env.logout(tok, {})
     t0 = time.monotonic()
@@ -60,8 +55,8 @@ def test_logout_with_empty_object(env):
 
 def test_logout_ends_only_this_session(env):
     p = env.person("one")
-    a = _login(env, p)
-    b = _login(env, p)
+    a = env.signed_in(person=p)
+    b = env.signed_in(person=p)
     r = env.logout(a["access_token"], {"all": False})
     t0 = time.monotonic()
     assert _revoked(r) == 1, "revoked should be 1: %s" % r.describe()
@@ -72,12 +67,12 @@ def test_logout_ends_only_this_session(env):
 
 def test_logout_all_sessions_of_the_user(env):
     p = env.person("all")
-    a = _login(env, p)
-    b = _login(env, p)
-    c = _login(env, p, app="mp2")          # same user through the unionid
+    a = env.signed_in(person=p)
+    b = env.signed_in(person=p)
+    c = env.signed_in("mp2", p)          # same user through the unionid
     assert a["user"]["id"] == b["user"]["id"] == c["user"]["id"], "one user expected: %s %s %s" % (
         a["user"], b["user"], c["user"])
-    stranger = _login(env)
+    stranger = env.signed_in(prefix="ses")
     r = env.logout(a["access_token"], {"all": True})
     t0 = time.monotonic()
     n = _revoked(r)
@@ -91,13 +86,13 @@ def test_logout_all_sessions_of_the_user(env):
 
 
 def test_refresh_of_logged_out_session(env):
-    j = _login(env)
+    j = env.signed_in(prefix="ses")
     _revoked(env.logout(j["access_token"]))
     expect_error(env.refresh(j["refresh_token"]), 401, "session_revoked")
 
 
 def test_logout_twice(env):
-    j = _login(env)
+    j = env.signed_in(prefix="ses")
     r = env.logout(j["access_token"])
     t0 = time.monotonic()
     _revoked(r)
@@ -111,7 +106,7 @@ def test_logout_twice(env):
 def test_logout_of_refreshed_session(env):
     # Logout with the access token of a rotated session ends the whole session:
     # the old access token and the newest refresh token stop working too.
-    j0 = _login(env)
+    j0 = env.signed_in(prefix="ses")
     j1 = check_token_answer(env.refresh(j0["refresh_token"]), login=False)
     r = env.logout(j1["access_token"])
     t0 = time.monotonic()

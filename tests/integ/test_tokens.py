@@ -9,11 +9,6 @@ from lib import (check_session_identity, check_token_answer, expect_error,
                  iso)
 
 
-def _login(env, prefix="tok"):
-    r = env.login_ok("mp1", env.person(prefix))
-    return check_token_answer(r)
-
-
 def _fake_refresh_token():
     return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
 
@@ -21,7 +16,7 @@ def _fake_refresh_token():
 # -- refresh -----------------------------------------------------------------
 
 def test_refresh_rotates(env):
-    j0 = _login(env)
+    j0 = env.signed_in(prefix="tok")
     r = env.refresh(j0["refresh_token"])
     j1 = check_token_answer(r, appid=j0["account"]["appid"], openid=j0["account"]["openid"], login=False)
     assert j1["user"]["id"] == j0["user"]["id"], "refresh changed the user: %s" % r.describe()
@@ -79,7 +74,7 @@ def test_refresh_garbage(env):
 
 
 def test_refresh_after_logout(env):
-    j = _login(env, "rlo")
+    j = env.signed_in(prefix="rlo")
     r = env.logout(j["access_token"])
     assert r.status == 200, "logout: %s" % r.describe()
     expect_error(env.refresh(j["refresh_token"]), 401, "session_revoked")
@@ -126,7 +121,7 @@ def _forgeries(env, j):
 def test_minted_token_is_accepted(env):
     # Positive control for the forgeries below: tokmint with the service's key
     # and issuer makes a token wxauth accepts, so a refusal is about the flaw.
-    j = _login(env, "mint")
+    j = env.signed_in(prefix="mint")
     ident = check_session_identity(env.session(j["access_token"]))
     tok = env.mint(env.claims(ident))
     check_session_identity(env.session(tok), user_id=ident["user"]["id"],
@@ -134,7 +129,7 @@ def test_minted_token_is_accepted(env):
 
 
 def test_session_refuses_forged_tokens(env):
-    j = _login(env, "forge")
+    j = env.signed_in(prefix="forge")
     for label, auth, names in _forgeries(env, j):
         r = env.req("GET", "/v1/session", headers={"Authorization": auth})
         try:
@@ -145,7 +140,7 @@ def test_session_refuses_forged_tokens(env):
 
 
 def test_logout_refuses_forged_tokens(env):
-    j = _login(env, "forgelo")
+    j = env.signed_in(prefix="forgelo")
     cases = _forgeries(env, j)
     before = env.snapshot()
     for label, auth, names in cases:

@@ -14,12 +14,6 @@ import lib
 import opendata as od
 from lib import check_token_answer, expect_error, expect_ok, parallel
 
-def _login(env, app):
-    person = env.person("tok")
-    r = env.login_ok(app, person)
-    return person, check_token_answer(r)
-
-
 def _code(person):
     return "%s.%s" % (person, lib.nonce())
 
@@ -32,7 +26,8 @@ def _stored_token(env, appid):
 
 
 def test_one_stable_token_call_for_40_concurrent_requests(env):
-    person, j = _login(env, "mp2")
+    j = env.signed_in("mp2", prefix="tok")
+    person = j.person
     tok = j["access_token"]
     appid = env.appid("mp2")
     # No stored token, and whatever the workers remember the mock has
@@ -57,7 +52,8 @@ def test_one_stable_token_call_for_40_concurrent_requests(env):
 
 
 def test_token_refused_once_one_refresh_one_retry(env):
-    person, j = _login(env, "mp1")
+    j = env.signed_in("mp1", prefix="tok")
+    person = j.person
     tok = j["access_token"]
     appid = env.appid("mp1")
     od.warm(env, tok)
@@ -82,7 +78,8 @@ def test_token_refused_once_one_refresh_one_retry(env):
 
 
 def test_token_expired_at_wechat_one_refresh_one_retry(env):
-    person, j = _login(env, "demo")
+    j = env.signed_in("demo", prefix="tok")
+    person = j.person
     tok = j["access_token"]
     appid = env.appid("demo")
     od.warm(env, tok)
@@ -98,7 +95,8 @@ def test_token_expired_at_wechat_one_refresh_one_retry(env):
 
 
 def test_token_refused_twice_is_not_a_loop(env):
-    person, j = _login(env, "mp2")
+    j = env.signed_in("mp2", prefix="tok")
+    person = j.person
     tok = j["access_token"]
     od.warm(env, tok)
     s0 = od.stats(env)
@@ -127,7 +125,8 @@ def test_checksession_shares_the_token(env):
 
 
 def test_never_cgi_bin_token(env):
-    person, j = _login(env, "mp1")
+    j = env.signed_in("mp1", prefix="tok")
+    person = j.person
     od.phone(env, j["access_token"], {"code": _code(person)})
     time.sleep(0.1)
     assert env.stats()["calls"]["token"] == 0

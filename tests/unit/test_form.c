@@ -1,4 +1,4 @@
-/* The front door's field checks and the revocation view. */
+/* The gate's declarative checks: body fields, query parameters, path segments. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,7 +9,6 @@
 #include <json-c/json.h>
 
 #include "form.h"
-#include "revoke.h"
 
 enum { F_CODE, F_NAME, F_ALL, F_CC };
 static const struct field fields[] = {
@@ -184,49 +183,6 @@ test_utf8(void **state)
 	assert_false(form_text_ok("", 0, 1, 10));
 }
 
-static void
-test_revoke(void **state)
-{
-	struct revoke *rv = revoke_new();
-	const char *uni = NULL;
-	char sid[64];
-	int i;
-
-	(void)state;
-	assert_non_null(rv);
-	assert_false(revoke_has_session(rv, "a"));
-	for (i = 0; i < 1000; i++) {
-		snprintf(sid, sizeof(sid), "00000000-0000-0000-0000-%012d", i);
-		assert_int_equal(revoke_add_session(rv, sid, i < 500 ? 100 : 300), 0);
-	}
-	assert_int_equal(revoke_count(rv), 1000);
-	assert_true(revoke_has_session(rv, "00000000-0000-0000-0000-000000000499"));
-	revoke_prune(rv, 200);
-	assert_int_equal(revoke_count(rv), 500);
-	assert_false(revoke_has_session(rv, "00000000-0000-0000-0000-000000000499"));
-	assert_true(revoke_has_session(rv, "00000000-0000-0000-0000-000000000500"));
-	assert_true(revoke_has_session(rv, "00000000-0000-0000-0000-000000000999"));
-
-	assert_string_equal(revoke_resolve(rv, "u1", &uni), "u1");
-	assert_null(uni);
-	assert_int_equal(revoke_add_merge(rv, "u1", "u2", "", 300), 0);
-	assert_int_equal(revoke_add_merge(rv, "u2", "u3", "o6_x", 300), 0);
-	assert_string_equal(revoke_resolve(rv, "u1", &uni), "u3");
-	assert_string_equal(uni, "o6_x");
-	/* Undo: u2 no longer resolves, u1 still reaches u2. */
-	revoke_drop_merge(rv, "u2");
-	assert_string_equal(revoke_resolve(rv, "u2", NULL), "u2");
-	assert_string_equal(revoke_resolve(rv, "u1", &uni), "u2");
-	assert_null(uni);
-	/* A cycle (a bug elsewhere) must not hang the hot path. */
-	assert_int_equal(revoke_add_merge(rv, "u2", "u1", "", 300), 0);
-	assert_non_null(revoke_resolve(rv, "u1", NULL));
-	revoke_clear(rv);
-	assert_int_equal(revoke_count(rv), 0);
-	revoke_free(rv);
-	revoke_free(NULL);
-}
-
 int
 main(void)
 {
@@ -236,7 +192,6 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_revoke),
 	};
 
 	return cmocka_run_group_tests_name("form", tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "enc.h"
+#include "helpers.h"
 #include "wxdata.h"
 
 #define DEMO_APPID "wx4f4bc4dec97d474b"
@@ -26,14 +27,6 @@
 /* ---------------------------------------------------------------- helpers */
 
 static struct json_object *vectors;
-
-static const char *
-vectors_dir(void)
-{
-	const char *d = getenv("WXAUTH_VECTORS");
-
-	return d != NULL && d[0] != '\0' ? d : "tests/vectors";
-}
 
 static int
 setup(void **state)
@@ -71,18 +64,6 @@ group(const char *name)
 	assert_true(json_object_is_type(a, json_type_array));
 	assert_true(json_object_array_length(a) > 0);
 	return a;
-}
-
-/* A string member, or NULL when missing. */
-static const char *
-jstr(struct json_object *o, const char *name)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
-		return NULL;
-	assert_true(json_object_is_type(v, json_type_string));
-	return json_object_get_string(v);
 }
 
 /* AES-128-CBC without padding: the tests add whatever padding they want. */

@@ -1,0 +1,138 @@
+/* Data sealed at rest: bound to its row, opened under any listed key. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+
+#include "box.h"
+#include "tok.h"
+
+static unsigned char raw[2][TOK_KEYBYTES];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	randombytes_buf(raw, sizeof(raw));
+	return 0;
+}
+
+static void
+test_seal_open(void **state)
+{
+	struct tok_keys *a = tok_keys_new(raw[0], 1), *b = tok_keys_new(raw[1], 1);
+	struct tok_keys *rotated;
+	unsigned char both[2 * TOK_KEYBYTES], sealed[64 + BOX_OVERHEAD], out[64];
+	const char *msg = "session-key-0123456789==";
+	size_t n = strlen(msg), len = 0, olen = 0;
+
+	(void)state;
+	/* Rotated: a new first key, the old one still listed. */
+	memcpy(both, raw[1], TOK_KEYBYTES);
+	memcpy(both + TOK_KEYBYTES, raw[0], TOK_KEYBYTES);
+	rotated = tok_keys_new(both, 2);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(rotated);
+	assert_int_equal(box_seal(sealed, sizeof(sealed), &len, a, (const unsigned char *)msg, n,
+	    "wx1/o1"), 0);
+	assert_int_equal(len, n + BOX_OVERHEAD);
+	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), 0);
+	assert_int_equal(olen, n);
+	assert_memory_equal(out, msg, n);
+	/* Another row, another key: nothing opens. */
+	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o2"), -1);
+	assert_int_equal(box_open(out, sizeof(out), &olen, b, sealed, len, "wx1/o1"), -1);
+	/* After a rotation the old seal still opens. */
+	assert_int_equal(box_open(out, sizeof(out), &olen, rotated, sealed, len, "wx1/o1"), 0);
+	/* Any flipped byte, or a cut, is refused. */
+	sealed[len - 1] ^= 1;
+	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), -1);
+	sealed[len - 1] ^= 1;
+	sealed[0] ^= 0x80;
+	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), -1);
+	sealed[0] ^= 0x80;
+	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, BOX_OVERHEAD - 1, "wx1/o1"), -1);
+	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len - 1, "wx1/o1"), -1);
+	/* Too small a buffer, either way. */
+	assert_int_equal(box_seal(sealed, n + BOX_OVERHEAD - 1, &len, a,
+	    (const unsigned char *)msg, n, "wx1/o1"), -1);
+	assert_int_equal(box_seal(sealed, sizeof(sealed), &len, a, (const unsigned char *)msg, n,
+	    "wx1/o1"), 0);
+	assert_int_equal(box_open(out, n - 1, &olen, a, sealed, len, "wx1/o1"), -1);
+	/* The new first key seals from now on: the old list cannot open it. */
+	assert_int_equal(box_seal(sealed, sizeof(sealed), &len, rotated,
+	    (const unsigned char *)msg, n, "wx1/o1"), 0);
+	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), -1);
+	assert_int_equal(box_open(out, sizeof(out), &olen, b, sealed, len, "wx1/o1"), 0);
+	tok_keys_free(a);
+	tok_keys_free(b);
+	tok_keys_free(rotated);
+}
+
+/* Keyed hashes (tok.h): one per listed data key, stable across a rotation,
+ * apart by purpose and by scope. */
+static void
+test_hashes(void **state)
+{
+	struct tok_keys *a = tok_keys_new(raw[0], 1), *rotated;
+	struct tok_hashkeys *ha, *hr;
+	struct tok_hashes x, y, z;
+	unsigned char both[2 * TOK_KEYBYTES];
+
+	(void)state;
+	memcpy(both, raw[1], TOK_KEYBYTES);
+	memcpy(both + TOK_KEYBYTES, raw[0], TOK_KEYBYTES);
+	rotated = tok_keys_new(both, 2);
+	assert_non_null(ha = tok_hashkeys_new(a));
+	assert_non_null(hr = tok_hashkeys_new(rotated));
+	tok_hash(ha, TOK_H_LOGIN_CODE, "wx1", "code", &x);
+	assert_int_equal(x.n, 1);
+	tok_hash(hr, TOK_H_LOGIN_CODE, "wx1", "code", &y);
+	assert_int_equal(y.n, 2);
+	/* What was stored before the rotation is still found after it. */
+	assert_memory_equal(y.h[1], x.h[0], TOK_HASHBYTES);
+	assert_memory_not_equal(y.h[0], x.h[0], TOK_HASHBYTES);
+	tok_hash(ha, TOK_H_OPEN_DATA, "wx1", "code", &z);
+	assert_memory_not_equal(z.h[0], x.h[0], TOK_HASHBYTES);
+	tok_hash(ha, TOK_H_LOGIN_CODE, "wx2", "code", &z);
+	assert_memory_not_equal(z.h[0], x.h[0], TOK_HASHBYTES);
+	/* The scope ends at its NUL: ("wx1c", "ode") is not ("wx1", "code"). */
+	tok_hash(ha, TOK_H_LOGIN_CODE, "wx1c", "ode", &z);
+	assert_memory_not_equal(z.h[0], x.h[0], TOK_HASHBYTES);
+	/* The derivation is the one stored hashes were made with: the subkey
+	 * is BLAKE2b keyed by the data key over the label. */
+	{
+		unsigned char sub[32], want[TOK_HASHBYTES];
+		crypto_generichash_state st;
+
+		crypto_generichash(sub, 32, (const unsigned char *)"wxauth login code", 17,
+		    raw[0], TOK_KEYBYTES);
+		crypto_generichash_init(&st, sub, 32, TOK_HASHBYTES);
+		crypto_generichash_update(&st, (const unsigned char *)"wx1", 4);
+		crypto_generichash_update(&st, (const unsigned char *)"code", 4);
+		crypto_generichash_final(&st, want, TOK_HASHBYTES);
+		assert_memory_equal(want, x.h[0], TOK_HASHBYTES);
+	}
+	tok_hashkeys_free(ha);
+	tok_hashkeys_free(hr);
+	tok_hashkeys_free(NULL);
+	tok_keys_free(a);
+	tok_keys_free(rotated);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seal_open),
+		cmocka_unit_test(test_hashes),
+	};
+
+	return cmocka_run_group_tests_name("box", tests, setup, NULL);
+}

@@ -1,0 +1,141 @@
+/* The revocation view: an open-addressing set of sessions and a map of merges. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "revoke.h"
+
+static void
+sid_of(char *out, size_t n, int i)
+{
+	snprintf(out, n, "00000000-0000-0000-0000-%012d", i);
+}
+
+/* Insert, find, prune by until; the rebuild that prune makes keeps every
+ * entry still live reachable, whatever probe chain it was on. */
+static void
+test_sessions(void **state)
+{
+	struct revoke *rv = revoke_new();
+	char sid[64];
+	int i;
+
+	(void)state;
+	assert_non_null(rv);
+	assert_false(revoke_has_session(rv, "a"));
+	for (i = 0; i < 1000; i++) {
+		sid_of(sid, sizeof(sid), i);
+		assert_int_equal(revoke_add_session(rv, sid, i % 2 ? 100 : 300), 0);
+	}
+	assert_int_equal(revoke_count(rv), 1000);
+	/* Adding again keeps one entry and the later until. */
+	sid_of(sid, sizeof(sid), 1);
+	assert_int_equal(revoke_add_session(rv, sid, 400), 0);
+	assert_int_equal(revoke_count(rv), 1000);
+	revoke_prune(rv, 200);
+	assert_int_equal(revoke_count(rv), 501);
+	for (i = 0; i < 1000; i++) {
+		sid_of(sid, sizeof(sid), i);
+		assert_int_equal(revoke_has_session(rv, sid), i % 2 == 0 || i == 1);
+	}
+	/* A prune with nothing expired changes nothing. */
+	revoke_prune(rv, 0);
+	assert_int_equal(revoke_count(rv), 501);
+	revoke_prune(rv, 1000);
+	assert_int_equal(revoke_count(rv), 0);
+	revoke_free(rv);
+	revoke_free(NULL);
+}
+
+/* Growth: the table doubles at half load, through many rebuilds, and
+ * never loses an entry; a key that is not a UUID is never stored. */
+static void
+test_growth_and_bad_keys(void **state)
+{
+	struct revoke *rv = revoke_new();
+	char sid[64], longkey[128];
+	int i, n = 70000;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		sid_of(sid, sizeof(sid), i);
+		assert_int_equal(revoke_add_session(rv, sid, 100), 0);
+	}
+	assert_int_equal(revoke_count(rv), (size_t)n);
+	for (i = 0; i < n; i++) {
+		sid_of(sid, sizeof(sid), i);
+		assert_true(revoke_has_session(rv, sid));
+	}
+	sid_of(sid, sizeof(sid), n);
+	assert_false(revoke_has_session(rv, sid));
+	memset(longkey, 'a', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	assert_int_equal(revoke_add_session(rv, longkey, 100), 0);
+	assert_false(revoke_has_session(rv, longkey));
+	assert_int_equal(revoke_count(rv), (size_t)n);
+	revoke_clear(rv);
+	assert_int_equal(revoke_count(rv), 0);
+	sid_of(sid, sizeof(sid), 0);
+	assert_false(revoke_has_session(rv, sid));
+	/* Usable again after a clear. */
+	assert_int_equal(revoke_add_session(rv, sid, 100), 0);
+	assert_true(revoke_has_session(rv, sid));
+	revoke_free(rv);
+}
+
+/* Merges: chains resolve to the survivor with its unionid; an undone merge
+ * stops resolving at once and goes at the next prune; cycles end. */
+static void
+test_merges(void **state)
+{
+	struct revoke *rv = revoke_new();
+	const char *uni = NULL;
+
+	(void)state;
+	assert_string_equal(revoke_resolve(rv, "u1", &uni), "u1");
+	assert_null(uni);
+	assert_int_equal(revoke_add_merge(rv, "u1", "u2", "", 300), 0);
+	assert_int_equal(revoke_add_merge(rv, "u2", "u3", "o6_x", 300), 0);
+	assert_string_equal(revoke_resolve(rv, "u1", &uni), "u3");
+	assert_string_equal(uni, "o6_x");
+	revoke_drop_merge(rv, "u2");
+	assert_string_equal(revoke_resolve(rv, "u2", NULL), "u2");
+	assert_string_equal(revoke_resolve(rv, "u1", &uni), "u2");
+	assert_null(uni);
+	revoke_drop_merge(rv, "nobody");
+	assert_int_equal(revoke_count(rv), 2);
+	revoke_prune(rv, 100);
+	assert_int_equal(revoke_count(rv), 1);
+	assert_string_equal(revoke_resolve(rv, "u1", NULL), "u2");
+	/* A cycle (a bug elsewhere) must not hang the hot path. */
+	assert_int_equal(revoke_add_merge(rv, "u2", "u1", "", 300), 0);
+	assert_non_null(revoke_resolve(rv, "u1", NULL));
+	revoke_free(rv);
+}
+
+/* The hash handover.c shares: FNV-1a 64, known values. */
+static void
+test_hash(void **state)
+{
+	(void)state;
+	assert_true(revoke_hash("") == 0xcbf29ce484222325ULL);
+	assert_true(revoke_hash("a") == 0xaf63dc4c8601ec8cULL);
+	assert_true(revoke_hash("foobar") == 0x85944171f73967e8ULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sessions),
+		cmocka_unit_test(test_growth_and_bad_keys),
+		cmocka_unit_test(test_merges),
+		cmocka_unit_test(test_hash),
+	};
+
+	return cmocka_run_group_tests_name("revoke", tests, NULL, NULL);
+}
