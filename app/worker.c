@@ -19,7 +19,6 @@
 #include <fcgiapp.h>
 #include <sodium.h>
 
-#include "box.h"
 #include "db.h"
 #include "gate.h"
 #include "handover.h"

@@ -174,7 +174,9 @@ def test_json_that_rfc_8259_forbids(env):
     code = "nan.%s" % nonce()
     for bad in ('{"code":"%s","x":NaN}', '{"code":"%s","x":Infinity}',
                 '{"code":"%s","x":-Infinity}', '{"code":"%s","x":[1,{"y":NaN}]}',
-                '{"code":"%s","x":1e999}'):
+                '{"code":"%s","x":1e999}',
+                # ... and single-quoted strings, and comments.
+                "{'code':'%s'}", '{"code":"%s","x":\'y\'}', '{"code":"%s" /* c */}'):
         _check(env, "POST", "/v1/login", 400, "invalid_json", body=(bad % code).encode(),
                headers=JSON)
     # An escape of a lone surrogate is not text: refused, naming the field,
