@@ -34,6 +34,7 @@ const struct field admin_users_fields[] = {
 /* The user of /v1/admin/users/{id}/revoke: "no such user" unless an id. */
 const struct field admin_user_param = {"user", FT_STRING, FF_UUID, 36, 36};
 
+
 /* send_json_text: parse JSON the database built and send it. */
 static enum err
 send_json_text(struct req *r, const char *text)
@@ -47,8 +48,10 @@ send_json_text(struct req *r, const char *text)
 	return OK;
 }
 
-enum err
-admin_merges(struct svc *s, struct req *r, const struct tok_claims *who)
+/* feed: one page of a feed ({name: [...], "next_after"}) from get. */
+static enum err
+feed(struct svc *s, struct req *r, const char *name,
+    enum err (*get)(struct db *, long long, long, char **))
 {
 	struct json_object *o = NULL, *list;
 	long long after = r->in[FEED_AFTER].set ? r->in[FEED_AFTER].n : 0;
@@ -57,15 +60,14 @@ admin_merges(struct svc *s, struct req *r, const struct tok_claims *who)
 	size_t n;
 	enum err rc;
 
-	(void)who;
-	if ((rc = db_merges_feed(s->db, after, limit, &text)) != OK)
+	if ((rc = get(s->db, after, limit, &text)) != OK)
 		goto out;
 	rc = ERR_INTERNAL;
 	if ((list = json_tokener_parse(text)) == NULL || (o = json_object_new_object()) == NULL) {
 		json_object_put(list);
 		goto out;
 	}
-	json_object_object_add(o, "merges", list);
+	json_object_object_add(o, name, list);
 	/* The cursor to ask with next: the last id seen, or the same one. */
 	n = json_object_array_length(list);
 	json_object_object_add(o, "next_after", n > 0 ? json_object_get(json_object_object_get(
@@ -76,6 +78,20 @@ out:
 	json_object_put(o);
 	free(text);
 	return rc;
+}
+
+enum err
+admin_merges(struct svc *s, struct req *r, const struct tok_claims *who)
+{
+	(void)who;
+	return feed(s, r, "merges", db_merges_feed);
+}
+
+enum err
+admin_events(struct svc *s, struct req *r, const struct tok_claims *who)
+{
+	(void)who;
+	return feed(s, r, "events", db_events_feed);
 }
 
 enum err
@@ -103,6 +119,31 @@ admin_users(struct svc *s, struct req *r, const struct tok_claims *who)
 		rc = send_json_text(r, text);
 	free(text);
 	return rc;
+}
+
+enum err
+admin_delete(struct svc *s, struct req *r, const struct tok_claims *who)
+{
+	struct db_delete in;
+	struct json_object *o;
+	enum err rc;
+
+	(void)who;
+	memset(&in, 0, sizeof(in));
+	in.user_id = r->param;
+	in.request_id = r->id;
+	if ((rc = db_delete_user(s->db, &in)) == ERR_NOT_FOUND)
+		return http_fail(r, rc, "no such live user (merged users are deleted by "
+		    "the id they live on as)");
+	if (rc != OK)
+		return rc;
+	snprintf(r->user, sizeof(r->user), "%.36s", r->param);
+	if ((o = json_object_new_object()) == NULL)
+		return ERR_INTERNAL;
+	json_object_object_add(o, "deleted", json_object_new_string(r->param));
+	http_send_json(r, 200, o);
+	json_object_put(o);
+	return OK;
 }
 
 enum err

@@ -122,6 +122,7 @@ static const struct setting globals[] = {
 	/* Stored answers: a login code retried, a refresh token presented
 	 * again, within this many seconds get the first answer (0: never). */
 	{"login_replay_window", K_LONG, G(login_replay_window), "10", 0, 300, 0, 0},
+	{"delete_login_max_age", K_LONG, G(delete_login_max_age), "300", 10, 3600, 0, 0},
 	{"refresh_reuse_grace", K_LONG, G(refresh_reuse_grace), "5", 0, 300, 0, 0},
 	{"watermark_max_age", K_LONG, G(watermark_max_age), "86400", 60, 630720000, 0, 0},
 	{"avatar_hosts", K_HOSTS, G(avatar_hosts), "thirdwx.qlogo.cn wx.qlogo.cn", 1, CONF_HOSTS_MAX, 0, 0},

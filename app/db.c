@@ -63,6 +63,7 @@ static const struct db_stmt *const tables[] = {
 	db_merge_stmts,
 	db_profile_stmts,
 	db_admin_stmts,
+	db_account_stmts,
 };
 
 /*

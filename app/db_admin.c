@@ -55,7 +55,7 @@ const struct db_stmt db_admin_stmts[] = {
 	[A_REVOKE_USER] = {"admin_revoke_user",
 	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = 'admin'"
 	    " WHERE user_id = $1 AND revoked_at IS NULL RETURNING id)"
-	    " SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r"},
+	    DB_REVOKED_EVENT("$1::uuid", "'admin'")},
 	/* One row per source address and minute, counting the refusals: a loop
 	 * of wrong keys cannot grow the table faster than a row a minute. */
 	[A_DENIED] = {"admin_denied",

@@ -66,15 +66,21 @@ const struct db_stmt db_merge_stmts[] = {
 	/* Move accounts and sessions and record exactly which, in one
 	 * statement: the merges row is what undo replays backwards. */
 	[M_MERGE_RECORD] = {"merge_record",
-	    "WITH a AS (UPDATE accounts SET user_id = $2 WHERE user_id = $1 RETURNING id),"
+	    "WITH a AS (UPDATE accounts SET user_id = $2 WHERE user_id = $1"
+	    " RETURNING id, appid, openid),"
 	    " s AS (UPDATE sessions SET user_id = $2 WHERE user_id = $1 RETURNING id),"
 	    " m AS (INSERT INTO merges (from_user, into_user, reason, unionid, moved)"
 	    " VALUES ($1, $2, $3, $4, jsonb_build_object("
 	    " 'accounts', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') FROM a),"
 	    " 'sessions', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') FROM s),"
-	    " 'fields', $5::jsonb, 'unionid', $6::boolean)) RETURNING id)"
-	    " SELECT id, pg_notify('wxauth_merge', $1 || ':' || $2 || ':' || coalesce($4, ''))"
-	    " FROM m"},
+	    " 'fields', $5::jsonb, 'unionid', $6::boolean)) RETURNING id), "
+	    DB_EVENT_LOCK ","
+	    " e AS (INSERT INTO events (type, user_id, detail) SELECT 'merged', $2,"
+	    " jsonb_build_object('merge_id', m.id, 'from_user', $1::uuid, 'into_user', $2::uuid,"
+	    " 'reason', $3::text, 'accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object("
+	    " 'appid', appid, 'openid', openid) ORDER BY id), '[]') FROM a)) FROM m, lk RETURNING id)"
+	    " SELECT m.id, pg_notify('wxauth_merge', $1 || ':' || $2 || ':' || coalesce($4, '')),"
+	    " pg_notify('wxauth_event', e.id::text) FROM m, e"},
 	/* What undo needs to know, and whether anything moved since: the
 	 * loser still points at the survivor, the survivor is still live, and
 	 * every account the merge moved still belongs to the survivor. */
@@ -83,7 +89,8 @@ const struct db_stmt db_merge_stmts[] = {
 	    " l.merged_into IS NOT DISTINCT FROM m.into_user, s.merged_into IS NULL,"
 	    " (SELECT count(*) FROM accounts a WHERE a.id IN (SELECT"
 	    "  jsonb_array_elements_text(m.moved->'accounts')::bigint) AND a.user_id <> m.into_user),"
-	    " coalesce((m.moved->>'unionid')::boolean, false)"
+	    " coalesce((m.moved->>'unionid')::boolean, false),"
+	    " l.deleted_at IS NOT NULL OR s.deleted_at IS NOT NULL"
 	    " FROM merges m JOIN users l ON l.id = m.from_user JOIN users s ON s.id = m.into_user"
 	    " WHERE m.id = $1 FOR UPDATE OF m, l, s"},
 	[M_UNMERGE_ACCOUNTS] = {"unmerge_accounts",
@@ -114,8 +121,15 @@ const struct db_stmt db_merge_stmts[] = {
 	    "UPDATE users SET merged_into = NULL, updated_at = now() WHERE id = $1"},
 	[M_UNMERGE_RECORD] = {"unmerge_record",
 	    "WITH m AS (UPDATE merges SET undone_at = now() WHERE id = $1"
-	    " RETURNING from_user, into_user)"
-	    " SELECT pg_notify('wxauth_merge', '-' || from_user || ':' || into_user) FROM m"},
+	    " RETURNING id, from_user, into_user, moved), "
+	    DB_EVENT_LOCK ","
+	    " e AS (INSERT INTO events (type, user_id, detail) SELECT 'unmerged', m.into_user,"
+	    " jsonb_build_object('merge_id', m.id, 'from_user', m.from_user,"
+	    " 'into_user', m.into_user, 'accounts', " DB_ACCOUNTS_OF(
+	    "SELECT jsonb_array_elements_text(m.moved->'accounts')::bigint") ")"
+	    " FROM m, lk RETURNING id)"
+	    " SELECT pg_notify('wxauth_merge', '-' || from_user || ':' || into_user),"
+	    " pg_notify('wxauth_event', e.id::text) FROM m, e"},
 	[M__MAX] = {NULL, NULL}
 };
 
@@ -258,6 +272,11 @@ unmerge_txn(struct db *db, void *arg)
 	if (strcmp(PQgetvalue(res, 0, 5), "0") != 0) {
 		snprintf(x->why, x->whylen, "%s account(s) this merge moved belong to "
 		    "another user now", PQgetvalue(res, 0, 5));
+		goto out;
+	}
+	/* A deleted person's data is gone: there is nothing to give back. */
+	if (strcmp(PQgetvalue(res, 0, 7), "t") == 0) {
+		snprintf(x->why, x->whylen, "merge %lld involves a deleted user", x->id);
 		goto out;
 	}
 	unionid_moved = strcmp(PQgetvalue(res, 0, 6), "t") == 0;

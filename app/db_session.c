@@ -37,6 +37,7 @@ enum session_stmt {
 	S_REFRESH_USED_ADD,
 	S_REFRESH_USED_GET,
 	S_REVOKE_SESSION,
+	S_REVOKE_REUSED,
 	S_REVOKE_USER,
 	S__MAX
 };
@@ -135,10 +136,15 @@ const struct db_stmt db_session_stmts[] = {
 	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = $2"
 	    " WHERE id = $1 AND revoked_at IS NULL RETURNING id)"
 	    " SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r"},
+	/* Reuse detection ends a session and says so in the feed. */
+	[S_REVOKE_REUSED] = {"revoke_reused",
+	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = 'refresh_reuse'"
+	    " WHERE id = $1 AND revoked_at IS NULL RETURNING id)"
+	    DB_REVOKED_EVENT("$2::uuid", "'refresh_reuse'")},
 	[S_REVOKE_USER] = {"revoke_user",
 	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = $2"
 	    " WHERE user_id = $1 AND revoked_at IS NULL RETURNING id)"
-	    " SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r"},
+	    DB_REVOKED_EVENT("$1::uuid", "$2::text")},
 	[S__MAX] = {NULL, NULL}
 };
 
@@ -692,7 +698,12 @@ used_again(struct db *db, struct refresh_ctx *x)
 		}
 		goto out;
 	}
-	if ((rc = revoke_one(db, sid, "refresh_reuse", NULL)) != OK)
+	PQclear(res);
+	res = NULL;
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, sid);
+	db_p_text(&p, uid);
+	if ((rc = run_row(db, S_REVOKE_REUSED, &p, &res)) != OK)
 		goto out;
 	rc = db_audit(db, "refresh_reuse", uid, 0, sid, in->request_id, NULL, NULL);
 	x->verdict = ERR_SESSION_REVOKED;

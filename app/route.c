@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "account.h"
 #include "admin.h"
 #include "auth.h"
 #include "health.h"
@@ -37,6 +38,18 @@ const struct route_def routes[R__MAX] = {
 	    admin_users_fields, NULL, admin_users},
 	[R_ADMIN_REVOKE] = {M_POST, "/v1/admin/users/*/revoke", "admin_revoke", RF_ADMIN,
 	    NULL, &admin_user_param, admin_revoke},
+	[R_SESSIONS] = {M_GET, "/v1/sessions", "sessions", RF_BEARER, NULL, NULL,
+	    account_sessions},
+	[R_SESSION_END] = {M_DELETE, "/v1/sessions/*", "session_end", RF_BEARER, NULL,
+	    &account_session_param, account_session_end},
+	[R_UNLINK] = {M_DELETE, "/v1/accounts/*", "unlink", RF_BEARER, NULL,
+	    &account_appid_param, account_unlink},
+	[R_ACCOUNT_DELETE] = {M_DELETE, "/v1/account", "account_delete", RF_BEARER, NULL,
+	    NULL, account_delete},
+	[R_EVENTS] = {M_GET, "/v1/events", "events", RF_ADMIN | RF_QUERY,
+	    admin_merges_fields, NULL, admin_events},
+	[R_ADMIN_DELETE] = {M_POST, "/v1/admin/users/*/delete", "admin_delete", RF_ADMIN,
+	    NULL, &admin_user_param, admin_delete},
 	[R_HEALTHZ] = {M_GET, "/healthz", "healthz", RF_GATE, NULL, NULL, health_live},
 	[R_READYZ] = {M_GET, "/readyz", "readyz", 0, NULL, NULL, health_ready},
 	[R_METRICS] = {M_GET, "/metrics", "metrics", RF_GATE, NULL, NULL, metrics_serve},

@@ -10,10 +10,12 @@
 
 extern const struct field admin_merges_fields[];   /* ?after=&limit= */
 extern const struct field admin_users_fields[];    /* ?id= | ?appid=&openid= | ?unionid= */
-extern const struct field admin_user_param;        /* the {id} of .../users/{id}/revoke */
+extern const struct field admin_user_param;        /* the {id} of .../users/{id}/... */
 
 enum err admin_merges(struct svc *s, struct req *r, const struct tok_claims *who);
 enum err admin_users(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err admin_events(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err admin_delete(struct svc *s, struct req *r, const struct tok_claims *who);
 enum err admin_revoke(struct svc *s, struct req *r, const struct tok_claims *who);
 
 #endif

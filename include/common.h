@@ -34,6 +34,8 @@ enum err {
 	ERR_WATERMARK_MISMATCH,     /* decrypted data is for another app or too old */
 	ERR_UNIONID_CONFLICT,       /* two users with different unionids would be merged */
 	ERR_FORBIDDEN,              /* authenticated but not allowed */
+	ERR_FRESH_LOGIN_REQUIRED,   /* deletion needs a session opened minutes ago */
+	ERR_LAST_ACCOUNT,           /* unlinking the user's only account */
 	ERR_SNAPSHOT_USER,          /* an official account's snapshot visitor: "forbidden" */
 	ERR_RATE_LIMITED,           /* our own rate limit */
 	ERR_DB_UNAVAILABLE,         /* PostgreSQL unreachable or failing, or no whole revocation view */

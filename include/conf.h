@@ -69,6 +69,7 @@ struct conf {
 	long queue_timeout_ms;          /* default 1000, 0 = none */
 	/* stored answers */
 	long login_replay_window;       /* seconds, default 10, 0 = off */
+	long delete_login_max_age;      /* DELETE /v1/account: session opened this recently */
 	long refresh_reuse_grace;       /* seconds, default 5, 0 = strict */
 	/* profile and open data (later issues read these) */
 	long watermark_max_age;         /* seconds, default 86400 */

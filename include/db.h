@@ -184,6 +184,43 @@ enum err db_link(struct db *db, const char *user_id, const struct db_login *in,
     struct db_ident *out, bool *already) WARN_UNUSED;
 
 
+/* ---- an account's life (db_account.c) ---- */
+
+/* db_sessions_list: user_id's live sessions as a JSON array text in *json
+ * (malloc'd): id, appid, times, ip, user_agent, and current (current's). */
+enum err db_sessions_list(struct db *db, const char *user_id, const char *current,
+    char **json) WARN_UNUSED;
+
+/* db_session_end: end user_id's live session sid (NOTIFY, event, audit).
+ * ERR_NOT_FOUND when sid is not a live session of user_id. */
+enum err db_session_end(struct db *db, const char *user_id, const char *sid,
+    const char *request_id) WARN_UNUSED;
+
+/* db_unlink: user_id's account of appid moves to a new user of its own, its
+ * sessions end (event account_unlinked). ERR_NOT_FOUND when the user has no
+ * account of appid, ERR_LAST_ACCOUNT when it is the user's only one. */
+enum err db_unlink(struct db *db, const char *user_id, const char *appid,
+    const char *request_id) WARN_UNUSED;
+
+/* What a deletion needs: session_id NULL for an admin; else the caller's
+ * session, which must have been opened within max_login_age seconds. */
+struct db_delete {
+	const char *user_id;
+	const char *session_id;
+	long max_login_age;
+	const char *request_id;
+};
+
+/* db_delete_user: erase user_id's personal data, end every session, keep
+ * an id-only tombstone (event user_deleted). ERR_NOT_FOUND when there is no
+ * such live user, ERR_FRESH_LOGIN_REQUIRED when the session is too old,
+ * ERR_SESSION_REVOKED when it has ended. */
+enum err db_delete_user(struct db *db, const struct db_delete *in) WARN_UNUSED;
+
+/* db_events_feed: events with id > after, oldest first, at most limit, as
+ * a JSON array text in *json (malloc'd). */
+enum err db_events_feed(struct db *db, long long after, long limit, char **json) WARN_UNUSED;
+
 /* ---- downstream and admin (db_admin.c) ---- */
 
 /*

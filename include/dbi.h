@@ -26,6 +26,35 @@ struct db_stmt {
 #define DB_TIME(t) "to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /*
+ * DB_EVENT_LOCK: the CTE "lk" every statement that writes an events row
+ * joins before its insert: a transaction-scoped advisory lock, so that
+ * event ids are handed out in commit order (db/004_account_life.sql) and a
+ * feed reader paging by id never skips one. Its NOTIFY is wxauth_event
+ * with the id.
+ */
+#define DB_EVENT_LOCK "lk AS (SELECT pg_advisory_xact_lock(20261202011))"
+
+/*
+ * DB_REVOKED_EVENT(user, reason): after a CTE "r" of the sessions just
+ * revoked (RETURNING id), the CTEs that write their sessions_revoked
+ * event (none when r is empty), and the select list that tells every
+ * worker: the count of sessions revoked, then the event's NOTIFY.
+ */
+#define DB_REVOKED_EVENT(user, reason) \
+	", lk AS (SELECT pg_advisory_xact_lock(20261202011) FROM (SELECT 1 FROM r LIMIT 1) one)," \
+	" e AS (INSERT INTO events (type, user_id, detail) SELECT 'sessions_revoked', " user "," \
+	" jsonb_build_object('reason', " reason ", 'sessions'," \
+	" (SELECT jsonb_agg(id ORDER BY id) FROM r)) FROM lk RETURNING id)" \
+	" SELECT (SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r)," \
+	" (SELECT count(pg_notify('wxauth_event', id::text)) FROM e)"
+
+/* DB_ACCOUNTS_OF(ids): a JSON array of {appid, openid} of the accounts
+ * whose id is in the set ids (a SELECT of ids). */
+#define DB_ACCOUNTS_OF(ids) \
+	"(SELECT coalesce(jsonb_agg(jsonb_build_object('appid', x.appid, 'openid', x.openid)" \
+	" ORDER BY x.id), '[]') FROM accounts x WHERE x.id IN (" ids "))"
+
+/*
  * DB_LIVE_USER: the start of a statement whose CTE r follows user $1's
  * merges; the row with r.next IS NULL is the live user it lives on as.
  */
@@ -39,6 +68,7 @@ extern const struct db_stmt db_session_stmts[];
 extern const struct db_stmt db_merge_stmts[];
 extern const struct db_stmt db_profile_stmts[];
 extern const struct db_stmt db_admin_stmts[];
+extern const struct db_stmt db_account_stmts[];
 
 #define DB_PARAMS_MAX 16
 

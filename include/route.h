@@ -26,6 +26,12 @@ enum route {
 	R_MERGES,       /* GET /v1/merges: the merge feed (admin) */
 	R_ADMIN_USERS,  /* GET /v1/admin/users: look a user up (admin) */
 	R_ADMIN_REVOKE, /* POST /v1/admin/users/{id}/revoke: end a user's sessions (admin) */
+	R_SESSIONS,     /* GET /v1/sessions: the user's live sessions (devices) */
+	R_SESSION_END,  /* DELETE /v1/sessions/{id}: end one of them */
+	R_UNLINK,       /* DELETE /v1/accounts/{appid}: unlink an app account */
+	R_ACCOUNT_DELETE, /* DELETE /v1/account: delete the account (fresh login) */
+	R_EVENTS,       /* GET /v1/events: the events feed (admin) */
+	R_ADMIN_DELETE, /* POST /v1/admin/users/{id}/delete: delete a user (admin) */
 	R_HEALTHZ,      /* GET /healthz: the process answers */
 	R_READYZ,       /* GET /readyz: the database answers too */
 	R_METRICS,      /* GET /metrics: Prometheus text format */

@@ -492,6 +492,12 @@ class Env:
         assert tok.startswith("v4.local."), "tokmint printed %r" % tok[:80]
         return tok
 
+    def sid_of(self, token):
+        """The session id of a live access token (from /v1/session)."""
+        r = self.session(token)
+        assert r.status == 200, "sid_of: %s" % r.describe()
+        return r.json["session_id"]
+
     def claims(self, session_json, **over):
         """A valid claim set for the identity of a /v1/session answer, 1 h ahead."""
         now = time.time()
