@@ -20,11 +20,13 @@
 #define CODE_MAX 128
 #define SEALED_MAX (WX_SESSION_KEY_STR + BOX_OVERHEAD)
 
-/* Login and link carry the same two fields, at the same entries. */
-enum { CODE_APPID, CODE_CODE };
+/* Login and link carry the same two fields, at the same entries; a login
+ * may carry a web login's ticket instead of a code. */
+enum { CODE_APPID, CODE_CODE, CODE_TICKET };
 const struct field auth_login_fields[] = {
 	[CODE_APPID] = {"appid", FT_STRING, FF_TOKEN, 1, APPID_MAX},
-	[CODE_CODE] = {"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, CODE_MAX},
+	[CODE_CODE] = {"code", FT_STRING, FF_TOKEN, 1, CODE_MAX},
+	[CODE_TICKET] = {"ticket", FT_STRING, FF_TOKEN, 1, 64},
 	FIELDS_END
 };
 
@@ -272,14 +274,15 @@ prove(struct svc *s, const struct conf_app *app,
  * or NULL.
  */
 static const struct conf_app *
-login_input(struct svc *s, struct req *r, struct db_login *in, struct tok_hashes *hash)
+login_input(struct svc *s, struct req *r, const char *appid, const char *code,
+    struct db_login *in, struct tok_hashes *hash)
 {
 	const struct conf_app *app;
 
-	if ((app = conf_app_find(s->conf, r->in[CODE_APPID].s)) == NULL)
+	if ((app = conf_app_find(s->conf, appid)) == NULL)
 		return NULL;
 	snprintf(r->appid, sizeof(r->appid), "%s", app->appid);
-	tok_hash(s->hash_keys, TOK_H_LOGIN_CODE, app->appid, r->in[CODE_CODE].s, hash);
+	tok_hash(s->hash_keys, TOK_H_LOGIN_CODE, app->appid, code, hash);
 	memset(in, 0, sizeof(*in));
 	in->appid = app->appid;
 	in->code_hash = hash->h[0];
@@ -304,8 +307,20 @@ send_fresh(struct req *r, const struct db_ident *id, struct sealer *sl)
 	return OK;
 }
 
-enum err
-auth_login(struct svc *s, struct req *r, const struct tok_claims *who)
+/*
+ * code_login: the login of code in appid. One code goes to WeChat once, and
+ * opens one session: a second request with the same code waits on the lock
+ * while the first is in flight, then gets the very answer the first
+ * produced, if it comes within login_replay_window (a client retrying a
+ * lost answer); later, or after a link used the code, it gets invalid_code.
+ * A code WeChat refused leaves nothing stored, and asking again gets the
+ * same refusal. With send the answer goes out; without (the web login's
+ * callback) it is only stored with the code's row, whose hash lands in
+ * code_hash, for a ticket to fetch.
+ */
+static enum err
+code_login(struct svc *s, struct req *r, const char *appid, const char *code, bool send,
+    unsigned char code_hash[TOK_HASHBYTES])
 {
 	const struct conf_app *app;
 	unsigned char rhash[TOK_HASHBYTES];
@@ -319,36 +334,30 @@ auth_login(struct svc *s, struct req *r, const struct tok_claims *who)
 	struct sealer sl;
 	enum err rc = ERR_INTERNAL;
 
-	(void)who;
 	memset(&sl, 0, sizeof(sl));
-	if ((app = login_input(s, r, &in, &hash)) == NULL)
+	if ((app = login_input(s, r, appid, code, &in, &hash)) == NULL)
 		return ERR_UNKNOWN_APP;
 	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1 ||
 	    (p = sodium_malloc(sizeof(*p))) == NULL ||
 	    (seen = malloc(sizeof(*seen))) == NULL)
 		goto out;
+	memcpy(code_hash, hash.h[0], TOK_HASHBYTES);
 	sealer_init(&sl, s, refresh, "login", hash.h[0]);
 	ans.seal = seal_answer;
 	ans.arg = &sl;
 	in.refresh_hash = rhash;
 	in.answer = &ans;
-	/*
-	 * One code goes to WeChat once, and opens one session: a second
-	 * request with the same code waits on this lock while the first is in
-	 * flight, then gets the very answer the first produced, if it comes
-	 * within login_replay_window (a client retrying a lost answer); later,
-	 * or after a link used the code, it gets invalid_code. A code WeChat
-	 * refused leaves nothing stored, and asking again gets the same refusal.
-	 */
 	if ((rc = db_code_lock(s->db, &hash, seen)) != OK)
 		goto out;
 	if (seen->seen) {
 		rc = ERR_INVALID_CODE;
 		if (seen->answer.len > 0 && seen->age <= s->conf->login_replay_window)
-			rc = send_stored(s, r, &seen->answer, &sl);
-	} else if ((rc = prove(s, app, r->in[CODE_CODE].s, p, &in)) == OK &&
+			rc = send ? send_stored(s, r, &seen->answer, &sl) : OK;
+	} else if ((rc = prove(s, app, code, p, &in)) == OK &&
 	    (rc = db_login(s->db, &in, &id)) == OK) {
-		rc = send_fresh(r, &id, &sl);
+		rc = send ? send_fresh(r, &id, &sl) : OK;
+		if (!send)
+			snprintf(r->user, sizeof(r->user), "%s", id.user_id);
 	}
 	db_code_unlock(s->db, hash.h[0]);
 out:
@@ -357,6 +366,52 @@ out:
 	free(seen);
 	sodium_memzero(refresh, sizeof(refresh));
 	return rc;
+}
+
+/* ticket_login: a web login's ticket (one use, OAUTH_TICKET_TTL seconds)
+ * traded for the answer its callback stored. */
+static enum err
+ticket_login(struct svc *s, struct req *r, const char *ticket)
+{
+	unsigned char th[TOK_HASHBYTES], code_hash[TOK_HASHBYTES];
+	struct db_stored *st;
+	struct sealer sl;
+	enum err rc;
+
+	if (tok_refresh_hash(ticket, th) == -1)
+		return http_fail(r, ERR_INVALID_CODE, "the ticket is invalid, expired or used");
+	if ((st = malloc(sizeof(*st))) == NULL)
+		return ERR_INTERNAL;
+	rc = db_ticket_take(s->db, th, OAUTH_TICKET_TTL, code_hash, st);
+	if (rc == ERR_NOT_FOUND)
+		rc = http_fail(r, ERR_INVALID_CODE, "the ticket is invalid, expired or used");
+	if (rc == OK) {
+		sealer_init(&sl, s, NULL, "login", code_hash);
+		rc = send_stored(s, r, st, &sl);
+	}
+	free(st);
+	return rc;
+}
+
+enum err
+auth_login(struct svc *s, struct req *r, const struct tok_claims *who)
+{
+	unsigned char code_hash[TOK_HASHBYTES];
+
+	(void)who;
+	if (r->in[CODE_CODE].set == r->in[CODE_TICKET].set)
+		return http_fail(r, ERR_INVALID_REQUEST,
+		    "field 'code' is required (or field 'ticket', not both)");
+	if (r->in[CODE_TICKET].set)
+		return ticket_login(s, r, r->in[CODE_TICKET].s);
+	return code_login(s, r, r->in[CODE_APPID].s, r->in[CODE_CODE].s, true, code_hash);
+}
+
+enum err
+auth_code_login(struct svc *s, struct req *r, const char *appid, const char *code,
+    unsigned char code_hash[TOK_HASHBYTES])
+{
+	return code_login(s, r, appid, code, false, code_hash);
 }
 
 enum err
@@ -372,7 +427,8 @@ auth_link(struct svc *s, struct req *r, const struct tok_claims *who)
 	bool already = false;
 	enum err rc = ERR_INTERNAL;
 
-	if ((app = login_input(s, r, &in, &hash)) == NULL)
+	if ((app = login_input(s, r, r->in[CODE_APPID].s, r->in[CODE_CODE].s, &in,
+	    &hash)) == NULL)
 		return ERR_UNKNOWN_APP;
 	if ((p = sodium_malloc(sizeof(*p))) == NULL || (seen = malloc(sizeof(*seen))) == NULL)
 		goto out;

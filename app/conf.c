@@ -48,6 +48,7 @@ enum kind {
 	K_LISTEN,      /* "/unix/socket/path" or "host:port" */
 	K_URL,         /* http:// or https:// base URL, no trailing slash */
 	K_HOSTS,       /* blank-separated host names, into avatar_hosts[] */
+	K_REDIRECTS,   /* blank-separated http(s) URLs, into an app's redirects[] */
 	K_INT,         /* decimal, into an int */
 	K_LONG,        /* decimal, into a long */
 	K_MODE,        /* octal file mode, into an int */
@@ -103,6 +104,11 @@ static const struct setting globals[] = {
 	{"refresh_ttl", K_LONG, G(refresh_ttl), "2592000", 300, 31536000, 0, 0},
 	{"max_body", K_LONG, G(max_body), "65536", 1024, 10485760, 0, 0},
 	{"wechat_base_url", K_URL, G(wechat_base_url), "https://api.weixin.qq.com", 0, 0, 0, 0},
+	/* The web login: WeChat's authorize pages, and this service's own
+	 * address as the browser sees it (the callback WeChat returns to is
+	 * public_url + /v1/oauth/callback; empty: no web login). */
+	{"wechat_open_url", K_URL, G(wechat_open_url), "https://open.weixin.qq.com", 0, 0, 0, 0},
+	{"public_url", K_URL, G(public_url), "", 0, 0, 0, 0},
 	{"wechat_connect_timeout_ms", K_LONG, G(wechat_connect_timeout_ms), "2000", 100, 60000, 0, 0},
 	{"wechat_timeout_ms", K_LONG, G(wechat_timeout_ms), "5000", 100, 120000, 0, 0},
 	{"wechat_ca_file", K_PATH, G(wechat_ca_file), "", 0, 0, 0, 0},
@@ -135,6 +141,7 @@ static const struct setting app_settings[] = {
 	{"secret", K_SECRET, A(secret), NULL, 1, 0, REQUIRED, 1},
 	{"secret_file", K_SECRET_FILE, A(secret), NULL, 1, 0, REQUIRED, 1},
 	{"secret_env", K_SECRET_ENV, A(secret), NULL, 1, 0, REQUIRED, 1},
+	{"redirect_uris", K_REDIRECTS, A(redirects), "", 0, CONF_REDIRECTS_MAX, 0, 0},
 };
 
 /* Parallel to enum app_type. */
@@ -417,6 +424,11 @@ set_url(struct parser *p, const struct setting *s, char *dst, const char *v,
 	const char *rest, *c;
 	size_t len = strlen(v);
 
+	/* An optional URL (min 0) may be left empty: the feature is off. */
+	if (len == 0 && s->min == 0 && s->def != NULL && s->def[0] == '\0') {
+		dst[0] = '\0';
+		return 0;
+	}
 	if (strncmp(v, "https://", 8) == 0)
 		rest = v + 8;
 	else if (strncmp(v, "http://", 7) == 0)
@@ -437,6 +449,41 @@ set_url(struct parser *p, const struct setting *s, char *dst, const char *v,
 		return fail(p, line, "%s is too long (at most %zu bytes)", s->name,
 		    s->size - 1);
 	return 0;
+}
+
+/* set_redirects: an app's allowed web-login targets, replacing the list:
+ * absolute http(s) URLs of printable ASCII, at most s->max of them. */
+static int
+set_redirects(struct parser *p, const struct setting *s, char *dst, const char *v,
+    int line)
+{
+	struct conf_app *a = (struct conf_app *)(void *)(dst - offsetof(struct conf_app,
+	    redirects));
+	size_t len, i;
+
+	memset(a->redirects, 0, sizeof a->redirects);
+	a->nredirects = 0;
+	for (;;) {
+		while (is_blank((unsigned char)*v))
+			v++;
+		if (*v == '\0')
+			return 0;
+		len = 0;
+		while (v[len] != '\0' && !is_blank((unsigned char)v[len]))
+			len++;
+		if ((long long)a->nredirects >= s->max)
+			return fail(p, line, "%s lists more than %lld URLs", s->name, s->max);
+		if (len >= sizeof a->redirects[0] || (strncmp(v, "https://", 8) != 0 &&
+		    strncmp(v, "http://", 7) != 0) || memchr(v, '#', len) != NULL)
+			return fail(p, line, "%s: '%.*s' is not an http(s) URL without a "
+			    "fragment", s->name, (int)(len > 64 ? 64 : len), v);
+		for (i = 0; i < len; i++)
+			if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
+				return fail(p, line, "%s: a URL holds a character that is "
+				    "not printable ASCII", s->name);
+		memcpy(a->redirects[a->nredirects++], v, len);
+		v += len;
+	}
 }
 
 /* set_hosts: replaces the whole list; host names are stored in lower case
@@ -699,6 +746,8 @@ apply(struct parser *p, const struct setting *s, void *base, const char *v,
 		return set_url(p, s, dst, v, line);
 	case K_HOSTS:
 		return set_hosts(p, s, dst, v, line);
+	case K_REDIRECTS:
+		return set_redirects(p, s, dst, v, line);
 	case K_INT:
 		assert(s->size == sizeof(int));
 		if (number(p, s, v, 10, &n, line) == -1)

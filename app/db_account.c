@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "db.h"
 #include "dbi.h"
@@ -22,6 +23,9 @@ enum account_stmt {
 	AC_SESSION_FRESH,
 	AC_DELETE,
 	AC_EVENTS,
+	AC_STATE_USE,
+	AC_TICKET_PUT,
+	AC_TICKET_TAKE,
 	AC__MAX
 };
 
@@ -111,6 +115,17 @@ const struct db_stmt db_account_stmts[] = {
 	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'type', type,"
 	    " 'at', " DB_TIME("at") ", 'user_id', user_id) || detail ORDER BY id), '[]')::text"
 	    " FROM (SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2) e"},
+	[AC_STATE_USE] = {"oauth_state_use",
+	    "INSERT INTO oauth_states (hash) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"},
+	[AC_TICKET_PUT] = {"oauth_ticket_put",
+	    "INSERT INTO oauth_tickets (hash, code_hash) VALUES ($1, $2)"},
+	/* Once, within $2 seconds: the ticket's login answer. */
+	[AC_TICKET_TAKE] = {"oauth_ticket_take",
+	    "WITH t AS (UPDATE oauth_tickets SET used_at = now() WHERE hash = $1"
+	    " AND used_at IS NULL AND created_at > now() - make_interval(secs => $2)"
+	    " RETURNING code_hash)"
+	    " SELECT encode(t.code_hash, 'hex'), coalesce(encode(c.answer, 'hex'), '')"
+	    " FROM t JOIN login_codes c ON c.code_hash = t.code_hash"},
 	[AC__MAX] = {NULL, NULL}
 };
 
@@ -313,5 +328,74 @@ db_delete_user(struct db *db, const struct db_delete *in)
 	if ((rc = db_txn(db, delete_txn, &x)) == OK)
 		log_info("user %s deleted (%s)", in->user_id,
 		    in->session_id != NULL ? "by the user" : "by an admin");
+	return rc;
+}
+
+/* ---- the web login ---- */
+
+enum err
+db_oauth_state_use(struct db *db, const unsigned char *hash, bool *fresh)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	*fresh = false;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_bin(&p, hash, TOK_HASHBYTES);
+	if ((rc = run(db, AC_STATE_USE, &p, &res)) == OK)
+		*fresh = PQntuples(res) == 1;
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_ticket_put(struct db *db, const unsigned char *ticket_hash, const unsigned char *code_hash)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_bin(&p, ticket_hash, TOK_HASHBYTES);
+	db_p_bin(&p, code_hash, TOK_HASHBYTES);
+	rc = run(db, AC_TICKET_PUT, &p, &res);
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_ticket_take(struct db *db, const unsigned char *ticket_hash, long max_age,
+    unsigned char code_hash[TOK_HASHBYTES], struct db_stored *answer)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	const char *hex;
+	size_t n = 0;
+	enum err rc;
+
+	answer->len = 0;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_bin(&p, ticket_hash, TOK_HASHBYTES);
+	db_p_int(&p, max_age);
+	if ((rc = run(db, AC_TICKET_TAKE, &p, &res)) != OK)
+		goto out;
+	rc = ERR_NOT_FOUND;
+	if (PQntuples(res) != 1)
+		goto out;
+	hex = PQgetvalue(res, 0, 0);
+	if (sodium_hex2bin(code_hash, TOK_HASHBYTES, hex, strlen(hex), NULL, &n, NULL) != 0 ||
+	    n != TOK_HASHBYTES)
+		goto out;
+	hex = PQgetvalue(res, 0, 1);
+	if (sodium_hex2bin(answer->b, sizeof(answer->b), hex, strlen(hex), NULL,
+	    &answer->len, NULL) != 0 || answer->len == 0)
+		goto out;
+	rc = OK;
+out:
+	PQclear(res);
 	return rc;
 }

@@ -55,7 +55,9 @@ const struct db_stmt db_session_stmts[] = {
 	 * refused; the sealed answers of refreshes go once no grace needs them. */
 	[S_CODE_PRUNE] = {"code_prune",
 	    "WITH c AS (DELETE FROM login_codes"
-	    " WHERE created_at < now() - interval '10 minutes')"
+	    " WHERE created_at < now() - interval '10 minutes'),"
+	    " os AS (DELETE FROM oauth_states WHERE used_at < now() - interval '10 minutes'),"
+	    " ot AS (DELETE FROM oauth_tickets WHERE created_at < now() - interval '10 minutes')"
 	    " UPDATE refresh_used SET answer = NULL"
 	    " WHERE answer IS NOT NULL AND used_at < now() - interval '10 minutes'"},
 	[S_ACC_GET] = {"acc_get",

@@ -38,6 +38,7 @@ static const struct {
 	[ERR_FORBIDDEN] = {403, "forbidden", "not allowed", NULL, 0},
 	[ERR_FRESH_LOGIN_REQUIRED] = {403, "fresh_login_required", "log in again (wx.login, then POST /v1/login) and use that new token within a few minutes", NULL, 0},
 	[ERR_LAST_ACCOUNT] = {409, "last_account", "this is the user's only account: it cannot be unlinked (delete the account instead)", NULL, 0},
+	[ERR_INVALID_STATE] = {400, "invalid_state", "the web login's state is missing, not this browser's, expired or used", NULL, 0},
 	[ERR_SNAPSHOT_USER] = {403, "forbidden", "this is a snapshot visitor (is_snapshotuser): open the page in WeChat itself", NULL, 0},
 	[ERR_RATE_LIMITED] = {429, "rate_limited", "too many requests", NULL, 60},
 	[ERR_DB_UNAVAILABLE] = {503, "db_unavailable", "the database is unavailable", NULL, 5},

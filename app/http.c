@@ -115,6 +115,7 @@ http_req_init(struct req *r, FCGX_Request *f)
 	r->query = param(f, "QUERY_STRING");
 	r->content_type = param(f, "CONTENT_TYPE");
 	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", f->envp);
+	r->cookie = param(f, "HTTP_COOKIE");
 	r->remote_addr = param(f, "REMOTE_ADDR");
 	r->user_agent = param(f, "HTTP_USER_AGENT");
 
@@ -408,6 +409,7 @@ reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 302: return "Found";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -524,6 +526,29 @@ http_bearer(const struct req *r)
 	for (t = a + 7; *t == ' '; t++)
 		;
 	return *t != '\0' ? t : NULL;
+}
+
+int
+http_cookie(const struct req *r, const char *name, char *out, size_t outlen)
+{
+	const char *c = r->cookie, *end;
+	size_t nlen = strlen(name), vlen;
+
+	while (*c != '\0') {
+		while (*c == ' ' || *c == ';')
+			c++;
+		end = c + strcspn(c, ";");
+		if ((size_t)(end - c) > nlen && strncmp(c, name, nlen) == 0 && c[nlen] == '=') {
+			vlen = (size_t)(end - c) - nlen - 1;
+			if (vlen >= outlen)
+				return -1;
+			memcpy(out, c + nlen + 1, vlen);
+			out[vlen] = '\0';
+			return 1;
+		}
+		c = end;
+	}
+	return 0;
 }
 
 double

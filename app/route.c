@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "health.h"
 #include "metrics.h"
+#include "oauth.h"
 #include "profile.h"
 #include "route.h"
 
@@ -50,6 +51,10 @@ const struct route_def routes[R__MAX] = {
 	    admin_merges_fields, NULL, admin_events},
 	[R_ADMIN_DELETE] = {M_POST, "/v1/admin/users/*/delete", "admin_delete", RF_ADMIN,
 	    NULL, &admin_user_param, admin_delete},
+	[R_OAUTH_AUTHORIZE] = {M_GET, "/v1/oauth/authorize", "oauth_authorize", RF_QUERY,
+	    oauth_authorize_fields, NULL, oauth_authorize},
+	[R_OAUTH_CALLBACK] = {M_GET, "/v1/oauth/callback", "oauth_callback", RF_QUERY,
+	    oauth_callback_fields, NULL, oauth_callback},
 	[R_HEALTHZ] = {M_GET, "/healthz", "healthz", RF_GATE, NULL, NULL, health_live},
 	[R_READYZ] = {M_GET, "/readyz", "readyz", 0, NULL, NULL, health_ready},
 	[R_METRICS] = {M_GET, "/metrics", "metrics", RF_GATE, NULL, NULL, metrics_serve},

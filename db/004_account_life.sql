@@ -42,3 +42,19 @@ SELECT x.type, x.into_user, x.at, x.detail FROM (
 -- The sessions of a user, for GET /v1/sessions.
 CREATE INDEX sessions_user_live ON sessions (user_id, created_at)
 	WHERE revoked_at IS NULL;
+
+-- The web login (GET /v1/oauth/authorize, /v1/oauth/callback): a state is
+-- honoured once (its hash kept past its 10-minute life, then pruned with
+-- the login codes); a ticket is one login's stored answer (the row of its
+-- code in login_codes), traded once, within seconds, for the tokens.
+CREATE TABLE oauth_states (
+	hash          bytea PRIMARY KEY,
+	used_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE oauth_tickets (
+	hash          bytea PRIMARY KEY,
+	code_hash     bytea NOT NULL,
+	created_at    timestamptz NOT NULL DEFAULT now(),
+	used_at       timestamptz
+);
+CREATE INDEX oauth_tickets_created ON oauth_tickets (created_at);

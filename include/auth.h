@@ -13,6 +13,18 @@ extern const struct field auth_refresh_fields[];
 extern const struct field auth_logout_fields[];
 extern const struct field auth_link_fields[];
 
+/* How long a web login's ticket can be traded at POST /v1/login, seconds. */
+#define OAUTH_TICKET_TTL 60
+
+/*
+ * auth_code_login: the login of an OAuth code of appid, exactly as POST
+ * /v1/login does it, but with the answer only stored (with the code's row,
+ * whose hash lands in code_hash) instead of sent: the web login's callback
+ * hands the page a ticket to it. Returns OK or the login's error.
+ */
+enum err auth_code_login(struct svc *s, struct req *r, const char *appid,
+    const char *code, unsigned char code_hash[TOK_HASHBYTES]) WARN_UNUSED;
+
 enum err auth_login(struct svc *s, struct req *r, const struct tok_claims *who);
 enum err auth_refresh(struct svc *s, struct req *r, const struct tok_claims *who);
 enum err auth_logout(struct svc *s, struct req *r, const struct tok_claims *who);

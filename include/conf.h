@@ -25,12 +25,17 @@ enum app_type {
 #define CONF_PATH_MAX 1024
 #define CONF_STR_MAX 256
 #define CONF_HOSTS_MAX 8
+#define CONF_REDIRECTS_MAX 8
 
 struct conf_app {
 	char name[64];                  /* the section name, for logs */
 	char appid[APPID_MAX + 1];
 	enum app_type type;
 	char secret[CONF_SECRET_MAX + 1]; /* wiped by conf_cleanup */
+	/* Where the web login (/v1/oauth/authorize) may send the page back:
+	 * exact URLs, official accounts and websites only. */
+	char redirects[CONF_REDIRECTS_MAX][CONF_STR_MAX];
+	size_t nredirects;
 	int line;                       /* line of the [app] header, for messages */
 };
 
@@ -57,6 +62,8 @@ struct conf {
 	long max_body;                  /* bytes, default 65536 */
 	/* WeChat */
 	char wechat_base_url[CONF_STR_MAX]; /* default https://api.weixin.qq.com */
+	char wechat_open_url[CONF_STR_MAX]; /* default https://open.weixin.qq.com */
+	char public_url[CONF_STR_MAX];  /* this service as browsers reach it; "" = no web login */
 	long wechat_connect_timeout_ms; /* default 2000 */
 	long wechat_timeout_ms;         /* default 5000 */
 	char wechat_ca_file[CONF_PATH_MAX]; /* empty = system CAs */

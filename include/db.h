@@ -221,6 +221,18 @@ enum err db_delete_user(struct db *db, const struct db_delete *in) WARN_UNUSED;
  * a JSON array text in *json (malloc'd). */
 enum err db_events_feed(struct db *db, long long after, long limit, char **json) WARN_UNUSED;
 
+/* db_oauth_state_use: the web login's state (its hash) is honoured once:
+ * *fresh when this is its first use. */
+enum err db_oauth_state_use(struct db *db, const unsigned char *hash, bool *fresh) WARN_UNUSED;
+
+/* db_ticket_put: a ticket (its hash) for the login of code_hash, whose
+ * answer login_codes holds. db_ticket_take: the ticket's code hash and that
+ * answer, once, within max_age seconds; ERR_NOT_FOUND otherwise. */
+enum err db_ticket_put(struct db *db, const unsigned char *ticket_hash,
+    const unsigned char *code_hash) WARN_UNUSED;
+enum err db_ticket_take(struct db *db, const unsigned char *ticket_hash, long max_age,
+    unsigned char code_hash[TOK_HASHBYTES], struct db_stored *answer) WARN_UNUSED;
+
 /* ---- downstream and admin (db_admin.c) ---- */
 
 /*

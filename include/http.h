@@ -31,6 +31,7 @@ struct req {
 	const char *query;              /* QUERY_STRING, never NULL */
 	const char *content_type;       /* never NULL */
 	const char *authorization;      /* HTTP_AUTHORIZATION, NULL if absent */
+	const char *cookie;             /* HTTP_COOKIE, never NULL */
 	const char *remote_addr;        /* never NULL */
 	const char *user_agent;         /* never NULL */
 	char id[REQID_STR + 32];        /* the request id, echoed in X-Request-Id */
@@ -112,6 +113,10 @@ enum err http_fail(struct req *r, enum err e, const char *fmt, ...)
 /* http_bearer: the token of an "Authorization: Bearer <token>" header, or
  * NULL. The pointer lives as long as the request. */
 const char *http_bearer(const struct req *r);
+
+/* http_cookie: the value of cookie name into out (outlen bytes). Returns 1
+ * when found, 0 when absent, -1 when it does not fit. */
+int http_cookie(const struct req *r, const char *name, char *out, size_t outlen);
 
 /* http_queued_ms: milliseconds between the front server taking the request
  * (its X-Request-Start header) and http_req_init; 0 when unknown. */

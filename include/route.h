@@ -32,6 +32,8 @@ enum route {
 	R_ACCOUNT_DELETE, /* DELETE /v1/account: delete the account (fresh login) */
 	R_EVENTS,       /* GET /v1/events: the events feed (admin) */
 	R_ADMIN_DELETE, /* POST /v1/admin/users/{id}/delete: delete a user (admin) */
+	R_OAUTH_AUTHORIZE, /* GET /v1/oauth/authorize: the web login, to WeChat */
+	R_OAUTH_CALLBACK, /* GET /v1/oauth/callback: back from WeChat, a ticket */
 	R_HEALTHZ,      /* GET /healthz: the process answers */
 	R_READYZ,       /* GET /readyz: the database answers too */
 	R_METRICS,      /* GET /metrics: Prometheus text format */

@@ -289,6 +289,7 @@ EOF
 mp2:wx2222222222222222:miniprogram
 oa:wx3333333333333333:official_account
 web:wx4444444444444444:website
+app:wx5555555555555555:mobile
 demo:wx4f4bc4dec97d474b:miniprogram"
 	apps_json="["
 	sep=""
@@ -330,6 +331,10 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		echo "admin_key_file = $DIR/secrets/admin"
 		echo "issuer = wxauth-test"
 		echo "wechat_base_url = $WECHAT_URL"
+		# The web login: WeChat's authorize pages are the mock's, and the
+		# browser reaches us at nginx's address.
+		echo "wechat_open_url = http://127.0.0.1:$MOCK_PORT"
+		echo "public_url = http://127.0.0.1:$PORT"
 		echo "wechat_timeout_ms = 3000"
 		echo "wechat_connect_timeout_ms = 1000"
 		# Short replay windows, so that the tests can wait them out.
@@ -351,6 +356,10 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 			echo "appid = ${rest%%:*}"
 			echo "type = ${rest#*:}"
 			echo "secret_file = $DIR/secrets/$name"
+			case ${rest#*:} in
+			official_account|website)
+				echo "redirect_uris = http://127.0.0.1:$PORT/echo/after-login https://shop.example/after?x=1" ;;
+			esac
 		done
 	} >"$DIR/wxauth.conf"
 	chmod 600 "$DIR/wxauth.conf"

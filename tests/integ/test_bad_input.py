@@ -125,7 +125,7 @@ def test_logout_bad_input(env):
 
 def test_unknown_routes_and_methods(env):
     pids = env.worker_pids()
-    for path in ("/v1/does-not-exist", "/v1/login/extra", "/v1/sessions", "/v1/"):
+    for path in ("/v1/does-not-exist", "/v1/login/extra", "/v1/sessionz", "/v1/"):
         _check(env, "GET", path, 404, "not_found")
     _check(env, "POST", "/v1/nope", 404, "not_found", body={"code": "x"})
     _check(env, "DELETE", "/v1/session", 405, "method_not_allowed")

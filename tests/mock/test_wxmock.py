@@ -699,6 +699,48 @@ class TestKeepAlive(MockTest):
             self.assertIs(self.c.conn.sock, sock)
 
 
+class TestAuthorizePages(MockTest):
+    def page(self, path, query):
+        resp, _ = self.c.raw("GET", path + "?" + query)
+        return resp.status, resp.getheader("Location")
+
+    def q(self, appid=OA, scope="snsapi_base", state="abc123",
+          back="https://shop.example/cb?x=1"):
+        return "appid=%s&redirect_uri=%s&response_type=code&scope=%s&state=%s" % (
+            appid, urllib.parse.quote(back, safe=""), scope, state)
+
+    def test_back_with_a_code_of_the_scripted_person(self):
+        self.assertEqual(self.c.call("POST", "/_mock/authorize", {"person": "ann"})[0], 200)
+        st, loc = self.page("/connect/oauth2/authorize", self.q())
+        self.assertEqual(st, 302)
+        u = urllib.parse.urlsplit(loc)
+        got = urllib.parse.parse_qs(u.query)
+        self.assertEqual(loc.split("?")[0], "https://shop.example/cb")
+        self.assertEqual(got["x"], ["1"])
+        self.assertEqual(got["state"], ["abc123"])
+        self.assertTrue(got["code"][0].startswith("ann.n"))
+        # The code works at sns/oauth2/access_token, once.
+        b = self.assertWxOk(self.oauth(got["code"][0]))
+        self.assertEqual(b["openid"], wxmock.openid_for(OA, "ann"))
+        # Scripted once: the next visit has nobody.
+        self.assertEqual(self.page("/connect/oauth2/authorize", self.q())[0], 400)
+
+    def test_refusal_order_and_types(self):
+        self.c.call("POST", "/_mock/authorize", {"person": "bob", "deny": True})
+        st, loc = self.page("/connect/qrconnect", self.q(WEB, "snsapi_login"))
+        self.assertEqual(st, 302)
+        self.assertNotIn("code=", loc)
+        self.assertIn("state=abc123", loc)
+        for path, query in (
+                ("/connect/oauth2/authorize", "redirect_uri=x&appid=%s&response_type=code"
+                 "&scope=snsapi_base&state=s" % OA),             # out of order
+                ("/connect/qrconnect", self.q(OA, "snsapi_login")),  # not a website
+                ("/connect/oauth2/authorize", self.q(OA, "snsapi_login")),
+                ("/connect/oauth2/authorize", self.q(state="a-b"))):
+            self.c.call("POST", "/_mock/authorize", {"person": "bob"})
+            self.assertEqual(self.page(path, query)[0], 400, (path, query))
+
+
 class TestNoApps(MockTest):
     apps = None
 

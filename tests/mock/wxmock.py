@@ -30,7 +30,11 @@ directives or a nonce (anything that is not a directive is ignored, so
 
 Identities are derived (see the *_for functions); codes are one-use per appid.
 The test control API lives under /_mock/ (stats, reset, script, fail,
-expire_token) and a downstream sample for nginx auth_request under /echo.
+expire_token, authorize) and a downstream sample for nginx auth_request under
+/echo. The browser's side of the web login is here too: WeChat's authorize
+pages (/connect/oauth2/authorize, /connect/qrconnect) check the parameters in
+WeChat's order and send the browser back with a code of the person that
+POST /_mock/authorize {"person", "deny"?} named, once.
 
 The log is one line per request on stderr: method, path without its query
 string, and status. Query strings carry secrets, codes and tokens, so they are
@@ -263,6 +267,7 @@ class Mock:
             self.tokens = {}            # server token -> {appid, expires, grace_until, revoked}
             self.sns_tokens = {}        # sns token -> {appid, openid, scope, person, unionid, extra, expires}
             self.session_keys = {}      # (appid, openid) -> latest session_key
+            self.authorize = None       # {"person", "deny"}: who the next authorize page is
 
     # -- bookkeeping ------------------------------------------------------
 
@@ -452,6 +457,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(r.status)
         self.send_header("Content-Type", r.ctype)
         self.send_header("Content-Length", str(len(r.body)))
+        if getattr(r, "location", None):
+            self.send_header("Location", r.location)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -471,6 +478,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path in PATHS:
                 r = getattr(self, "api_" + PATHS[path])()
+            elif path in ("/connect/oauth2/authorize", "/connect/qrconnect"):
+                r = self.authorize_page(path)
             elif path == "/echo" or path.startswith("/echo/"):
                 r = self.echo(url)
             elif path.startswith("/_mock/"):
@@ -506,6 +515,41 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
     # -- WeChat ------------------------------------------------------------
+
+    def authorize_page(self, path):
+        """open.weixin.qq.com's authorize (official account) and qrconnect
+        (website) pages, as the browser meets them: the parameters in
+        WeChat's order, then a 302 back to redirect_uri with a code of the
+        person /_mock/authorize named and the state (no code: refused)."""
+        m = self.mock
+        url = urllib.parse.urlsplit(self.path)
+        names = [kv.split("=", 1)[0] for kv in url.query.split("&") if kv]
+        if names != ["appid", "redirect_uri", "response_type", "scope", "state"]:
+            return Response(400, "text/plain", b"parameters out of WeChat's order")
+        q = self.q
+        want = "website" if path.endswith("qrconnect") else "official_account"
+        app = (m.apps or {}).get(q["appid"]) if m.apps is not None else {"type": want}
+        if app is None or app.get("type", want) != want:
+            return Response(400, "text/plain", b"unknown appid for this page")
+        scopes = ("snsapi_login",) if want == "website" else ("snsapi_base", "snsapi_userinfo")
+        if q["response_type"] != "code" or q["scope"] not in scopes:
+            return Response(400, "text/plain", b"bad response_type or scope")
+        if not re.fullmatch(r"[A-Za-z0-9]{0,128}", q["state"]):
+            return Response(400, "text/plain", b"bad state")
+        with m.lock:
+            who, m.authorize = m.authorize, None
+        if who is None:
+            return Response(400, "text/plain", b"no person scripted (POST /_mock/authorize)")
+        back = q["redirect_uri"]
+        sep = "&" if "?" in back else "?"
+        if who.get("deny"):
+            loc = "%s%sstate=%s" % (back, sep, q["state"])
+        else:
+            code = "%s.n%s" % (who["person"], secrets.token_hex(6))
+            loc = "%s%scode=%s&state=%s" % (back, sep, code, q["state"])
+        r = Response(302, "text/plain", b"")
+        r.location = loc
+        return r
 
     def api_jscode2session(self):
         m, q = self.mock, self.q
@@ -726,6 +770,13 @@ class Handler(BaseHTTPRequestHandler):
             return ctl({"error": "body must be a JSON object"}, 400)
         if name == "reset":
             m.reset()
+            return ctl({"ok": True})
+        if name == "authorize":
+            person = req.get("person")
+            if not isinstance(person, str) or not person:
+                return ctl({"error": "person required"}, 400)
+            with m.lock:
+                m.authorize = {"person": person, "deny": bool(req.get("deny"))}
             return ctl({"ok": True})
         if name == "script":
             code = req.get("code")

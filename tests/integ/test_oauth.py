@@ -1,0 +1,186 @@
+"""The web login of official accounts and websites, through nginx: authorize
+(302 to WeChat's page, a state bound to a sealed cookie), WeChat's page (the
+mock's), the callback (302 back with a one-time ticket, never a token), and
+POST /v1/login {"ticket"}; every refusal; and the mobile app's login."""
+
+import urllib.parse
+
+from lib import (check_token_answer, expect_error, expect_ok, expect_token_error,
+                 expect_unchanged, expected_openid, expected_unionid)
+
+def _allowed(env):
+    return "%s/echo/after-login" % env.base_url
+
+
+def _authorize(env, app="oa", redirect=None, scope=None, expect=302):
+    q = {"appid": env.appid(app), "redirect": redirect or _allowed(env)}
+    if scope:
+        q["scope"] = scope
+    r = env.req("GET", "/v1/oauth/authorize?" + urllib.parse.urlencode(q))
+    if expect != 302:
+        return r
+    assert r.status == 302, r.describe()
+    loc = r.headers.get("Location")
+    cookies = [c for c in r.headers.get_all("Set-Cookie") if c.startswith("wxauth_oauth=")]
+    assert loc and len(cookies) == 1, r.describe()
+    attrs = [a.strip() for a in cookies[0].split(";")]
+    for want in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/v1/oauth/callback"):
+        assert want in attrs, (want, cookies[0])
+    return loc, attrs[0][len("wxauth_oauth="):]
+
+
+def _wechat(env, loc, person, deny=False):
+    """The browser at WeChat's page (the mock's): back to our callback."""
+    u = urllib.parse.urlsplit(loc)
+    assert u.fragment == "wechat_redirect", loc
+    env.mock("/_mock/authorize", {"person": person, "deny": deny})
+    r = env._exchange(env._mock, "GET", u.path + "?" + u.query, None, {}, None, 30)
+    assert r.status == 302, r.describe()
+    back = urllib.parse.urlsplit(r.headers.get("Location"))
+    assert back.path == "/v1/oauth/callback", back
+    return back.path + "?" + back.query
+
+
+def _callback(env, path, cookie):
+    hdrs = {"Cookie": "wxauth_oauth=" + cookie} if cookie is not None else {}
+    return env.req("GET", path, headers=hdrs)
+
+
+def _landing(env, r):
+    """The 302 of a callback to the allowed page: its query parameters."""
+    assert r.status == 302, r.describe()
+    loc = r.headers.get("Location")
+    assert loc.startswith(_allowed(env) + "?"), loc
+    assert "v4.local." not in loc, "a token in a URL: %s" % loc
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
+
+
+def _web_login(env, app, person, scope=None):
+    loc, cookie = _authorize(env, app, scope=scope)
+    back = _wechat(env, loc, person)
+    r = _callback(env, back, cookie)
+    q = _landing(env, r)
+    assert set(q) == {"ticket"}, q
+    return q["ticket"][0], r
+
+
+def test_official_account_web_login_end_to_end(env):
+    p = env.person("weboa")
+    loc, _ = _authorize(env, "oa", scope="snsapi_userinfo")
+    u = urllib.parse.urlsplit(loc)
+    assert u.path == "/connect/oauth2/authorize", loc
+    names = [kv.split("=")[0] for kv in u.query.split("&")]
+    assert names == ["appid", "redirect_uri", "response_type", "scope", "state"], names
+    q = urllib.parse.parse_qs(u.query)
+    assert q["redirect_uri"] == ["%s/v1/oauth/callback" % env.base_url]
+    assert q["scope"] == ["snsapi_userinfo"] and len(q["state"][0]) == 32
+    ticket, r = _web_login(env, "oa", p, scope="snsapi_userinfo")
+    # The callback clears the cookie.
+    assert any(c.startswith("wxauth_oauth=;") and "Max-Age=0" in c
+               for c in r.headers.get_all("Set-Cookie")), r.describe()
+    j = check_token_answer(env.req("POST", "/v1/login", {"ticket": ticket}),
+                           appid=env.appid("oa"))
+    assert j["account"]["openid"] == expected_openid(env.appid("oa"), p)
+    assert j["user"]["unionid"] == expected_unionid(p)
+    expect_ok(env.session(j["access_token"]), "the web login's token")
+    # A ticket is traded once.
+    before = env.snapshot()
+    e = expect_error(env.req("POST", "/v1/login", {"ticket": ticket}), 401, "invalid_code")
+    assert "ticket" in e["message"]
+    expect_unchanged(before, env.snapshot(), "a used ticket")
+
+
+def test_website_web_login_end_to_end(env):
+    p = env.person("webqr")
+    loc, _ = _authorize(env, "web")
+    u = urllib.parse.urlsplit(loc)
+    assert u.path == "/connect/qrconnect", loc
+    assert urllib.parse.parse_qs(u.query)["scope"] == ["snsapi_login"]
+    ticket, _ = _web_login(env, "web", p)
+    j = check_token_answer(env.req("POST", "/v1/login", {"ticket": ticket}),
+                           appid=env.appid("web"))
+    assert j["account"]["openid"] == expected_openid(env.appid("web"), p)
+
+
+def test_mobile_app_logs_in_with_its_sdk_code(env):
+    p = env.person("mob")
+    j = env.signed_in("app", p)
+    assert j["account"]["appid"] == env.appid("app")
+    assert j["account"]["openid"] == expected_openid(env.appid("app"), p)
+    assert j["user"]["unionid"] == expected_unionid(p)
+    # ... and is the same person as in the official account, by the unionid.
+    k = env.signed_in("oa", p)
+    assert k["user"]["id"] == j["user"]["id"]
+    # It has no web login.
+    expect_error(_authorize(env, "app", expect=400), 400, "invalid_request")
+
+
+def test_authorize_refusals_change_nothing(env):
+    before = env.snapshot()
+    base = "/v1/oauth/authorize?"
+    for q, status, name in (
+            ({"appid": env.appid("oa"), "redirect": "https://evil.example/after"}, 400,
+             "invalid_request"),
+            ({"appid": env.appid("oa"), "redirect": _allowed(env) + "/more"}, 400,
+             "invalid_request"),
+            ({"appid": env.appid("mp1"), "redirect": _allowed(env)}, 400, "invalid_request"),
+            ({"appid": "wx0000000000000000", "redirect": _allowed(env)}, 400, "unknown_app"),
+            ({"appid": env.appid("oa"), "redirect": _allowed(env), "scope": "snsapi_login"}, 400,
+             "invalid_request"),
+            ({"appid": env.appid("web"), "redirect": _allowed(env), "scope": "snsapi_base"}, 400,
+             "invalid_request"),
+            ({"appid": env.appid("oa")}, 400, "invalid_request"),
+            ({"redirect": _allowed(env)}, 400, "invalid_request")):
+        r = env.req("GET", base + urllib.parse.urlencode(q))
+        expect_error(r, status, name)
+        assert not r.headers.get_all("Set-Cookie"), r.describe()
+    expect_error(env.req("POST", base, {}), 405, "method_not_allowed")
+    expect_unchanged(before, env.snapshot(), "refused authorizes")
+
+
+def test_callback_refusals(env):
+    p = env.person("webbad")
+    loc, cookie = _authorize(env, "oa")
+    back = _wechat(env, loc, p)
+    _, other = _authorize(env, "oa")              # another browser's cookie
+    before = env.snapshot()
+    tampered = cookie[:-2] + ("AA" if cookie[-2:] != "AA" else "BB")
+    for ck in (None, other, tampered, "x"):
+        expect_error(_callback(env, back, ck), 400, "invalid_state")
+    path = urllib.parse.urlsplit(back).path
+    expect_error(_callback(env, path + "?code=abc", cookie), 400, "invalid_state")
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)["state"][0]
+    expect_error(_callback(env, "%s?code=abc&state=%s0" % (path, state), cookie), 400,
+                 "invalid_state")
+    expect_unchanged(before, env.snapshot(), "refused callbacks")
+    # The right one works, once: the same state again is refused.
+    _landing(env, _callback(env, back, cookie))
+    before = env.snapshot()
+    expect_error(_callback(env, back, cookie), 400, "invalid_state")
+    expect_unchanged(before, env.snapshot(), "a replayed state")
+
+
+def test_consent_refused_and_snapshot_visitor_go_back_with_an_error(env):
+    loc, cookie = _authorize(env, "oa", scope="snsapi_userinfo")
+    back = _wechat(env, loc, env.person("webno"), deny=True)
+    before = env.snapshot()
+    q = _landing(env, _callback(env, back, cookie))
+    assert q == {"error": ["access_denied"]}, q
+    expect_unchanged(before, env.snapshot(), "a refused consent")
+    loc, cookie = _authorize(env, "oa")
+    back = _wechat(env, loc, env.person("websnap") + ".snap")
+    q = _landing(env, _callback(env, back, cookie))
+    assert q == {"error": ["forbidden"]}, q
+
+
+def test_ticket_expires(env):
+    ticket, _ = _web_login(env, "oa", env.person("webexp"))
+    env.sql("UPDATE oauth_tickets SET created_at = now() - interval '2 minutes'"
+            " WHERE used_at IS NULL")
+    expect_error(env.req("POST", "/v1/login", {"ticket": ticket}), 401, "invalid_code")
+    for body in ({"ticket": "short"}, {"ticket": ticket, "code": "x.n1"}, {}):
+        r = env.req("POST", "/v1/login", body)
+        assert r.status in (400, 401), r.describe()
+        expect_error(r, r.status, ("invalid_request", "invalid_code"))
+    expect_token_error(env.session("v4.local." + ticket), ("invalid_token",))
+
