@@ -131,6 +131,12 @@ static const struct setting globals[] = {
 	{"delete_login_max_age", K_LONG, G(delete_login_max_age), "300", 10, 3600, 0, 0},
 	{"refresh_reuse_grace", K_LONG, G(refresh_reuse_grace), "5", 0, 300, 0, 0},
 	{"watermark_max_age", K_LONG, G(watermark_max_age), "86400", 60, 630720000, 0, 0},
+	/* Retention: how long what is over stays, in days; workers prune a
+	 * batch every prune_interval seconds (0: only `wxauth prune`). */
+	{"retain_sessions_days", K_LONG, G(retain_sessions_days), "30", 1, 3650, 0, 0},
+	{"retain_audit_days", K_LONG, G(retain_audit_days), "180", 1, 36500, 0, 0},
+	{"retain_events_days", K_LONG, G(retain_events_days), "90", 1, 36500, 0, 0},
+	{"prune_interval", K_LONG, G(prune_interval), "60", 0, 86400, 0, 0},
 	{"avatar_hosts", K_HOSTS, G(avatar_hosts), "thirdwx.qlogo.cn wx.qlogo.cn", 1, CONF_HOSTS_MAX, 0, 0},
 };
 

@@ -21,6 +21,7 @@ enum admin_stmt {
 	A_USER_JSON,
 	A_REVOKE_USER,
 	A_DENIED,
+	A_PRUNE,
 	A__MAX
 };
 
@@ -66,6 +67,20 @@ const struct db_stmt db_admin_stmts[] = {
 	    " ON CONFLICT (dedup) WHERE dedup IS NOT NULL DO UPDATE SET detail ="
 	    " jsonb_set(audit_log.detail, '{count}',"
 	    " to_jsonb(coalesce((audit_log.detail->>'count')::bigint, 1) + 1))"},
+	/* One batch of each: what is over, older than its retention. A session
+	 * goes an hour after its days, so that no token it issued outlives its
+	 * revocation record (access_ttl is at most a day); its used refresh
+	 * records go with it (ON DELETE CASCADE). */
+	[A_PRUNE] = {"admin_prune",
+	    "WITH s AS (DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
+	    " WHERE expires_at < now() - make_interval(days => $1) - interval '1 hour'"
+	    " OR revoked_at < now() - make_interval(days => $1) - interval '1 hour'"
+	    " LIMIT $4) RETURNING 1),"
+	    " a AS (DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log"
+	    " WHERE at < now() - make_interval(days => $2) ORDER BY id LIMIT $4) RETURNING 1),"
+	    " e AS (DELETE FROM events WHERE id IN (SELECT id FROM events"
+	    " WHERE at < now() - make_interval(days => $3) ORDER BY id LIMIT $4) RETURNING 1)"
+	    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a), (SELECT count(*) FROM e)"},
 	[A__MAX] = {NULL, NULL}
 };
 
@@ -196,4 +211,27 @@ db_admin_denied(struct db *db, const char *ip, const char *reason,
 	db_p_text(&p, reason);
 	if (db_exec(db, &db_admin_stmts[A_DENIED], &p, &res) == OK)
 		PQclear(res);
+}
+
+enum err
+db_prune(struct db *db, const struct db_retention *keep, long batch, struct db_pruned *out)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_int(&p, keep->sessions_days);
+	db_p_int(&p, keep->audit_days);
+	db_p_int(&p, keep->events_days);
+	db_p_int(&p, batch);
+	if ((rc = db_exec_row(db, &db_admin_stmts[A_PRUNE], &p, &res)) == OK) {
+		out->sessions = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		out->audit = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+		out->events = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	}
+	PQclear(res);
+	return rc;
 }

@@ -36,6 +36,7 @@ usage(void)
 	    "       wxauth keygen [--rotate] FILE   write a new key file, or put a new first key in FILE\n"
 	    "       wxauth check-config [-c CONF]   check the config and the key files it names\n"
 	    "       wxauth unmerge [-c CONF] ID     undo merge ID (see GET /v1/merges)\n"
+	    "       wxauth prune [-c CONF]          delete what is past its retention (cron)\n"
 	    "CONF defaults to $WXAUTH_CONFIG, then %s\n", WXAUTH_DATADIR, DEFAULT_CONF);
 }
 
@@ -244,6 +245,46 @@ out:
 	return rc;
 }
 
+/* prune_main: batches until nothing is left past its retention. */
+static int
+prune_main(const char *path)
+{
+	struct conf *c = conf_open(path);
+	struct db *db = NULL;
+	struct db_retention keep;
+	struct db_pruned n, total = {0, 0, 0};
+	enum err e = OK;
+	int rc = 1;
+
+	if (c == NULL)
+		goto out;
+	keep.sessions_days = c->retain_sessions_days;
+	keep.audit_days = c->retain_audit_days;
+	keep.events_days = c->retain_events_days;
+	if ((db = db_open_tool(c)) == NULL) {
+		fprintf(stderr, "wxauth: out of memory\n");
+		goto out;
+	}
+	do {
+		if ((e = db_prune(db, &keep, 5000, &n)) != OK)
+			break;
+		total.sessions += n.sessions;
+		total.audit += n.audit;
+		total.events += n.events;
+	} while (n.sessions == 5000 || n.audit == 5000 || n.events == 5000);
+	if (e != OK) {
+		fprintf(stderr, "prune: %s\n", err_strerror(e));
+		goto out;
+	}
+	printf("pruned: %ld sessions, %ld audit rows, %ld events\n", total.sessions,
+	    total.audit, total.events);
+	rc = 0;
+out:
+	db_free(db);
+	conf_close(c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -286,6 +327,8 @@ main(int argc, char **argv)
 		rc = migrate_main(conf, dir);
 	else if (strcmp(cmd, "check-config") == 0 && file == NULL)
 		rc = check_config(conf);
+	else if (strcmp(cmd, "prune") == 0 && file == NULL)
+		rc = prune_main(conf);
 	else if (strcmp(cmd, "unmerge") == 0 && file != NULL)
 		rc = unmerge_main(conf, file);
 	else if (strcmp(cmd, "keygen") == 0 && file != NULL)

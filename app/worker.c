@@ -198,6 +198,34 @@ serve_one(struct worker *w, FCGX_Request *f)
 	http_req_cleanup(&r);
 }
 
+/* PRUNE_BATCH: rows of each table one prune batch deletes at most. */
+#define PRUNE_BATCH 500
+
+/*
+ * prune_now: every prune_interval seconds, after a response has gone out,
+ * a main-pool worker whose connection is up deletes one small batch of
+ * what is past its retention (db_prune): the tables stop growing without a
+ * cron job, and no request waits for it. The gate pool never does.
+ */
+static void
+prune_now(struct worker *w)
+{
+	const struct conf *c = w->s.conf;
+	struct db_retention keep = {c->retain_sessions_days, c->retain_audit_days,
+	    c->retain_events_days};
+	struct db_pruned n;
+	time_t now = time(NULL);
+
+	if (w->s.role != SVC_MAIN || c->prune_interval <= 0 ||
+	    now - w->pruned_at < c->prune_interval || !db_ready(w->s.db))
+		return;
+	w->pruned_at = now;
+	if (db_prune(w->s.db, &keep, PRUNE_BATCH, &n) == OK &&
+	    n.sessions + n.audit + n.events > 0)
+		log_info("worker: pruned %ld sessions, %ld audit rows, %ld events",
+		    n.sessions, n.audit, n.events);
+}
+
 /*
  * signals: SIGTERM, SIGINT and SIGUSR1 stay blocked except while the worker
  * waits for its next request (wait_next), so that they never interrupt a
@@ -368,6 +396,7 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 		serve_one(&w, &f);
 		FCGX_Finish_r(&f);
 		w.served++;
+		prune_now(&w);
 	}
 	status = 0;
 out:

@@ -77,6 +77,10 @@ struct conf {
 	/* stored answers */
 	long login_replay_window;       /* seconds, default 10, 0 = off */
 	long delete_login_max_age;      /* DELETE /v1/account: session opened this recently */
+	long retain_sessions_days;      /* sessions over (expired, revoked) kept this long */
+	long retain_audit_days;         /* audit_log rows */
+	long retain_events_days;        /* the events feed */
+	long prune_interval;            /* seconds between a worker's prune batches, 0: never */
 	long refresh_reuse_grace;       /* seconds, default 5, 0 = strict */
 	/* profile and open data (later issues read these) */
 	long watermark_max_age;         /* seconds, default 86400 */

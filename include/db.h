@@ -252,6 +252,19 @@ enum db_user_by { DB_USER_BY_ID, DB_USER_BY_ACCOUNT, DB_USER_BY_UNIONID };
 enum err db_user_lookup(struct db *db, enum db_user_by by, const char *a,
     const char *b, char **json) WARN_UNUSED;
 
+/* Retention (days), and what one prune batch deleted. */
+struct db_retention {
+	long sessions_days, audit_days, events_days;
+};
+struct db_pruned {
+	long sessions, audit, events;
+};
+
+/* db_prune: delete at most batch rows of each table past its retention:
+ * sessions over (expired or revoked), audit rows, events. */
+enum err db_prune(struct db *db, const struct db_retention *keep, long batch,
+    struct db_pruned *out) WARN_UNUSED;
+
 /* db_admin_revoke: end every session of user_id (admin), audited. */
 enum err db_admin_revoke(struct db *db, const char *user_id, const char *request_id,
     long *count) WARN_UNUSED;

@@ -7,6 +7,7 @@
 #define WXAUTH_WORKER_H
 
 #include <signal.h>
+#include <time.h>
 #include <stdbool.h>
 
 #include "common.h"
@@ -21,6 +22,7 @@ struct worker {
 	bool load_fits;                 /* every entry of this reload fitted the handover */
 	bool must_exit;                 /* leave after this request (view broken) */
 	unsigned long served;
+	time_t pruned_at;               /* the last prune batch (prune_interval) */
 };
 
 /*

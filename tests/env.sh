@@ -340,6 +340,9 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		# Short replay windows, so that the tests can wait them out.
 		echo "login_replay_window = 2"
 		echo "refresh_reuse_grace = 2"
+		# Workers do not prune on their own here (test_pool.py turns it on
+		# for its test); `wxauth prune` is tested by itself.
+		echo "prune_interval = 0"
 		echo "gate_listen = $DIR/gate.sock"
 		echo "gate_workers = 2"
 		# WeChat's official open-data vector (tests/vectors) carries a 2016

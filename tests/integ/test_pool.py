@@ -272,6 +272,34 @@ def test_refused_reload_keeps_the_pool(env):
         _write_conf(env, orig)
 
 
+def test_workers_prune_and_the_tables_stop_growing(env):
+    """With prune_interval set, workers delete what is past its retention on
+    their own, a batch at a time after a response: twenty sessions over for
+    31 days are gone, and the table is back to its size before them."""
+    orig = _conf_text(env)
+    users = []
+    try:
+        _write_conf(env, _set(orig, "prune_interval", 1))
+        _reload(env)
+        base = int(env.sql("SELECT count(*) FROM sessions")[0][0])
+        for i in range(20):
+            users.append(env.signed_in("mp1", env.person("prn%d" % i))["user"]["id"])
+        env.sql("UPDATE sessions SET expires_at = now() - interval '31 days 2 hours'"
+                " WHERE user_id IN (SELECT u FROM unnest(string_to_array(%s, ',')::uuid[]) u)",
+                ",".join(users))
+
+        def pruned():
+            env.req("GET", "/readyz")
+            n = int(env.sql("SELECT count(*) FROM sessions")[0][0])
+            return n <= base and n
+        wait_until(pruned, timeout=20, interval=0.3,
+                   msg="the workers did not prune the sessions past their retention")
+        assert "worker: pruned " in _log(env)
+    finally:
+        _write_conf(env, orig)
+        _reload(env)
+
+
 def test_recycle_after_max_requests(env):
     orig = _conf_text(env)
     j = check_token_answer(env.login_ok("mp1", env.person("recycle")))
