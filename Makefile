@@ -1,6 +1,7 @@
 # wxauth - one plain Makefile. `make help` lists the targets.
 .SUFFIXES:
 
+VERSION ?= 1.2.0
 PREFIX  ?= /usr/local
 DESTDIR ?=
 UNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -11,7 +12,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN    = -Wall -Wextra -Werror -Wmissing-prototypes -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DWXAUTH_DATADIR='"$(PREFIX)/share/wxauth"' $(WARN) $(CFLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DWXAUTH_DATADIR='"$(PREFIX)/share/wxauth"' -DWXAUTH_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP
 LDLIBS  = $(PKG_LIBS)
 
 # BUILD=asan builds everything with AddressSanitizer and UBSan into build-asan/.
@@ -72,7 +73,7 @@ $(OUT)/app/%.o: app/%.c
 # PREFIX changes.
 $(OUT)/prefix: FORCE
 	@mkdir -p $(@D)
-	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
+	@echo '$(PREFIX) $(VERSION)' | cmp -s - $@ || echo '$(PREFIX) $(VERSION)' >$@
 $(OUT)/app/main.o: $(OUT)/prefix
 
 $(OUT)/tests/%.o: tests/unit/%.c

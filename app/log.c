@@ -106,9 +106,36 @@ emit(const char *level, const char *fmt, va_list ap, int errnum)
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
-	/* A short write to a log is not worth failing a request over. */
+	/* A short write to a log is not worth failing a request over. An
+	 * error also reaches stderr (the terminal, the journal) when the log
+	 * is a file: a service that cannot start says why where it was started. */
 	if (write(fd, line, len) < 0)
 		return;
+	if (strcmp(level, "error") == 0 && fd != STDERR_FILENO &&
+	    write(STDERR_FILENO, line, len) < 0)
+		return;
+}
+
+void
+log_errx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit("error", fmt, ap, 0);
+	va_end(ap);
+}
+
+void
+log_err(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	emit("error", fmt, ap, saved);
+	va_end(ap);
+	errno = saved;
 }
 
 void

@@ -22,22 +22,55 @@
 #ifndef WXAUTH_DATADIR
 #define WXAUTH_DATADIR "/usr/local/share/wxauth"
 #endif
+#ifndef WXAUTH_VERSION
+#define WXAUTH_VERSION "unknown"
+#endif
 #define DEFAULT_CONF "/etc/wxauth/wxauth.conf"
 #define KEYFILE_MAX (64 * 1024)
 
+/* The commands: what each takes, and one line of what it does. */
+static const struct {
+	const char *name;
+	const char *args;
+	const char *what;
+} cmds[] = {
+	{"serve", "[-c CONF]", "run the worker pool (php-fpm style)"},
+	{"worker", "[-c CONF] [--gate]", "one worker on the FastCGI socket on fd 0 "
+	    "(spawn-fcgi, mod_fcgid); --gate: the token check only"},
+	{"migrate", "[-c CONF] [-d DIR]", "apply database migrations (default DIR "
+	    WXAUTH_DATADIR "/db)"},
+	{"keygen", "[--rotate] FILE", "write a new key file, or put a new first key in FILE"},
+	{"check-config", "[-c CONF]", "check the config and the key files it names"},
+	{"unmerge", "[-c CONF] ID", "undo merge ID (see GET /v1/events)"},
+	{"prune", "[-c CONF]", "delete what is past its retention (for cron)"},
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+/* help: every command's usage (one < 0), or one command's, on stdout. */
 static void
-usage(void)
+help(int one)
 {
-	fprintf(stderr,
-	    "usage: wxauth serve [-c CONF]          run the worker pool (php-fpm style)\n"
-	    "       wxauth worker [-c CONF] [--gate]  one worker on the FastCGI socket on fd 0 (spawn-fcgi);\n"
-	    "                                       --gate: the token check only (a gate pool)\n"
-	    "       wxauth migrate [-c CONF] [-d DIR]  apply database migrations (default DIR %s/db)\n"
-	    "       wxauth keygen [--rotate] FILE   write a new key file, or put a new first key in FILE\n"
-	    "       wxauth check-config [-c CONF]   check the config and the key files it names\n"
-	    "       wxauth unmerge [-c CONF] ID     undo merge ID (see GET /v1/merges)\n"
-	    "       wxauth prune [-c CONF]          delete what is past its retention (cron)\n"
-	    "CONF defaults to $WXAUTH_CONFIG, then %s\n", WXAUTH_DATADIR, DEFAULT_CONF);
+	size_t i;
+
+	printf("wxauth %s: a login and account service for WeChat apps (FastCGI)\n\n",
+	    WXAUTH_VERSION);
+	for (i = 0; i < NCMDS; i++)
+		if (one < 0 || (size_t)one == i)
+			printf("  wxauth %s %s\n      %s\n", cmds[i].name, cmds[i].args,
+			    cmds[i].what);
+	printf("\nCONF defaults to $WXAUTH_CONFIG, then %s.\n"
+	    "wxauth --help, wxauth COMMAND --help, wxauth --version.\n", DEFAULT_CONF);
+}
+
+/* usage_error: one line on stderr; the exit status of a usage error. */
+static int
+usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "wxauth%s%s: ", cmd != NULL ? " " : "", cmd != NULL ? cmd : "");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see wxauth %s%s--help)\n", cmd != NULL ? cmd : "",
+	    cmd != NULL ? " " : "");
+	return 2;
 }
 
 /* conf_open: the config at path, or NULL with the reason printed. */
@@ -290,53 +323,65 @@ main(int argc, char **argv)
 {
 	const char *cmd, *conf = getenv("WXAUTH_CONFIG"), *dir = WXAUTH_DATADIR "/db";
 	const char *file = NULL;
-	int i, rotate = 0, gate = 0, rc;
+	int i, k, rotate = 0, gate = 0, rc;
 
-	if (argc < 2) {
-		usage();
-		return 2;
-	}
+	if (argc < 2)
+		return usage_error(NULL, "no command given%s", "");
 	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		help(-1);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("wxauth %s\n", WXAUTH_VERSION);
+		return 0;
+	}
+	for (k = 0; k < (int)NCMDS && strcmp(cmds[k].name, cmd) != 0; k++)
+		;
+	if (k == (int)NCMDS)
+		return usage_error(NULL, "unknown command '%s'", cmd);
 	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			help(k);
+			return 0;
+		}
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];
-		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc && strcmp(cmd, "migrate") == 0)
 			dir = argv[++i];
-		else if (strcmp(argv[i], "--rotate") == 0)
+		else if (strcmp(argv[i], "--rotate") == 0 && strcmp(cmd, "keygen") == 0)
 			rotate = 1;
 		else if (strcmp(argv[i], "--gate") == 0 && strcmp(cmd, "worker") == 0)
 			gate = 1;
 		else if (argv[i][0] != '-' && file == NULL)
 			file = argv[i];
-		else {
-			usage();
-			return 2;
-		}
+		else
+			return usage_error(cmd, argv[i][0] == '-' ? "unknown option '%s'" :
+			    "unexpected argument '%s'", argv[i]);
 	}
+	if ((strcmp(cmd, "keygen") == 0 || strcmp(cmd, "unmerge") == 0) != (file != NULL))
+		return usage_error(cmd, file != NULL ? "unexpected argument '%s'" :
+		    "%s is missing", file != NULL ? file : strrchr(cmds[k].args, ' ') + 1);
 	if (conf == NULL || *conf == '\0')
 		conf = DEFAULT_CONF;
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "wxauth: cannot initialise libsodium or libcurl\n");
 		return 1;
 	}
-	if (strcmp(cmd, "serve") == 0 && file == NULL)
+	if (strcmp(cmd, "serve") == 0)
 		rc = pool_serve(conf);
-	else if (strcmp(cmd, "worker") == 0 && file == NULL)
+	else if (strcmp(cmd, "worker") == 0)
 		rc = worker_main(conf, gate ? SVC_GATE : SVC_MAIN);
-	else if (strcmp(cmd, "migrate") == 0 && file == NULL)
+	else if (strcmp(cmd, "migrate") == 0)
 		rc = migrate_main(conf, dir);
-	else if (strcmp(cmd, "check-config") == 0 && file == NULL)
+	else if (strcmp(cmd, "check-config") == 0)
 		rc = check_config(conf);
-	else if (strcmp(cmd, "prune") == 0 && file == NULL)
+	else if (strcmp(cmd, "prune") == 0)
 		rc = prune_main(conf);
-	else if (strcmp(cmd, "unmerge") == 0 && file != NULL)
+	else if (strcmp(cmd, "unmerge") == 0)
 		rc = unmerge_main(conf, file);
-	else if (strcmp(cmd, "keygen") == 0 && file != NULL)
+	else
 		rc = keygen(file, rotate);
-	else {
-		usage();
-		rc = 2;
-	}
 	curl_global_cleanup();
 	return rc;
 }

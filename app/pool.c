@@ -86,19 +86,19 @@ unix_listen(const char *path, int backlog, int mode)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_warnx("listen: socket path too long: %s", path);
+		log_errx("listen: socket path too long: %s", path);
 		goto fail;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			log_warnx("listen: %s exists and is not a socket", path);
+			log_errx("listen: %s exists and is not a socket", path);
 			goto fail;
 		}
 		/* A socket that still answers belongs to a running pool. */
 		probe = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (probe != -1 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			log_warnx("listen: %s is in use by another process", path);
+			log_errx("listen: %s is in use by another process", path);
 			goto fail;
 		}
 		unlink(path);
@@ -106,7 +106,7 @@ unix_listen(const char *path, int backlog, int mode)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    chmod(path, (mode_t)mode) == -1 || listen(fd, backlog) == -1) {
-		log_warn("listen: %s", path);
+		log_err("listen: %s", path);
 		goto fail;
 	}
 	if (probe != -1)
@@ -130,7 +130,7 @@ tcp_listen(const char *addr, int backlog)
 	int fd = -1, one = 1, rc;
 
 	if (colon == NULL || (hl = (size_t)(colon - addr)) >= sizeof(host)) {
-		log_warnx("listen: bad address %s", addr);
+		log_errx("listen: bad address %s", addr);
 		return -1;
 	}
 	memcpy(host, addr, hl);
@@ -145,7 +145,7 @@ tcp_listen(const char *addr, int backlog)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
 	if ((rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res)) != 0) {
-		log_warnx("listen: %s: %s", addr, gai_strerror(rc));
+		log_errx("listen: %s: %s", addr, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -158,7 +158,7 @@ tcp_listen(const char *addr, int backlog)
 		fd = -1;
 	}
 	if (fd == -1)
-		log_warn("listen: %s", addr);
+		log_err("listen: %s", addr);
 	freeaddrinfo(res);
 	return fd;
 }
@@ -362,20 +362,23 @@ start_due(void)
 			(void)spawn(i, 0);
 }
 
+/* keys_ok: both key files load; what is wrong is logged as an error at
+ * start (fatal), a warning on reload (the old pool stays). */
 static int
-keys_ok(const struct conf *c)
+keys_ok(const struct conf *c, int fatal)
 {
+	void (*say)(const char *, ...) = fatal ? log_errx : log_warnx;
 	struct tok_keys *k = NULL;
 	char err[512];
 	int ok = 1;
 
 	if ((k = tok_keys_load(c->key_file, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);
+		say("%s (run: wxauth keygen %s)", err, c->key_file);
 		ok = 0;
 	}
 	tok_keys_free(k);
 	if ((k = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
-		log_warnx("%s", err);
+		say("%s (run: wxauth keygen %s)", err, c->data_key_file);
 		ok = 0;
 	}
 	tok_keys_free(k);
@@ -403,7 +406,7 @@ reload(const char *path)
 		log_warnx("reload refused: %s", err);
 		goto fail;
 	}
-	if (!keys_ok(nc)) {
+	if (!keys_ok(nc, 0)) {
 		log_warnx("reload refused: keys do not load");
 		goto fail;
 	}
@@ -508,7 +511,7 @@ write_pid(const char *path)
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1 ||
 	    write(fd, buf, (size_t)n) != n) {
-		log_warn("pid file %s", path);
+		log_err("pid file %s", path);
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -536,7 +539,7 @@ pool_serve(const char *path)
 		fprintf(stderr, "cannot open log file %s\n", conf->log_file);
 		goto out;
 	}
-	if (!keys_ok(conf))
+	if (!keys_ok(conf, 1))
 		goto out;
 	/* Before the first fork: every worker inherits the mapping. */
 	if (metrics_init(SLOTS) == -1)

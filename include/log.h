@@ -1,7 +1,8 @@
 /*
  * log.h - one line per event to stderr or a file (reopened on SIGUSR1).
  *
- * Lines: "2026-11-21T09:27:28.123Z LEVEL pid=N rid=REQUESTID message".
+ * Lines: "2026-11-21T09:27:28.123Z LEVEL pid=N rid=REQUESTID message",
+ * LEVEL info, warn or error.
  * Never pass a code, a key, a token, a session_key or a secret.
  */
 #ifndef WXAUTH_LOG_H
@@ -21,6 +22,11 @@ void log_set_rid(const char *rid);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* log_errx / log_err: what stops the service (it cannot start); written to
+ * the log and, when the log is a file, to stderr as well. */
+void log_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* log_request: the one line per request. */
 void log_request(const char *method, const char *route, int status, double ms,

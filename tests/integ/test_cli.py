@@ -83,3 +83,56 @@ def test_keygen(env):
         assert len(keys) == 2 and keys[1] == first[0] and keys[0] != first[0], keys
         # Key material never reaches the terminal.
         assert "k4.local." not in r.stdout + r.stderr
+
+
+def test_help_version_and_usage_errors(env):
+    """--help, -h and COMMAND --help print to stdout and exit 0; --version;
+    a usage error is one line on stderr and exit 2."""
+    for args in (["--help"], ["-h"], ["help"]):
+        r = _run(env, *args)
+        assert r.returncode == 0 and r.stderr == "", (args, r.returncode, r.stderr)
+        for cmd in ("serve", "worker", "migrate", "keygen", "check-config", "unmerge", "prune"):
+            assert "wxauth %s " % cmd in r.stdout, (cmd, r.stdout)
+    for cmd in ("serve", "keygen", "prune", "unmerge"):
+        r = _run(env, cmd, "--help")
+        assert r.returncode == 0 and r.stderr == "", (cmd, r.stderr)
+        # That command only.
+        assert "\n  wxauth %s " % cmd in r.stdout and r.stdout.count("\n  wxauth ") == 1, \
+            r.stdout
+    r = _run(env, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("wxauth ") and len(r.stdout.split()) == 2, \
+        r.stdout
+    for args, says in ((["bogus"], "unknown command 'bogus'"), ([], "no command"),
+                       (["serve", "-x"], "unknown option '-x'"),
+                       (["keygen"], "FILE is missing"), (["unmerge"], "ID is missing"),
+                       (["check-config", "extra"], "unexpected argument 'extra'"),
+                       (["serve", "--rotate"], "unknown option '--rotate'")):
+        r = _run(env, *args)
+        assert r.returncode == 2, (args, r.returncode)
+        assert r.stdout == "" and r.stderr.count("\n") == 1 and says in r.stderr, \
+            (args, r.stderr)
+
+
+def test_serve_startup_errors_reach_the_terminal(env):
+    """With log_file set, a serve that cannot start still says why on
+    stderr, at the error level (and in the log file)."""
+    import re
+    import tempfile
+    text = open(env.conf, encoding="utf-8").read()
+    with tempfile.TemporaryDirectory() as d:
+        log = os.path.join(d, "wxauth.log")
+        base = re.sub(r"(?m)^log_file = .*$", "log_file = " + log, text)
+        base = re.sub(r"(?m)^pid_file = .*$", "pid_file = " + os.path.join(d, "pid"), base)
+        for change, says in (
+                ((r"(?m)^listen = .*$", "listen = " + os.path.join(d, "no/such/dir/s.sock")),
+                 "listen: "),
+                ((r"(?m)^key_file = .*$", "key_file = " + os.path.join(d, "missing.keys")),
+                 "run: wxauth keygen " + os.path.join(d, "missing.keys"))):
+            conf = os.path.join(d, "wxauth.conf")
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(re.sub(change[0], change[1], base))
+            os.chmod(conf, 0o600)
+            r = _run(env, "serve", "-c", conf)
+            assert r.returncode == 1, (r.returncode, r.stderr)
+            assert " error " in r.stderr and says in r.stderr, r.stderr
+            assert says in open(log, encoding="utf-8").read()

@@ -91,7 +91,8 @@ def test_login_appid_left_out_with_many_apps(env):
     assert len(env.apps) > 1, "the test env should configure several apps"
     before, calls = env.snapshot(), env.wx_calls()
     r = env.login(None, env.person("frank"))
-    expect_error(r, 400, "unknown_app")
+    j = expect_error(r, 400, "unknown_app")
+    assert "%d apps are configured" % len(env.apps) in j["message"] and "appid" in j["message"], j
     assert env.wx_calls() == calls, "WeChat must not be called: %s" % env.stats()
     expect_unchanged(before, env.snapshot(), "login without appid")
 
