@@ -40,7 +40,8 @@ static const struct {
 	{"migrate", "[-c CONF] [-d DIR]", "apply database migrations (default DIR "
 	    WXAUTH_DATADIR "/db)"},
 	{"keygen", "[--rotate] FILE", "write a new key file, or put a new first key in FILE"},
-	{"check-config", "[-c CONF]", "check the config and the key files it names"},
+	{"check-config", "[-c CONF] [--connect [-d DIR]]", "check the config and the key "
+	    "files it names; --connect: log in to the database and check its migrations"},
 	{"unmerge", "[-c CONF] ID", "undo merge ID (see GET /v1/events)"},
 	{"prune", "[-c CONF]", "delete what is past its retention (for cron)"},
 };
@@ -119,12 +120,12 @@ db_open_tool(const struct conf *c)
 }
 
 static int
-check_config(const char *path)
+check_config(const char *path, int connect, const char *dir)
 {
 	struct conf *c = conf_open(path);
 	struct tok_keys *k = NULL;
 	char err[1024];
-	int rc = 1;
+	int rc = 1, pending;
 
 	if (c == NULL)
 		goto out;
@@ -139,6 +140,16 @@ check_config(const char *path)
 	}
 	printf("%s: ok: %zu app%s, %d workers, listen %s\n", path, c->napps,
 	    c->napps == 1 ? "" : "s", c->workers, c->listen);
+	if (connect) {
+		if ((pending = migrate_pending(c->database, dir)) < 0)
+			goto out;
+		if (pending > 0) {
+			fprintf(stderr, "database: %d migration%s of %s not applied "
+			    "(run: wxauth migrate)\n", pending, pending == 1 ? "" : "s", dir);
+			goto out;
+		}
+		printf("database: ok: logged in, migrations up to date\n");
+	}
 	rc = 0;
 out:
 	tok_keys_free(k);
@@ -323,7 +334,7 @@ main(int argc, char **argv)
 {
 	const char *cmd, *conf = getenv("WXAUTH_CONFIG"), *dir = WXAUTH_DATADIR "/db";
 	const char *file = NULL;
-	int i, k, rotate = 0, gate = 0, rc;
+	int i, k, rotate = 0, gate = 0, connect = 0, rc;
 
 	if (argc < 2)
 		return usage_error(NULL, "no command given%s", "");
@@ -347,8 +358,11 @@ main(int argc, char **argv)
 		}
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];
-		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc && strcmp(cmd, "migrate") == 0)
+		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc && (strcmp(cmd, "migrate") == 0 ||
+		    strcmp(cmd, "check-config") == 0))
 			dir = argv[++i];
+		else if (strcmp(argv[i], "--connect") == 0 && strcmp(cmd, "check-config") == 0)
+			connect = 1;
 		else if (strcmp(argv[i], "--rotate") == 0 && strcmp(cmd, "keygen") == 0)
 			rotate = 1;
 		else if (strcmp(argv[i], "--gate") == 0 && strcmp(cmd, "worker") == 0)
@@ -375,7 +389,7 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "migrate") == 0)
 		rc = migrate_main(conf, dir);
 	else if (strcmp(cmd, "check-config") == 0)
-		rc = check_config(conf);
+		rc = check_config(conf, connect, dir);
 	else if (strcmp(cmd, "prune") == 0)
 		rc = prune_main(conf);
 	else if (strcmp(cmd, "unmerge") == 0)

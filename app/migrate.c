@@ -145,3 +145,54 @@ out:
 	PQfinish(c);
 	return rc;
 }
+
+int
+migrate_pending(const char *conninfo, const char *dir)
+{
+	struct dirent **list = NULL;
+	PGconn *c = NULL;
+	PGresult *res = NULL;
+	int i, n = -1, yes = 0, pending = -1, have;
+	char *msg, *nl;
+
+	if ((n = scandir(dir, &list, sql_file, alphasort)) < 0) {
+		fprintf(stderr, "migrate: cannot read folder %s\n", dir);
+		goto out;
+	}
+	c = PQconnectdb(conninfo);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		/* libpq's message, on one line. */
+		msg = c != NULL ? PQerrorMessage(c) : "out of memory";
+		while ((nl = strchr(msg, '\n')) != NULL && nl[1] != '\0')
+			*nl = ' ';
+		fprintf(stderr, "database: cannot connect: %s%s", msg,
+		    strchr(msg, '\n') != NULL ? "" : "\n");
+		goto out;
+	}
+	res = PQexec(c, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		(void)ok(c, res, "schema_migrations");
+		res = NULL;
+		goto out;
+	}
+	have = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	pending = 0;
+	for (i = 0; i < n; i++) {
+		if (!have) {
+			pending++;
+			continue;
+		}
+		if (applied(c, list[i]->d_name, &yes) == -1) {
+			pending = -1;
+			goto out;
+		}
+		pending += !yes;
+	}
+out:
+	PQclear(res);
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	PQfinish(c);
+	return pending;
+}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 #include <sodium.h>
@@ -501,12 +502,19 @@ tok_keys_load(const char *path, char *errbuf, size_t errlen)
 	unsigned long lineno = 0;
 	size_t n = 0, len, j;
 	FILE *f = NULL;
+	struct stat st;
 	char *p;
 
 	assert(path != NULL);
 	seterr(errbuf, errlen, "%s", "");
 	if ((f = fopen(path, "re")) == NULL) {
 		seterr(errbuf, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* Keys every local user could read are no secret: refused. */
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+		seterr(errbuf, errlen, "%s: readable by every user (run: chmod 600 %s)",
+		    path, path);
 		goto out;
 	}
 	/* No stdio buffer: it would keep a copy of the keys we cannot wipe. */

@@ -10,4 +10,8 @@
 /* migrate_run: returns 0, or -1 with the reason printed to stderr. */
 int migrate_run(const char *conninfo, const char *dir);
 
+/* migrate_pending: how many migrations of dir the database lacks (after
+ * logging in to it), or -1 with the reason printed to stderr. */
+int migrate_pending(const char *conninfo, const char *dir);
+
 #endif

@@ -41,7 +41,8 @@ struct tok_keys {
  * "path:line: what is wrong" for a bad, duplicate or surplus key line or an
  * overlong line, "path: no key in the file" when there is none, and
  * "path: strerror" when the file cannot be opened. Messages never contain
- * key material. File permissions are not checked (the deployment decides).
+ * key material. A file every user may read is refused ("path: readable by
+ * every user"); group access is the deployment's choice.
  * Key pages are read-only once loaded.
  */
 struct tok_keys *tok_keys_load(const char *path, char *errbuf, size_t errlen);

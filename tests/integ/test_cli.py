@@ -56,6 +56,7 @@ def test_check_config_refuses_a_bad_key_file(env):
         keys = os.path.join(d, "keys")
         with open(keys, "w") as f:
             f.write("k4.local.not-a-key\n")
+        os.chmod(keys, 0o600)
         conf = os.path.join(d, "wxauth.conf")
         with open(env.conf, encoding="utf-8") as f:
             text = f.read().replace("key_file = %s\n" % env.key_file, "key_file = %s\n" % keys, 1)
@@ -63,6 +64,16 @@ def test_check_config_refuses_a_bad_key_file(env):
             f.write(text)
         r = _run(env, "check-config", "-c", conf)
         assert r.returncode != 0 and r.stderr.startswith(keys + ":1: "), r.stderr
+        # A good key file every user can read is refused too.
+        with open(env.key_file, encoding="ascii") as f, open(keys, "w") as g:
+            g.write(f.read())
+        os.chmod(keys, 0o644)
+        r = _run(env, "check-config", "-c", conf)
+        assert r.returncode != 0 and "readable by every user" in r.stderr and \
+            "chmod 600 " + keys in r.stderr, r.stderr
+        os.chmod(keys, 0o600)
+        r = _run(env, "check-config", "-c", conf)
+        assert r.returncode == 0, r.stderr
 
 
 def test_keygen(env):
@@ -136,3 +147,27 @@ def test_serve_startup_errors_reach_the_terminal(env):
             assert r.returncode == 1, (r.returncode, r.stderr)
             assert " error " in r.stderr and says in r.stderr, r.stderr
             assert says in open(log, encoding="utf-8").read()
+
+
+def test_check_config_connect(env):
+    """--connect logs in to the database and checks its migrations; a wrong
+    database or a missing migration is one line on stderr and exit 1."""
+    import shutil
+    db_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "db")
+    r = _run(env, "check-config", "-c", env.conf, "--connect", "-d", db_dir)
+    assert r.returncode == 0 and "migrations up to date" in r.stdout, (r.stdout, r.stderr)
+    with tempfile.TemporaryDirectory() as d:
+        more = os.path.join(d, "db")
+        shutil.copytree(db_dir, more)
+        with open(os.path.join(more, "999_future.sql"), "w") as f:
+            f.write("SELECT 1;\n")
+        r = _run(env, "check-config", "-c", env.conf, "--connect", "-d", more)
+        assert r.returncode == 1 and "1 migration of" in r.stderr and \
+            "run: wxauth migrate" in r.stderr, r.stderr
+        conf = os.path.join(d, "wxauth.conf")
+        with open(env.conf, encoding="utf-8") as f, open(conf, "w", encoding="utf-8") as g:
+            g.write(f.read().replace("dbname=wxauth", "dbname=wxauth_nosuch", 1))
+        os.chmod(conf, 0o600)
+        r = _run(env, "check-config", "-c", conf, "--connect", "-d", db_dir)
+        assert r.returncode == 1 and r.stderr.startswith("database: cannot connect: ") and \
+            r.stderr.count("\n") == 1, r.stderr

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -203,6 +204,8 @@ write_file(const char *path, const char *content, size_t len)
 	assert_non_null(f);
 	assert_int_equal(fwrite(content, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
+	/* Key files must not be readable by everyone (tok_keys_load). */
+	assert_int_equal(chmod(path, 0600), 0);
 }
 
 static void
@@ -1178,6 +1181,14 @@ test_keys_load_good(void **state)
 
 	/* errbuf may be left out. */
 	ks = tok_keys_load(path, NULL, 0);
+	assert_non_null(ks);
+	tok_keys_free(ks);
+	/* Readable by every user: refused, saying how to fix it. */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_null(tok_keys_load(path, err, sizeof err));
+	assert_non_null(strstr(err, "chmod 600"));
+	assert_int_equal(chmod(path, 0640), 0);
+	ks = tok_keys_load(path, err, sizeof err);
 	assert_non_null(ks);
 	tok_keys_free(ks);
 	assert_int_equal(unlink(path), 0);
