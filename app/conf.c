@@ -56,7 +56,8 @@ enum kind {
 	K_SECRET_FILE, /* the name of a file holding the secret */
 	K_SECRET_ENV,  /* the name of an environment variable holding the secret */
 	K_APPID,       /* 1..APPID_MAX of [A-Za-z0-9_] */
-	K_APPTYPE      /* miniprogram | official_account | website | mobile */
+	K_APPTYPE,     /* miniprogram | official_account | website | mobile */
+	K_LOGFORMAT    /* logfmt | json, into an int (1: json) */
 };
 
 #define REQUIRED 1u
@@ -92,6 +93,7 @@ static const struct setting globals[] = {
 	{"max_requests", K_LONG, G(max_requests), "0", 0, 1000000000, 0, 0},
 	{"pid_file", K_PATH, G(pid_file), "", 0, 0, 0, 0},
 	{"log_file", K_PATH, G(log_file), "", 0, 0, 0, 0},
+	{"log_format", K_LOGFORMAT, G(log_json), "logfmt", 0, 0, 0, 0},
 	{"database", K_STR, G(database), NULL, 1, 0, REQUIRED, 0},
 	{"key_file", K_PATH, G(key_file), NULL, 1, 0, REQUIRED, 0},
 	{"data_key_file", K_PATH, G(data_key_file), NULL, 1, 0, REQUIRED, 0},
@@ -733,6 +735,18 @@ set_apptype(struct parser *p, const struct setting *s, char *dst,
 	    "or mobile, not '%.32s'", s->name, v);
 }
 
+static int
+set_logformat(struct parser *p, const struct setting *s, char *dst, const char *v,
+    int line)
+{
+	assert(s->size == sizeof(int));
+	if (strcmp(v, "logfmt") == 0 || strcmp(v, "json") == 0) {
+		*(int *)(void *)dst = strcmp(v, "json") == 0;
+		return 0;
+	}
+	return fail(p, line, "%s must be logfmt or json, not '%.32s'", s->name, v);
+}
+
 /* apply: parse v as setting s into the struct at base. */
 static int
 apply(struct parser *p, const struct setting *s, void *base, const char *v,
@@ -783,6 +797,8 @@ apply(struct parser *p, const struct setting *s, void *base, const char *v,
 	case K_APPTYPE:
 		assert(s->size == sizeof(enum app_type));
 		return set_apptype(p, s, dst, v, line);
+	case K_LOGFORMAT:
+		return set_logformat(p, s, dst, v, line);
 	}
 	return fail(p, line, "%s: unknown kind of setting", s->name);
 }

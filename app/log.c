@@ -20,6 +20,7 @@
 static int fd = STDERR_FILENO;
 static char path[1024];
 static char rid[64];
+static int json;                /* LOG_JSON, else logfmt */
 
 int
 log_open(const char *p)
@@ -70,72 +71,137 @@ log_set_rid(const char *r)
 	snprintf(rid, sizeof(rid), "%s", r);
 }
 
+/* out: a bounded line under construction. */
+struct out {
+	char b[LINE_MAX_LEN];
+	size_t n;
+};
+
 static void
-emit(const char *level, const char *fmt, va_list ap, int errnum)
+put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+put(struct out *o, const char *fmt, ...)
 {
-	char line[LINE_MAX_LEN];
+	va_list ap;
+	int k;
+
+	if (o->n >= sizeof(o->b) - 1)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(o->b + o->n, sizeof(o->b) - o->n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		o->n = o->n + (size_t)k < sizeof(o->b) ? o->n + (size_t)k : sizeof(o->b) - 1;
+}
+
+/* put_text: s as a logfmt value (quoted when it must be) or a JSON string;
+ * control characters become spaces: one event, one line, always. */
+static void
+put_text(struct out *o, const char *s)
+{
+	int quote = json || *s == '\0' || strpbrk(s, " =\"\\") != NULL;
+	const unsigned char *p;
+
+	if (quote)
+		put(o, "\"");
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			put(o, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			put(o, " ");
+		else
+			put(o, "%c", *p);
+	}
+	if (quote)
+		put(o, "\"");
+}
+
+/* put_key: the separator and a key, in the format in use. */
+static void
+put_key(struct out *o, const char *key)
+{
+	if (json)
+		put(o, "%s\"%s\":", o->n > 1 ? "," : "", key);
+	else
+		put(o, "%s%s=", o->n > 0 ? " " : "", key);
+}
+
+/*
+ * emit: one event, one line, one write(2): time, level, pid, request_id
+ * (when a request is being served), msg, then the caller's fields (fields:
+ * pairs of key and value, NULL-terminated; numbers pass as text and are
+ * written unquoted in JSON when num).
+ */
+static void
+emit(const char *level, const char *msg, const char *const *fields, int num)
+{
+	struct out o;
 	struct timeval tv;
 	struct tm tm;
-	size_t len;
-	int n;
+	char when[96];
 
+	o.n = 0;
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s pid=%ld",
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (long)(tv.tv_usec / 1000), level, (long)getpid());
-	if (n < 0)
-		return;
-	len = (size_t)n;
-	if (rid[0] != '\0' && len < sizeof(line)) {
-		n = snprintf(line + len, sizeof(line) - len, " rid=%s", rid);
-		if (n > 0)
-			len += (size_t)n;
+	    tm.tm_sec, (long)(tv.tv_usec / 1000));
+	if (json)
+		put(&o, "{");
+	put_key(&o, "time");
+	put_text(&o, when);
+	put_key(&o, "level");
+	put_text(&o, level);
+	put_key(&o, "pid");
+	put(&o, "%ld", (long)getpid());
+	if (rid[0] != '\0') {
+		put_key(&o, "request_id");
+		put_text(&o, rid);
 	}
-	if (len < sizeof(line) - 1) {
-		line[len++] = ' ';
-		n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
-		if (n > 0)
-			len += (size_t)n;
+	put_key(&o, "msg");
+	put_text(&o, msg);
+	for (; fields != NULL && fields[0] != NULL; fields += 2) {
+		put_key(&o, fields[0]);
+		if (num && json && fields[1][0] != '\0' && strspn(fields[1], "0123456789.") ==
+		    strlen(fields[1]))
+			put(&o, "%s", fields[1]);
+		else
+			put_text(&o, fields[1]);
 	}
-	if (errnum != 0 && len < sizeof(line)) {
-		n = snprintf(line + len, sizeof(line) - len, ": %s", strerror(errnum));
-		if (n > 0)
-			len += (size_t)n;
-	}
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
-	line[len++] = '\n';
+	if (json)
+		put(&o, "}");
+	if (o.n > sizeof(o.b) - 2)
+		o.n = sizeof(o.b) - 2;
+	o.b[o.n++] = '\n';
 	/* A short write to a log is not worth failing a request over. An
 	 * error also reaches stderr (the terminal, the journal) when the log
 	 * is a file: a service that cannot start says why where it was started. */
-	if (write(fd, line, len) < 0)
+	if (write(fd, o.b, o.n) < 0)
 		return;
 	if (strcmp(level, "error") == 0 && fd != STDERR_FILENO &&
-	    write(STDERR_FILENO, line, len) < 0)
+	    write(STDERR_FILENO, o.b, o.n) < 0)
 		return;
 }
 
-void
-log_errx(const char *fmt, ...)
+/* emitf: a printf-style message, with strerror(errnum) when non-zero. */
+static void
+emitf(const char *level, const char *fmt, va_list ap, int errnum)
 {
-	va_list ap;
+	char msg[LINE_MAX_LEN];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
-	va_start(ap, fmt);
-	emit("error", fmt, ap, 0);
-	va_end(ap);
+	if (n < 0)
+		msg[0] = '\0';
+	else if (errnum != 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(errnum));
+	emit(level, msg, NULL, 0);
 }
 
 void
-log_err(const char *fmt, ...)
+log_set_format(enum log_format f)
 {
-	va_list ap;
-	int saved = errno;
-
-	va_start(ap, fmt);
-	emit("error", fmt, ap, saved);
-	va_end(ap);
-	errno = saved;
+	json = f == LOG_JSON;
 }
 
 void
@@ -144,7 +210,7 @@ log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit("info", fmt, ap, 0);
+	emitf("info", fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -154,7 +220,7 @@ log_warnx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	emit("warn", fmt, ap, 0);
+	emitf("warn", fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -165,7 +231,29 @@ log_warn(const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	emit("warn", fmt, ap, saved);
+	emitf("warn", fmt, ap, saved);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_errx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emitf("error", fmt, ap, 0);
+	va_end(ap);
+}
+
+void
+log_err(const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	emitf("error", fmt, ap, saved);
 	va_end(ap);
 	errno = saved;
 }
@@ -174,7 +262,12 @@ void
 log_request(const char *method, const char *route, int status, double ms,
     const char *appid, const char *user)
 {
-	log_info("request method=%s route=%s status=%d ms=%.2f appid=%s user=%s",
-	    method, route, status, ms, appid && *appid ? appid : "-",
-	    user && *user ? user : "-");
+	char st[8], dur[24];
+	const char *fields[] = {"method", method, "route", route, "status", st,
+	    "duration_ms", dur, "appid", appid && *appid ? appid : "-",
+	    "user", user && *user ? user : "-", NULL};
+
+	snprintf(st, sizeof(st), "%d", status);
+	snprintf(dur, sizeof(dur), "%.2f", ms);
+	emit("info", "request", fields, 1);
 }

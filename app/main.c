@@ -227,6 +227,7 @@ worker_main(const char *path, enum svc_role role)
 
 	if (c == NULL)
 		goto out;
+	log_set_format(c->log_json ? LOG_JSON : LOG_LOGFMT);
 	if (log_open(c->log_file) == -1) {
 		fprintf(stderr, "cannot open log file %s\n", c->log_file);
 		goto out;

@@ -19,9 +19,17 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <curl/curl.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+
+#ifndef WXAUTH_VERSION
+#define WXAUTH_VERSION "unknown"
+#endif
 #include "route.h"
 
 #define SLOTS_MAX 320                   /* = the pool's SLOTS: main and gate */
@@ -599,6 +607,11 @@ metrics_render(size_t *len)
 	for (k = 0; k < MR__MAX; k++)
 		put(&o, "wxauth_worker_restarts_total{reason=\"%s\"} %llu\n",
 		    restart_reasons[k], (unsigned long long)get(&m->restarts[k]));
+	family(&o, "wxauth_build_info", "gauge",
+	    "1, labelled with the version of wxauth and of the libraries it runs with.");
+	put(&o, "wxauth_build_info{version=\"%s\",libpq=\"%d\",libsodium=\"%s\","
+	    "libcurl=\"%s\"} 1\n", WXAUTH_VERSION, PQlibVersion(), sodium_version_string(),
+	    curl_version_info(CURLVERSION_NOW)->version);
 	family(&o, "wxauth_metrics_scope", "gauge",
 	    "1 for the scope these numbers cover: the whole pool (serve) or "
 	    "the one worker that answered (spawn-fcgi).");

@@ -415,6 +415,7 @@ reload(const char *path)
 		log_warnx("reload: listen and gate_listen change only on restart");
 	snprintf(nc->listen, sizeof(nc->listen), "%s", conf->listen);
 	snprintf(nc->gate_listen, sizeof(nc->gate_listen), "%s", conf->gate_listen);
+	log_set_format(nc->log_json ? LOG_JSON : LOG_LOGFMT);
 	if (log_open(nc->log_file) == -1)
 		log_warn("reload: cannot open log file %s", nc->log_file);
 	conf_cleanup(conf);
@@ -535,6 +536,7 @@ pool_serve(const char *path)
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
+	log_set_format(conf->log_json ? LOG_JSON : LOG_LOGFMT);
 	if (log_open(conf->log_file) == -1) {
 		fprintf(stderr, "cannot open log file %s\n", conf->log_file);
 		goto out;

@@ -48,6 +48,7 @@ struct conf {
 	int workers;                    /* default 4, 1..256 */
 	long max_requests;              /* recycle a worker after this many, 0 = never */
 	char pid_file[CONF_PATH_MAX];   /* empty = none */
+	int log_json;                   /* log_format = json (else logfmt) */
 	char log_file[CONF_PATH_MAX];   /* empty = stderr */
 	/* storage and keys */
 	char database[CONF_PATH_MAX];   /* libpq conninfo */

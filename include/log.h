@@ -1,14 +1,24 @@
 /*
  * log.h - one line per event to stderr or a file (reopened on SIGUSR1).
  *
- * Lines: "2026-11-21T09:27:28.123Z LEVEL pid=N rid=REQUESTID message",
- * LEVEL info, warn or error.
+ * Lines are logfmt (the default) or JSON (log_format = json), keys in this
+ * order: time (RFC 3339 UTC, milliseconds), level (info, warn, error), pid,
+ * request_id (while a request is served), msg; a request's line adds
+ * method, route, status, duration_ms, appid, user:
+ *   time=2026-11-21T09:27:28.123Z level=info pid=7 request_id=ab12 msg=request
+ *   method=GET route=session status=200 duration_ms=0.31 appid=wx1 user=UUID
+ * Control characters (libpq's newlines) become spaces: one event, one line.
  * Never pass a code, a key, a token, a session_key or a secret.
  */
 #ifndef WXAUTH_LOG_H
 #define WXAUTH_LOG_H
 
 #include <stdarg.h>
+
+enum log_format { LOG_LOGFMT, LOG_JSON };
+
+/* log_set_format: logfmt (default) or JSON lines, from now on. */
+void log_set_format(enum log_format f);
 
 /* log_open: log to path (append), or stderr when path is NULL or empty.
  * Returns 0, or -1 with errno set. Safe to call again to reopen. */

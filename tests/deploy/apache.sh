@@ -102,7 +102,7 @@ rid=$(curl -s -D - -o /dev/null "http://127.0.0.1:$APORT/healthz" | tr -d '\r' |
 	sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p')
 in_log() {
 	grep -q "rid=$rid" "$A/logs/wxauth-access.log" 2>/dev/null &&
-		grep -q "rid=$rid " "$DIR/wxauth.log"
+		grep -q "request_id=$rid " "$DIR/wxauth.log"
 }
 check "the request id is in Apache's and wxauth's logs" wait_for 3 in_log
 # Errors Apache logged (a refused socket, a proxy failure) are shown, for

@@ -25,7 +25,7 @@ OFFICIAL_OPENID = json.loads(OFFICIAL["plaintext"])["openId"]
 OFFICIAL_UNIONID = json.loads(OFFICIAL["plaintext"])["unionId"]
 SIGNATURE = VECTORS["signature"][0]
 
-LINE_RE = re.compile(r" pid=(\d+) rid=([0-9A-Za-z_-]+) request ")
+LINE_RE = re.compile(r" pid=(\d+) request_id=([0-9A-Za-z_-]+) msg=request ")
 
 
 def fail_vector(name):

@@ -11,20 +11,20 @@ import time
 from lib import UUID_RE, check_token_answer, parallel, read_text, wait_until
 
 LINE_RE = re.compile(
-    r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (?P<level>info|warn) pid=(?P<pid>\d+)"
-    r" rid=(?P<rid>[A-Za-z0-9_-]{8,64}) request method=(?P<method>[A-Z]+)"
-    r" route=(?P<route>[a-z_-]+) status=(?P<status>\d{3}) ms=(?P<ms>\d+\.\d\d)"
-    r" appid=(?P<appid>\S+) user=(?P<user>\S+)$")
+    r"^time=(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) level=(?P<level>info|warn)"
+    r" pid=(?P<pid>\d+) request_id=(?P<rid>[A-Za-z0-9_-]{8,64}) msg=request"
+    r" method=(?P<method>[A-Z]+) route=(?P<route>[a-z_-]+) status=(?P<status>\d{3})"
+    r" duration_ms=(?P<ms>\d+\.\d\d) appid=(?P<appid>\S+) user=(?P<user>\S+)$")
 
 
 def _request_line(env, rid, timeout=3):
     """The parsed request line of the request with this id."""
     def find():
         for line in read_text(env.log_file).splitlines():
-            if ("rid=%s " % rid) in line and " request " in line:
+            if ("request_id=%s " % rid) in line and " msg=request " in line:
                 return line
         return None
-    line = wait_until(find, timeout=timeout, msg="no request line with rid=%s in %s"
+    line = wait_until(find, timeout=timeout, msg="no request line with request_id=%s in %s"
                       % (rid, env.log_file))
     m = LINE_RE.match(line)
     assert m, "request line not in the documented shape: %r" % line
@@ -40,7 +40,7 @@ def test_one_structured_line_per_request(env):
     assert f["appid"] == env.appid("mp1"), f
     assert f["user"] == j["user"]["id"] and UUID_RE.match(f["user"]), f
     assert float(f["ms"]) >= 0
-    assert read_text(env.log_file).count("rid=%s request " % rid) == 1, \
+    assert read_text(env.log_file).count("request_id=%s msg=request " % rid) == 1, \
         "more than one request line for one request"
 
     s = env.session(j["access_token"])
@@ -90,10 +90,10 @@ def test_sigusr1_reopens_the_log_file(env):
     old = read_text(moved)
     for r in rs:
         rid = r.headers["X-Request-Id"]
-        assert "rid=%s " % rid in new, "a request after SIGUSR1 was not logged in the new file"
-        assert "rid=%s " % rid not in old, "a request after SIGUSR1 went to the moved file"
-    assert "rid=%s " % before.headers["X-Request-Id"] in old
-    pids = {int(m) for m in re.findall(r" pid=(\d+) rid=", new)}
+        assert "request_id=%s " % rid in new, "a request after SIGUSR1 was not logged in the new file"
+        assert "request_id=%s " % rid not in old, "a request after SIGUSR1 went to the moved file"
+    assert "request_id=%s " % before.headers["X-Request-Id"] in old
+    pids = {int(m) for m in re.findall(r" pid=(\d+) request_id=", new)}
     assert pids <= set(env.worker_pids()) and len(pids) >= 1
 
 

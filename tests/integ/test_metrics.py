@@ -3,6 +3,7 @@ counters that move by exactly what the test did, summed over every worker."""
 
 import math
 import re
+import subprocess
 
 import lib
 from lib import check_token_answer, parallel
@@ -248,6 +249,13 @@ def test_metrics_parse_and_have_every_family(env):
     assert e.value("wxauth_workers_alive") == env.workers
     assert e.value("wxauth_workers_configured") == env.workers
     assert e.value("wxauth_metrics_scope", scope="pool") == 1
+    # The build: the version `wxauth --version` prints.
+    v = subprocess.run([env.wxauth_bin, "--version"], capture_output=True, text=True,
+                       timeout=30).stdout.split()[1]
+    assert e.families.get("wxauth_build_info", {}).get("type") == "gauge", list(e.families)
+    assert re.search(r'^wxauth_build_info\{version="%s",libpq="\d+",libsodium="[0-9.]+",'
+                     r'libcurl="[0-9.]+"\} 1$' % re.escape(v),
+                     env.req("GET", "/metrics").text, re.M), v
 
 
 def test_counters_move_by_what_was_done(env):

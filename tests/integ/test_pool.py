@@ -300,6 +300,34 @@ def test_workers_prune_and_the_tables_stop_growing(env):
         _reload(env)
 
 
+def test_log_format_json(env):
+    """log_format = json: every line a JSON object with the documented
+    keys; a request's line carries its fields, the status as a number."""
+    orig = _conf_text(env)
+    try:
+        _write_conf(env, _set(orig, "log_format", "json"))
+        _reload(env)
+        r = env.req("GET", "/healthz")
+        rid = r.headers["X-Request-Id"]
+
+        def line():
+            for l in read_text(env.log_file).splitlines():
+                if l.startswith("{") and ('"request_id":"%s"' % rid) in l:
+                    return l
+            return None
+        got = json.loads(wait_until(line, timeout=3, msg="no JSON request line"))
+        assert list(got)[:5] == ["time", "level", "pid", "request_id", "msg"], got
+        assert got["msg"] == "request" and got["route"] == "healthz" and got["status"] == 200, got
+        assert isinstance(got["duration_ms"], float) and got["level"] == "info", got
+    finally:
+        _write_conf(env, orig)
+        _reload(env)
+    # Every line since is logfmt again, and every JSON line parses.
+    for l in read_text(env.log_file).splitlines():
+        if l.startswith("{"):
+            json.loads(l)
+
+
 def test_recycle_after_max_requests(env):
     orig = _conf_text(env)
     j = check_token_answer(env.login_ok("mp1", env.person("recycle")))
