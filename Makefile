@@ -36,7 +36,7 @@ TOOLS    = $(OUT)/tests/tokmint
 # Debian packages the build, the tests and `make run` need.
 DEB_PKGS = gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
 	libsodium-dev libpq-dev libssl-dev libcmocka-dev nginx postgresql \
-	spawn-fcgi apache2 wrk curl python3 ca-certificates procps util-linux \
+	spawn-fcgi apache2 libapache2-mod-fcgid wrk curl python3 ca-certificates procps util-linux \
 	openssl systemd
 
 .PHONY: all deps run stop test testbins unit bench install clean help FORCE
@@ -125,6 +125,9 @@ install: all
 	install -m 0644 deploy/nginx.conf deploy/apache-wxauth.conf deploy/wxauth.service \
 		$(DESTDIR)$(PREFIX)/share/wxauth/deploy/
 	install -m 0755 deploy/spawn-fcgi.sh $(DESTDIR)$(PREFIX)/share/wxauth/deploy/
+	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting
+	install -m 0644 deploy/shared-hosting/htaccess $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting/
+	install -m 0755 deploy/shared-hosting/wxauth.fcgi $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting/
 	sed -e 's|/usr/local/bin/wxauth|$(PREFIX)/bin/wxauth|g' deploy/wxauth.service \
 		>$(DESTDIR)$(UNITDIR)/wxauth.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/wxauth.service

@@ -38,7 +38,9 @@ for root in "" "$STAGE"; do
 	check "$where: share/wxauth/wxauth.conf.sample" [ -f "$root$P/share/wxauth/wxauth.conf.sample" ]
 	check "$where: the recipes in share/wxauth/deploy" \
 		[ -f "$root$P/share/wxauth/deploy/nginx.conf" -a -f "$root$P/share/wxauth/deploy/apache-wxauth.conf" \
-		-a -x "$root$P/share/wxauth/deploy/spawn-fcgi.sh" ]
+		-a -x "$root$P/share/wxauth/deploy/spawn-fcgi.sh" \
+		-a -f "$root$P/share/wxauth/deploy/shared-hosting/htaccess" \
+		-a -x "$root$P/share/wxauth/deploy/shared-hosting/wxauth.fcgi" ]
 	check "$where: the unit runs the installed binary" \
 		grep -q "^ExecStart=$P/bin/wxauth serve -c /etc/wxauth/wxauth.conf\$" "$root$P/lib/systemd/system/wxauth.service"
 	check "$where: sysusers.d/wxauth.conf" [ -f "$root$P/lib/sysusers.d/wxauth.conf" ]

@@ -145,7 +145,7 @@ def test_serve_startup_errors_reach_the_terminal(env):
             os.chmod(conf, 0o600)
             r = _run(env, "serve", "-c", conf)
             assert r.returncode == 1, (r.returncode, r.stderr)
-            assert " error " in r.stderr and says in r.stderr, r.stderr
+            assert "level=error" in r.stderr and says in r.stderr, r.stderr
             assert says in open(log, encoding="utf-8").read()
 
 
