@@ -56,7 +56,7 @@ check "DESTDIR holds exactly the PREFIX tree" staged_only
 
 W=$P/bin/wxauth
 check "the installed binary's default migrations folder is PREFIX/share/wxauth/db" \
-	sh -c "'$W' 2>&1 | grep -q 'default DIR $P/share/wxauth/db'"
+	sh -c "'$W' migrate --help | grep -q 'default DIR $P/share/wxauth/db'"
 
 # A config made from the installed sample: its relative key and secret files
 # next to it, the secrets of env-style apps from the environment.
@@ -109,7 +109,7 @@ else
 	bad "systemd-analyze verify: no complaint about the unit"
 fi
 unit_has() {
-	for want in "User=wxauth" "ProtectSystem=strict" "NoNewPrivileges=yes" "PrivateTmp=yes" \
+	for want in "User=wxauth" "EnvironmentFile=-/etc/default/wxauth" "ProtectSystem=strict" "NoNewPrivileges=yes" "PrivateTmp=yes" \
 		"RuntimeDirectory=wxauth" "ReadWritePaths=/var/log/wxauth" "Restart=on-failure" \
 		'ExecReload=/bin/kill -HUP $MAINPID'; do
 		grep -qxF "$want" "$P/lib/systemd/system/wxauth.service" || { echo "  missing: $want"; return 1; }
