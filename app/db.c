@@ -307,6 +307,22 @@ db_exec(struct db *db, const struct db_stmt *s, const struct db_params *p, PGres
 }
 
 enum err
+db_exec_text(struct db *db, const struct db_stmt *s, const struct db_params *p, char **text)
+{
+	PGresult *res = NULL;
+	enum err rc;
+
+	*text = NULL;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	if ((rc = db_exec_row(db, s, p, &res)) == OK &&
+	    (*text = strdup(PQgetvalue(res, 0, 0))) == NULL)
+		rc = ERR_INTERNAL;
+	PQclear(res);
+	return rc;
+}
+
+enum err
 db_exec_row(struct db *db, const struct db_stmt *s, const struct db_params *p, PGresult **out)
 {
 	enum err rc = db_exec(db, s, p, out);

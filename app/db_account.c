@@ -135,23 +135,6 @@ run(struct db *db, enum account_stmt s, const struct db_params *p, PGresult **ou
 	return db_exec(db, &db_account_stmts[s], p, out);
 }
 
-/* text_of: the one text value of statement s, copied for the caller. */
-static enum err
-text_of(struct db *db, enum account_stmt s, const struct db_params *p, char **json)
-{
-	PGresult *res = NULL;
-	enum err rc;
-
-	*json = NULL;
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	if ((rc = db_exec_row(db, &db_account_stmts[s], p, &res)) == OK &&
-	    (*json = strdup(PQgetvalue(res, 0, 0))) == NULL)
-		rc = ERR_INTERNAL;
-	PQclear(res);
-	return rc;
-}
-
 enum err
 db_sessions_list(struct db *db, const char *user_id, const char *current, char **json)
 {
@@ -159,7 +142,7 @@ db_sessions_list(struct db *db, const char *user_id, const char *current, char *
 
 	db_p_text(&p, user_id);
 	db_p_text(&p, current);
-	return text_of(db, AC_SESSIONS, &p, json);
+	return db_exec_text(db, &db_account_stmts[AC_SESSIONS], &p, json);
 }
 
 enum err
@@ -169,7 +152,7 @@ db_events_feed(struct db *db, long long after, long limit, char **json)
 
 	db_p_int(&p, after);
 	db_p_int(&p, limit);
-	return text_of(db, AC_EVENTS, &p, json);
+	return db_exec_text(db, &db_account_stmts[AC_EVENTS], &p, json);
 }
 
 /* ---- one session ---- */

@@ -90,23 +90,6 @@ run(struct db *db, enum admin_stmt s, const struct db_params *p, PGresult **out)
 	return db_exec(db, &db_admin_stmts[s], p, out);
 }
 
-/* json_row: the one text value of a one-row result, copied for the caller. */
-static enum err
-json_row(struct db *db, enum admin_stmt s, const struct db_params *p, char **json)
-{
-	PGresult *res = NULL;
-	enum err rc;
-
-	*json = NULL;
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	if ((rc = db_exec_row(db, &db_admin_stmts[s], p, &res)) == OK &&
-	    (*json = strdup(PQgetvalue(res, 0, 0))) == NULL)
-		rc = ERR_INTERNAL;
-	PQclear(res);
-	return rc;
-}
-
 enum err
 db_merges_feed(struct db *db, long long after, long limit, char **json)
 {
@@ -114,7 +97,7 @@ db_merges_feed(struct db *db, long long after, long limit, char **json)
 
 	db_p_int(&p, after);
 	db_p_int(&p, limit);
-	return json_row(db, A_FEED, &p, json);
+	return db_exec_text(db, &db_admin_stmts[A_FEED], &p, json);
 }
 
 enum err
@@ -156,7 +139,7 @@ db_user_lookup(struct db *db, enum db_user_by by, const char *a, const char *b,
 	db_copy(id, sizeof(id), PQgetvalue(res, 0, 0));
 	memset(&p, 0, sizeof(p));
 	db_p_text(&p, id);
-	rc = json_row(db, A_USER_JSON, &p, json);
+	rc = db_exec_text(db, &db_admin_stmts[A_USER_JSON], &p, json);
 out:
 	PQclear(res);
 	return rc;

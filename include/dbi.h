@@ -101,6 +101,11 @@ enum err db_exec(struct db *db, const struct db_stmt *s, const struct db_params 
 enum err db_exec_row(struct db *db, const struct db_stmt *s, const struct db_params *p,
     PGresult **out) WARN_UNUSED;
 
+/* db_exec_text: connect if need be, run s (exactly one row) and copy its
+ * first value into *text (malloc'd, the caller frees it). */
+enum err db_exec_text(struct db *db, const struct db_stmt *s, const struct db_params *p,
+    char **text) WARN_UNUSED;
+
 /*
  * db_txn: run fn in a transaction, again on ERR_RETRY, at most a few
  * times. fn must leave nothing behind in the caller's state that a second

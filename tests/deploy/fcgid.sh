@@ -51,6 +51,7 @@ mkdir -p "$H/public_html" "$W/bin"
 cp deploy/shared-hosting/htaccess "$H/public_html/.htaccess"
 cp deploy/shared-hosting/wxauth.fcgi "$H/public_html/wxauth.fcgi"
 cp "$BIN" "$W/bin/wxauth"
+cp -r "$ROOT/db" "$W/db"
 cp "$DIR/keys" "$W/token.keys"
 cp "$DIR/data.key" "$W/data.key"
 cp -r "$DIR/secrets" "$W/secrets"
@@ -70,7 +71,7 @@ chmod 600 "$W/wxauth.conf" "$W/token.keys" "$W/data.key" "$W/pgpass" "$W/secrets
 chmod 755 "$H" "$H/public_html"
 check "the hosted config passes check-config --connect (as www-data)" \
 	setpriv --reuid=www-data --regid=www-data --init-groups \
-	"$W/bin/wxauth" check-config -c "$W/wxauth.conf" --connect -d "$ROOT/db"
+	"$W/bin/wxauth" check-config -c "$W/wxauth.conf" --connect -d "$W/db"
 
 A=$SCRATCH/apache
 APORT=$(free_port)
