@@ -95,6 +95,14 @@ put(struct out *o, const char *fmt, ...)
 		o->n = o->n + (size_t)k < sizeof(o->b) ? o->n + (size_t)k : sizeof(o->b) - 1;
 }
 
+/* put_char: one byte, when there is room (the line ends in a newline). */
+static void
+put_char(struct out *o, char c)
+{
+	if (o->n < sizeof(o->b) - 2)
+		o->b[o->n++] = c;
+}
+
 /* put_text: s as a logfmt value (quoted when it must be) or a JSON string;
  * control characters become spaces: one event, one line, always. */
 static void
@@ -104,17 +112,17 @@ put_text(struct out *o, const char *s)
 	const unsigned char *p;
 
 	if (quote)
-		put(o, "\"");
+		put_char(o, '"');
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			put(o, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			put(o, " ");
-		else
-			put(o, "%c", *p);
+		if (*p == '"' || *p == '\\') {
+			put_char(o, '\\');
+			put_char(o, (char)*p);
+		} else {
+			put_char(o, *p < 0x20 || *p == 0x7f ? ' ' : (char)*p);
+		}
 	}
 	if (quote)
-		put(o, "\"");
+		put_char(o, '"');
 }
 
 /* put_key: the separator and a key, in the format in use. */
