@@ -123,6 +123,7 @@ install: all
 	install -m 0644 db/*.sql $(DESTDIR)$(PREFIX)/share/wxauth/db/
 	install -m 0644 deploy/wxauth.conf.sample $(DESTDIR)$(PREFIX)/share/wxauth/wxauth.conf.sample
 	install -m 0644 deploy/nginx.conf deploy/apache-wxauth.conf deploy/wxauth.service \
+		deploy/wxauth.logrotate \
 		$(DESTDIR)$(PREFIX)/share/wxauth/deploy/
 	install -m 0755 deploy/spawn-fcgi.sh $(DESTDIR)$(PREFIX)/share/wxauth/deploy/
 	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting

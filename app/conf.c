@@ -1180,6 +1180,9 @@ conf_load(struct conf *c, const char *path, char *errbuf, size_t errlen)
 		    "gate_listen must differ from listen");
 		goto out;
 	}
+	/* Where the key files were named, for messages about them. */
+	c->key_file_line = p.gseen[setting_index("key_file")];
+	c->data_key_file_line = p.gseen[setting_index("data_key_file")];
 	rc = 0;
 out:
 	if (fp != NULL)

@@ -119,6 +119,20 @@ db_open_tool(const struct conf *c)
 	return db_new(&o);
 }
 
+/* key_problem: what is wrong with a key file, then which line named it and,
+ * when it is missing, how to make one. */
+static void
+key_problem(const struct conf *c, const char *name, int line, const char *file,
+    const char *err)
+{
+	fprintf(stderr, "%s\n", err);
+	if (access(file, F_OK) == 0)
+		fprintf(stderr, "%s:%d: %s = %s\n", c->path, line, name, file);
+	else
+		fprintf(stderr, "%s:%d: %s = %s (run: wxauth keygen %s)\n", c->path, line,
+		    name, file, file);
+}
+
 static int
 check_config(const char *path, int connect, const char *dir)
 {
@@ -130,12 +144,12 @@ check_config(const char *path, int connect, const char *dir)
 	if (c == NULL)
 		goto out;
 	if ((k = tok_keys_load(c->key_file, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s\n", err);
+		key_problem(c, "key_file", c->key_file_line, c->key_file, err);
 		goto out;
 	}
 	tok_keys_free(k);
 	if ((k = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s\n", err);
+		key_problem(c, "data_key_file", c->data_key_file_line, c->data_key_file, err);
 		goto out;
 	}
 	printf("%s: ok: %zu app%s, %d workers, listen %s\n", path, c->napps,

@@ -39,6 +39,7 @@ for root in "" "$STAGE"; do
 	check "$where: the recipes in share/wxauth/deploy" \
 		[ -f "$root$P/share/wxauth/deploy/nginx.conf" -a -f "$root$P/share/wxauth/deploy/apache-wxauth.conf" \
 		-a -x "$root$P/share/wxauth/deploy/spawn-fcgi.sh" \
+		-a -f "$root$P/share/wxauth/deploy/wxauth.logrotate" \
 		-a -f "$root$P/share/wxauth/deploy/shared-hosting/htaccess" \
 		-a -x "$root$P/share/wxauth/deploy/shared-hosting/wxauth.fcgi" ]
 	check "$where: the unit runs the installed binary" \

@@ -313,3 +313,26 @@ def test_events_feed_pages_and_needs_the_admin_key(env):
     expect_token_error(env.req("GET", "/v1/events"), ("invalid_token",))
     expect_error(_admin(env, "GET", "/v1/events", key="wrong-" + "k" * 30), 403, "forbidden")
     expect_error(_admin(env, "POST", "/v1/events"), 405, "method_not_allowed")
+
+
+def test_events_are_notified_with_their_id(env):
+    """NOTIFY wxauth_event carries the id of each event, at commit."""
+    cmd, penv = env._psql()
+    listener = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=penv, universal_newlines=True)
+    try:
+        listener.stdin.write("LISTEN wxauth_event;\nSELECT pg_sleep(4);\nSELECT 1;\n")
+        listener.stdin.flush()
+        env.wait_until(lambda: env.sql("SELECT count(*) FROM pg_stat_activity WHERE "
+                                       "query LIKE 'SELECT pg_sleep(4)%%'")[0][0] == "1",
+                       timeout=10, msg="the listener did not start")
+        a = env.signed_in("mp1", env.person("evnotify"))
+        expect_ok(env.req("POST", "/v1/logout", {"all": True}, token=a["access_token"]),
+                  "logout all")
+        ids = env.sql("SELECT id FROM events WHERE user_id = %s", a["user"]["id"])
+        assert len(ids) == 1, ids
+        out = listener.communicate(timeout=20)[0]
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+    assert 'notification "wxauth_event" with payload "%s"' % ids[0][0] in out, out

@@ -64,6 +64,14 @@ def test_check_config_refuses_a_bad_key_file(env):
             f.write(text)
         r = _run(env, "check-config", "-c", conf)
         assert r.returncode != 0 and r.stderr.startswith(keys + ":1: "), r.stderr
+        # The config line that names it, too.
+        n = [i for i, l in enumerate(text.splitlines(), 1) if l.startswith("key_file = ")][0]
+        assert ("%s:%d: key_file = %s" % (conf, n, keys)) in r.stderr, r.stderr
+        # A missing one: and how to make it.
+        os.rename(keys, keys + ".gone")
+        r = _run(env, "check-config", "-c", conf)
+        assert r.returncode != 0 and "(run: wxauth keygen %s)" % keys in r.stderr, r.stderr
+        os.rename(keys + ".gone", keys)
         # A good key file every user can read is refused too.
         with open(env.key_file, encoding="ascii") as f, open(keys, "w") as g:
             g.write(f.read())
