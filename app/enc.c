@@ -109,6 +109,18 @@ enc_unb64(unsigned char *out, size_t outmax, size_t *outlen, const char *in,
 	return decode(out, outmax, outlen, in, len, sodium_base64_VARIANT_ORIGINAL);
 }
 
+int
+enc_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void
 enc_hex(char *out, const unsigned char *in, size_t n)
 {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "enc.h"
 #include "form.h"
 
 static bool
@@ -208,18 +209,6 @@ form_check(struct json_object *body, const struct field *fields,
 	return OK;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * decode: the %-encoded value p..end into out, NUL-terminated. Returns its
  * length, or -1 when malformed, too long, or holding a control character.
@@ -233,7 +222,8 @@ decode(const char *p, const char *end, char *out, size_t outlen)
 	for (; p < end; p++) {
 		c = (unsigned char)*p;
 		if (c == '%') {
-			if (end - p < 3 || (hi = hexval(p[1])) < 0 || (lo = hexval(p[2])) < 0)
+			if (end - p < 3 || (hi = enc_hexval(p[1])) < 0 ||
+			    (lo = enc_hexval(p[2])) < 0)
 				return -1;
 			c = hi * 16 + lo;
 			p += 2;

@@ -207,18 +207,12 @@ static int
 hex4(const char *s, unsigned *out)
 {
 	unsigned v = 0;
-	int i, c;
+	int i, d;
 
 	for (i = 0; i < 4; i++) {
-		c = (unsigned char)s[i];
-		if (c >= '0' && c <= '9')
-			v = v * 16 + (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v * 16 + (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v = v * 16 + (unsigned)(c - 'A' + 10);
-		else
+		if ((d = enc_hexval((unsigned char)s[i])) < 0)
 			return -1;
+		v = v * 16 + (unsigned)d;
 	}
 	*out = v;
 	return 0;

@@ -34,6 +34,9 @@ int enc_unb64url(unsigned char *out, size_t outmax, size_t *outlen,
 int enc_unb64(unsigned char *out, size_t outmax, size_t *outlen,
     const char *in, size_t len) WARN_UNUSED;
 
+/* enc_hexval: the value of hex digit c (either case), or -1. */
+int enc_hexval(int c);
+
 /* enc_hex: lower-case hex of n bytes into out (2n+1 bytes). */
 void enc_hex(char *out, const unsigned char *in, size_t n);
 

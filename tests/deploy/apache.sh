@@ -57,13 +57,7 @@ Define WXAUTH_PORT $APORT
 Include $ROOT/deploy/apache-wxauth.conf
 EOF
 
-stop_apache() {
-	apid=$(cat "$A/run/httpd.pid" 2>/dev/null || true)
-	"$APACHE" -f "$A/httpd.conf" -k stop >/dev/null 2>&1 || true
-	if [ -n "$apid" ]; then
-		wait_for 10 sh -c "! kill -0 $apid 2>/dev/null" || kill -KILL "$apid" 2>/dev/null || true
-	fi
-}
+stop_apache() { apache_stop "$A/httpd.conf"; }
 
 if ! "$APACHE" -t -f "$A/httpd.conf" >"$A/logs/configtest.log" 2>&1; then
 	cat "$A/logs/configtest.log"

@@ -107,11 +107,7 @@ DocumentRoot "$H/public_html"
 CONF
 
 stop_apache() {
-	apid=$(cat "$A/run/httpd.pid" 2>/dev/null || true)
-	"$APACHE" -f "$A/httpd.conf" -k stop >/dev/null 2>&1 || true
-	if [ -n "$apid" ]; then
-		wait_for 10 sh -c "! kill -0 $apid 2>/dev/null" || kill -KILL "$apid" 2>/dev/null || true
-	fi
+	apache_stop "$A/httpd.conf"
 	pkill -KILL -f "^$W/bin/wxauth worker" 2>/dev/null || true
 }
 if ! "$APACHE" -t -f "$A/httpd.conf" >"$A/logs/configtest.log" 2>&1; then

@@ -263,6 +263,16 @@ test_hex(void **state)
 	assert_string_equal(out, "0001abcdefff7f");
 	enc_hex(out, b, 0);
 	assert_string_equal(out, "");
+	/* One digit back, either case; anything else is -1. */
+	assert_int_equal(enc_hexval('0'), 0);
+	assert_int_equal(enc_hexval('9'), 9);
+	assert_int_equal(enc_hexval('a'), 10);
+	assert_int_equal(enc_hexval('F'), 15);
+	assert_int_equal(enc_hexval('g'), -1);
+	assert_int_equal(enc_hexval('/'), -1);
+	assert_int_equal(enc_hexval(':'), -1);
+	assert_int_equal(enc_hexval('@'), -1);
+	assert_int_equal(enc_hexval(0), -1);
 }
 
 int

@@ -76,6 +76,16 @@ env_start() {
 	return 0
 }
 
+# apache_stop CONF: stop the Apache started with -f CONF (its PidFile at
+# $A/run/httpd.pid), waiting for it to go, killing it after 10 s.
+apache_stop() {
+	apid=$(cat "$A/run/httpd.pid" 2>/dev/null || true)
+	"$APACHE" -f "$1" -k stop >/dev/null 2>&1 || true
+	if [ -n "$apid" ]; then
+		wait_for 10 sh -c "! kill -0 $apid 2>/dev/null" || kill -KILL "$apid" 2>/dev/null || true
+	fi
+}
+
 # CLEANUP: a command each script may set, run first on exit.
 CLEANUP=""
 
