@@ -37,9 +37,9 @@ TOOLS    = $(OUT)/tests/tokmint
 DEB_PKGS = gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
 	libsodium-dev libpq-dev libssl-dev libcmocka-dev nginx postgresql \
 	spawn-fcgi apache2 libapache2-mod-fcgid wrk curl python3 ca-certificates procps util-linux \
-	openssl systemd
+	openssl systemd dpkg-dev lintian prometheus
 
-.PHONY: all deps run stop test testbins unit bench install clean help FORCE
+.PHONY: all deps run stop test testbins unit bench install deb clean help FORCE
 
 all: $(OUT)/wxauth
 
@@ -51,6 +51,7 @@ help:
 	@echo "make unit     the C unit tests only: no root, no services, seconds"
 	@echo "make bench    wrk through nginx"
 	@echo "make install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+	@echo "make deb      the Debian package build/wxauth_$(VERSION)_ARCH.deb"
 
 # Installs missing Debian packages, once, as root (CI runs as root).
 deps:
@@ -122,9 +123,11 @@ install: all
 	install -m 0755 $(OUT)/wxauth $(DESTDIR)$(PREFIX)/bin/wxauth
 	install -m 0644 db/*.sql $(DESTDIR)$(PREFIX)/share/wxauth/db/
 	install -m 0644 deploy/wxauth.conf.sample $(DESTDIR)$(PREFIX)/share/wxauth/wxauth.conf.sample
-	install -m 0644 deploy/nginx.conf deploy/apache-wxauth.conf deploy/wxauth.service \
+	install -m 0644 deploy/apache-wxauth.conf deploy/wxauth.service \
 		deploy/wxauth.logrotate \
 		$(DESTDIR)$(PREFIX)/share/wxauth/deploy/
+	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/nginx
+	install -m 0644 deploy/nginx/*.conf $(DESTDIR)$(PREFIX)/share/wxauth/deploy/nginx/
 	install -m 0755 deploy/spawn-fcgi.sh $(DESTDIR)$(PREFIX)/share/wxauth/deploy/
 	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting
 	install -m 0644 deploy/shared-hosting/htaccess $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting/
@@ -133,6 +136,10 @@ install: all
 		>$(DESTDIR)$(UNITDIR)/wxauth.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/wxauth.service
 	install -m 0644 deploy/wxauth.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/wxauth.conf
+
+# The Debian package, build/wxauth_VERSION_ARCH.deb (deploy/debian/build.sh).
+deb: deps
+	@sh deploy/debian/build.sh $(VERSION) build/deb
 
 clean:
 	rm -rf build build-asan

@@ -336,8 +336,9 @@ code_login(struct svc *s, struct req *r, const char *appid, const char *code, bo
 
 	memset(&sl, 0, sizeof(sl));
 	if ((app = login_input(s, r, appid, code, &in, &hash)) == NULL)
-		return appid == NULL ? http_fail(r, ERR_UNKNOWN_APP, "%zu apps are configured: "
-		    "send field 'appid'", s->conf->napps) : ERR_UNKNOWN_APP;
+		return appid == NULL && s->conf->napps > 1 ? http_fail(r, ERR_UNKNOWN_APP,
+		    "%zu apps are configured: send field 'appid'", s->conf->napps) :
+		    ERR_UNKNOWN_APP;
 	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1 ||
 	    (p = sodium_malloc(sizeof(*p))) == NULL ||
 	    (seen = malloc(sizeof(*seen))) == NULL)

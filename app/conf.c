@@ -1171,10 +1171,6 @@ conf_load(struct conf *c, const char *path, char *errbuf, size_t errlen)
 		fail(&p, 0, "missing required setting '%s'", globals[i].name);
 		goto out;
 	}
-	if (c->napps == 0) {
-		fail(&p, 0, "no [app] section");
-		goto out;
-	}
 	if (c->gate_listen[0] != '\0' && strcmp(c->gate_listen, c->listen) == 0) {
 		fail(&p, p.gseen[setting_index("gate_listen")],
 		    "gate_listen must differ from listen");

@@ -154,6 +154,9 @@ check_config(const char *path, int connect, const char *dir)
 	}
 	printf("%s: ok: %zu app%s, %d workers, listen %s\n", path, c->napps,
 	    c->napps == 1 ? "" : "s", c->workers, c->listen);
+	if (c->napps == 0)
+		printf("%s: no [app] section yet: every login is refused until "
+		    "one is added\n", path);
 	if (connect) {
 		if ((pending = migrate_pending(c->database, dir)) < 0)
 			goto out;

@@ -426,13 +426,13 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		-e "s|@LISTEN@|127.0.0.1:$PORT|g" \
 		-e "s|@FCGI@|$NGINX_FCGI|g" \
 		-e "s|@GATE@|$NGINX_GATE|g" \
-		-e "s|@ADMIN_ALLOW@|allow 127.0.0.0/8; allow ::1;|g" \
+		-e "s|@SNIPPETS@|$ROOT/deploy/nginx|g" \
 		-e "s|@CONFD@|$CONFD|g" \
 		-e "s|@DOWNSTREAM@|127.0.0.1:$MOCK_PORT|g" \
 		-e "s|@USER@|$(id -un)|g" \
-		"$ROOT/deploy/nginx.conf" >"$DIR/nginx/nginx.conf"
+		"$ROOT/tests/nginx.conf.in" >"$DIR/nginx/nginx.conf"
 	if grep -n '@[A-Z]*@' "$DIR/nginx/nginx.conf" >&2; then
-		fail_start "deploy/nginx.conf has placeholders env.sh does not fill"
+		fail_start "tests/nginx.conf.in has placeholders env.sh does not fill"
 	fi
 	"$NGINX" -t -q -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx/" </dev/null >"$DIR/nginx/startup.log" 2>&1 ||
 		fail_start "nginx rejects $DIR/nginx/nginx.conf" "$DIR/nginx/startup.log"

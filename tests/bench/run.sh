@@ -17,7 +17,7 @@
 #
 # Environment: WXAUTH_BENCH_DURATION (10s), WXAUTH_BENCH_CONNECTIONS (32),
 # WXAUTH_BENCH_THREADS (1), WXAUTH_WORKERS (4), WXAUTH_BENCH_KEEP_CONN
-# (off, as deploy/nginx.conf ships; on: each nginx worker process keeps
+# (off, as deploy/nginx/wxauth.conf ships; on: each nginx worker process keeps
 # connections to the workers open, fastcgi_keep_conn on; WXAUTH_BENCH_KEEPALIVE sets how many,
 # default WORKERS), WXAUTH_BENCH_ROWS (which rows, e.g.
 # "hello session"; default all), WXAUTH_BENCH_ROUNDS (1: run the rows that

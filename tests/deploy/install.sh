@@ -37,7 +37,7 @@ for root in "" "$STAGE"; do
 			[ \$(ls '$root$P/share/wxauth/db/' | wc -l) -eq \$(ls db/*.sql | wc -l) ]"
 	check "$where: share/wxauth/wxauth.conf.sample" [ -f "$root$P/share/wxauth/wxauth.conf.sample" ]
 	check "$where: the recipes in share/wxauth/deploy" \
-		[ -f "$root$P/share/wxauth/deploy/nginx.conf" -a -f "$root$P/share/wxauth/deploy/apache-wxauth.conf" \
+		[ -f "$root$P/share/wxauth/deploy/nginx/wxauth.conf" -a -f "$root$P/share/wxauth/deploy/nginx/wxauth-site.conf" -a -f "$root$P/share/wxauth/deploy/apache-wxauth.conf" \
 		-a -x "$root$P/share/wxauth/deploy/spawn-fcgi.sh" \
 		-a -f "$root$P/share/wxauth/deploy/wxauth.logrotate" \
 		-a -f "$root$P/share/wxauth/deploy/shared-hosting/htaccess" \
@@ -59,22 +59,31 @@ W=$P/bin/wxauth
 check "the installed binary's default migrations folder is PREFIX/share/wxauth/db" \
 	sh -c "'$W' migrate --help | grep -q 'default DIR $P/share/wxauth/db'"
 
-# A config made from the installed sample: its relative key and secret files
-# next to it, the secrets of env-style apps from the environment.
+# The installed sample as shipped (its relative key files next to it):
+# valid, with no app yet. Then with its four example apps uncommented, the
+# secrets of env-style apps from the environment.
 ETC=$SCRATCH/etc
 mkdir -p "$ETC"
 cp "$P/share/wxauth/wxauth.conf.sample" "$ETC/wxauth.conf"
 "$W" keygen "$ETC/token.keys" >/dev/null && "$W" keygen "$ETC/data.key" >/dev/null
+if out=$("$W" check-config -c "$ETC/wxauth.conf" 2>&1) && echo "$out" | grep -q ': ok: 0 apps'; then
+	echo "$out" | sed 's/^/  /'
+	ok "installed check-config accepts the installed sample as shipped"
+else
+	echo "$out" | sed 's/^/  /'
+	bad "installed check-config accepts the installed sample as shipped"
+fi
+sed -i -e 's/^#\(\[app \|appid = \|type = \|secret_env = \|secret_file = \)/\1/' "$ETC/wxauth.conf"
 printf '%s' "news-secret-0123456789abcdef" >"$ETC/news.secret"
 chmod 600 "$ETC/news.secret"
 export WXAUTH_SHOP_SECRET=shop-secret-0123456789 WXAUTH_WEB_SECRET=web-secret-0123456789 \
 	WXAUTH_IOS_SECRET=ios-secret-0123456789
-if out=$("$W" check-config -c "$ETC/wxauth.conf" 2>&1); then
+if out=$("$W" check-config -c "$ETC/wxauth.conf" 2>&1) && echo "$out" | grep -q ': ok: 4 apps'; then
 	echo "  $out"
-	ok "installed check-config accepts the installed sample"
+	ok "installed check-config accepts the sample's four example apps"
 else
 	echo "  $out"
-	bad "installed check-config accepts the installed sample"
+	bad "installed check-config accepts the sample's four example apps"
 fi
 cp "$ETC/wxauth.conf" "$ETC/broken.conf"
 echo "workers = none" >>"$ETC/broken.conf"
