@@ -5,6 +5,7 @@ VERSION ?= 1.2.0
 PREFIX  ?= /usr/local
 DESTDIR ?=
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR  ?= $(PREFIX)/share/man
 CC      ?= cc
 PKGS     = fcgi libcurl json-c libsodium libpq libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -37,7 +38,7 @@ TOOLS    = $(OUT)/tests/tokmint
 DEB_PKGS = gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
 	libsodium-dev libpq-dev libssl-dev libcmocka-dev nginx postgresql \
 	spawn-fcgi apache2 libapache2-mod-fcgid wrk curl python3 ca-certificates procps util-linux \
-	openssl systemd dpkg-dev lintian prometheus
+	openssl systemd dpkg-dev lintian man-db prometheus
 
 .PHONY: all deps run stop test testbins unit bench install deb clean help FORCE
 
@@ -114,8 +115,9 @@ bench: deps
 	@sh tests/bench/run.sh
 
 # The binary, the migrations (the default of `wxauth migrate`), the sample
-# config, the front-server recipes, the systemd unit (binary path set to
-# PREFIX) and its sysusers.d entry. Nothing in /etc is touched.
+# config, the front-server recipes, the Prometheus alerts and Grafana
+# dashboard, the systemd unit (binary path set to
+# PREFIX) and its sysusers.d entry, the man pages. Nothing in /etc is touched.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wxauth/db \
 		$(DESTDIR)$(PREFIX)/share/wxauth/deploy $(DESTDIR)$(UNITDIR) \
@@ -129,6 +131,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/nginx
 	install -m 0644 deploy/nginx/*.conf $(DESTDIR)$(PREFIX)/share/wxauth/deploy/nginx/
 	install -m 0755 deploy/spawn-fcgi.sh $(DESTDIR)$(PREFIX)/share/wxauth/deploy/
+	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/monitoring
+	install -m 0644 deploy/monitoring/wxauth-alerts.yml deploy/monitoring/wxauth-dashboard.json \
+		$(DESTDIR)$(PREFIX)/share/wxauth/deploy/monitoring/
 	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting
 	install -m 0644 deploy/shared-hosting/htaccess $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting/
 	install -m 0755 deploy/shared-hosting/wxauth.fcgi $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting/
@@ -136,6 +141,10 @@ install: all
 		>$(DESTDIR)$(UNITDIR)/wxauth.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/wxauth.service
 	install -m 0644 deploy/wxauth.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/wxauth.conf
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	sed 's/@VERSION@/$(VERSION)/g' deploy/man/wxauth.8 >$(DESTDIR)$(MANDIR)/man8/wxauth.8
+	sed 's/@VERSION@/$(VERSION)/g' deploy/man/wxauth.conf.5 >$(DESTDIR)$(MANDIR)/man5/wxauth.conf.5
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/wxauth.8 $(DESTDIR)$(MANDIR)/man5/wxauth.conf.5
 
 # The Debian package, build/wxauth_VERSION_ARCH.deb (deploy/debian/build.sh).
 deb: deps

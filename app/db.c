@@ -246,13 +246,13 @@ await_socket(struct db *db, short ev, int64_t ms)
 }
 
 /*
- * await: the answer to what was just sent, within statement_timeout and a
+ * answer: the answer to what was just sent, within statement_timeout and a
  * second: a server that does not answer by then (frozen, a stuck disk, a
  * network gone quiet) costs the connection, not the worker. *out is the
  * last result (NULL when none); the caller PQclears it.
  */
 static enum err
-await(struct db *db, const char *name, PGresult **out)
+answer(struct db *db, const char *name, PGresult **out)
 {
 	int64_t until = mono_ms() + db->o.statement_timeout_ms + ANSWER_SLACK_MS;
 	PGresult *res, *last = NULL;
@@ -278,6 +278,20 @@ await(struct db *db, const char *name, PGresult **out)
 	}
 	*out = last;
 	return OK;
+}
+
+/* await: answer, timed for wxauth_db_query_duration_seconds. */
+static enum err
+await(struct db *db, const char *name, PGresult **out)
+{
+	struct timespec t0, t1;
+	enum err rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = answer(db, name, out);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_db_query((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return rc;
 }
 
 enum err

@@ -53,7 +53,7 @@ static const int statuses[] = {
 /* Latency buckets, seconds: /v1/session lives below a millisecond, a login
  * waits for WeChat (tens of milliseconds, up to the configured timeouts). */
 static const double buckets[] = {
-	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 	1, 2.5, 5, 10,
 };
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
@@ -92,6 +92,8 @@ struct slot {
 	counter merges[NMERGE];
 	counter db_errors[MDB__MAX];
 	counter admin_denied[MA__MAX];
+	counter db_hist[NBUCKETS + 1];          /* statement round trips */
+	counter db_sum_ns;
 } __attribute__((aligned(64)));
 
 struct wx_entry {
@@ -99,6 +101,8 @@ struct wx_entry {
 	long errcode;
 	char api[WX_API_MAX];
 	counter count;
+	counter hist[NBUCKETS + 1];             /* how long these calls took */
+	counter sum_ns;
 };
 
 struct shm {
@@ -201,22 +205,40 @@ status_index(int status)
 	return NSTATUS;
 }
 
+/* observe: one duration into a histogram (NBUCKETS + 1 counters) and its sum. */
+static void
+observe(counter *hist, counter *sum_ns, double seconds)
+{
+	size_t b;
+
+	if (!(seconds > 0))
+		seconds = 0;
+	for (b = 0; b < NBUCKETS && seconds > buckets[b]; b++)
+		;
+	add(&hist[b], 1);
+	add(sum_ns, (uint64_t)(seconds * 1e9));
+}
+
 void
 metrics_request(int route, int status, double seconds)
 {
 	struct slot *s = mine();
-	size_t ri, b;
+	size_t ri;
 
 	if (s == NULL)
 		return;
 	ri = route >= 0 && route < R__MAX ? (size_t)route : R__MAX;
-	if (seconds < 0)
-		seconds = 0;
-	for (b = 0; b < NBUCKETS && seconds > buckets[b]; b++)
-		;
 	add(&s->requests[ri][status_index(status)], 1);
-	add(&s->hist[ri][b], 1);
-	add(&s->sum_ns[ri], (uint64_t)(seconds * 1e9));
+	observe(s->hist[ri], &s->sum_ns[ri], seconds);
+}
+
+void
+metrics_db_query(double seconds)
+{
+	struct slot *s = mine();
+
+	if (s != NULL)
+		observe(s->db_hist, &s->db_sum_ns, seconds);
 }
 
 /* wx_entry: the entry for (api, code), claimed if new; NULL when full. */
@@ -252,7 +274,7 @@ wx_entry(const char *api, long code)
 }
 
 void
-metrics_wechat_call(const char *api, enum err rc, long errcode)
+metrics_wechat_call(const char *api, enum err rc, long errcode, double seconds)
 {
 	struct wx_entry *e;
 
@@ -260,8 +282,10 @@ metrics_wechat_call(const char *api, enum err rc, long errcode)
 		return;
 	if (errcode == 0 && rc != OK)
 		errcode = rc == ERR_UPSTREAM_TIMEOUT ? WX_TIMEOUT : WX_UNAVAILABLE;
-	if ((e = wx_entry(api != NULL ? api : "-", errcode)) != NULL)
+	if ((e = wx_entry(api != NULL ? api : "-", errcode)) != NULL) {
 		add(&e->count, 1);
+		observe(e->hist, &e->sum_ns, seconds);
+	}
 }
 
 void
@@ -436,6 +460,8 @@ struct sums {
 	uint64_t merges[NMERGE];
 	uint64_t db_errors[MDB__MAX];
 	uint64_t admin_denied[MA__MAX];
+	uint64_t db_hist[NBUCKETS + 1];
+	uint64_t db_sum_ns;
 };
 
 static void
@@ -467,13 +493,60 @@ sum(struct sums *t)
 			t->db_errors[k] += get(&s->db_errors[k]);
 		for (k = 0; k < MA__MAX; k++)
 			t->admin_denied[k] += get(&s->admin_denied[k]);
+		for (k = 0; k <= NBUCKETS; k++)
+			t->db_hist[k] += get(&s->db_hist[k]);
+		t->db_sum_ns += get(&s->db_sum_ns);
 	}
+}
+
+/*
+ * histogram: the series of one histogram (per-bucket counts, not yet
+ * cumulative) of name, labelled key="value" unless key is NULL; nothing
+ * when it holds no observation and is labelled.
+ */
+static void
+histogram(struct out *o, const char *name, const char *key, const char *value,
+    const uint64_t *hist, uint64_t sum_ns)
+{
+	uint64_t cum;
+	size_t k;
+
+	for (cum = 0, k = 0; k <= NBUCKETS; k++)
+		cum += hist[k];
+	if (cum == 0 && key != NULL)
+		return;
+	for (cum = 0, k = 0; k <= NBUCKETS; k++) {
+		cum += hist[k];
+		put(o, "%s_bucket{", name);
+		if (key != NULL) {
+			put(o, "%s=\"", key);
+			label(o, value);
+			put(o, "\",");
+		}
+		if (k < NBUCKETS)
+			put(o, "le=\"%g\"} %llu\n", buckets[k], (unsigned long long)cum);
+		else
+			put(o, "le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	}
+	put(o, "%s_sum", name);
+	if (key != NULL) {
+		put(o, "{%s=\"", key);
+		label(o, value);
+		put(o, "\"}");
+	}
+	put(o, " %.9f\n%s_count", (double)sum_ns / 1e9, name);
+	if (key != NULL) {
+		put(o, "{%s=\"", key);
+		label(o, value);
+		put(o, "\"}");
+	}
+	put(o, " %llu\n", (unsigned long long)cum);
 }
 
 static void
 render_requests(struct out *o, const struct sums *t)
 {
-	uint64_t n, cum;
+	uint64_t n;
 	size_t r, k;
 
 	family(o, "wxauth_requests_total", "counter",
@@ -492,35 +565,17 @@ render_requests(struct out *o, const struct sums *t)
 	}
 	family(o, "wxauth_request_duration_seconds", "histogram",
 	    "Time from a request reaching a worker to its answer, by route.");
-	for (r = 0; r < ROUTES; r++) {
-		for (cum = 0, k = 0; k <= NBUCKETS; k++)
-			cum += t->hist[r][k];
-		if (cum == 0)
-			continue;
-		for (cum = 0, k = 0; k <= NBUCKETS; k++) {
-			cum += t->hist[r][k];
-			put(o, "wxauth_request_duration_seconds_bucket{route=\"");
-			label(o, route_name(r));
-			if (k < NBUCKETS)
-				put(o, "\",le=\"%g\"} %llu\n", buckets[k], (unsigned long long)cum);
-			else
-				put(o, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-		}
-		put(o, "wxauth_request_duration_seconds_sum{route=\"");
-		label(o, route_name(r));
-		put(o, "\"} %.9f\n", (double)t->sum_ns[r] / 1e9);
-		put(o, "wxauth_request_duration_seconds_count{route=\"");
-		label(o, route_name(r));
-		put(o, "\"} %llu\n", (unsigned long long)cum);
-	}
+	for (r = 0; r < ROUTES; r++)
+		histogram(o, "wxauth_request_duration_seconds", "route", route_name(r),
+		    t->hist[r], t->sum_ns[r]);
 }
 
 static void
 render_wechat(struct out *o)
 {
 	struct wx_entry *e, *d;
-	uint64_t n;
-	size_t i, j;
+	uint64_t n, hist[NBUCKETS + 1], sum_ns;
+	size_t i, j, k;
 
 	family(o, "wxauth_wechat_calls_total", "counter",
 	    "Calls of the WeChat API, by API and WeChat's errcode (0: success; "
@@ -555,6 +610,33 @@ render_wechat(struct out *o)
 			put(o, "\",errcode=\"%ld\"}", e->errcode);
 		put(o, " %llu\n", (unsigned long long)n);
 	}
+	family(o, "wxauth_wechat_call_duration_seconds", "histogram",
+	    "Time a call of the WeChat API took, whatever its outcome, by API.");
+	for (i = 0; i < WX_ENTRIES; i++) {
+		e = &m->wx[i];
+		if (atomic_load_explicit(&e->state, memory_order_acquire) != 2)
+			continue;
+		for (j = 0; j < i; j++) {
+			d = &m->wx[j];
+			if (atomic_load_explicit(&d->state, memory_order_acquire) == 2 &&
+			    strcmp(d->api, e->api) == 0)
+				break;
+		}
+		if (j < i)
+			continue;       /* this api is printed already */
+		memset(hist, 0, sizeof(hist));
+		sum_ns = 0;
+		for (j = i; j < WX_ENTRIES; j++) {
+			d = &m->wx[j];
+			if (atomic_load_explicit(&d->state, memory_order_acquire) != 2 ||
+			    strcmp(d->api, e->api) != 0)
+				continue;
+			for (k = 0; k <= NBUCKETS; k++)
+				hist[k] += get(&d->hist[k]);
+			sum_ns += get(&d->sum_ns);
+		}
+		histogram(o, "wxauth_wechat_call_duration_seconds", "api", e->api, hist, sum_ns);
+	}
 }
 
 char *
@@ -585,6 +667,9 @@ metrics_render(size_t *len)
 	for (k = 0; k < MDB__MAX; k++)
 		put(&o, "wxauth_db_errors_total{kind=\"%s\"} %llu\n", db_kinds[k],
 		    (unsigned long long)t->db_errors[k]);
+	family(&o, "wxauth_db_query_duration_seconds", "histogram",
+	    "Round trip of one statement to PostgreSQL, from sent to its last result.");
+	histogram(&o, "wxauth_db_query_duration_seconds", NULL, NULL, t->db_hist, t->db_sum_ns);
 	family(&o, "wxauth_admin_denied_total", "counter",
 	    "Admin requests refused, by reason.");
 	for (k = 0; k < MA__MAX; k++)

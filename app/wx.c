@@ -154,6 +154,7 @@ call(struct wx *w, const char *api, const char *url, const char *body,
 	struct curl_slist *hdrs = NULL;
 	enum err rc = ERR_UPSTREAM_UNAVAILABLE;
 	CURLcode cc;
+	curl_off_t took_us = 0;
 	long status = 0;
 
 	*out = NULL;
@@ -184,6 +185,7 @@ call(struct wx *w, const char *api, const char *url, const char *body,
 		curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
 	}
 	cc = curl_easy_perform(w->curl);
+	curl_easy_getinfo(w->curl, CURLINFO_TOTAL_TIME_T, &took_us);
 	if (cc != CURLE_OK) {
 		if (cc == CURLE_OPERATION_TIMEDOUT) {
 			log_warnx("wechat: %s: timed out", api);
@@ -214,7 +216,7 @@ call(struct wx *w, const char *api, const char *url, const char *body,
 	*out = o;
 	o = NULL;
 out:
-	metrics_wechat_call(api, rc, w->errcode);
+	metrics_wechat_call(api, rc, w->errcode, (double)took_us / 1e6);
 	curl_slist_free_all(hdrs);
 	json_object_put(o);
 	if (b != NULL) {

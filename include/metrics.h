@@ -72,11 +72,14 @@ void metrics_request(int route, int status, double seconds);
 
 /*
  * metrics_wechat_call: one call of WeChat's api (a short name such as
- * "jscode2session") that ended in rc with WeChat's errcode (0 when none).
- * Labelled by errcode when WeChat answered one, else by what happened
- * ("timeout", "unavailable").
+ * "jscode2session") that ended in rc with WeChat's errcode (0 when none),
+ * after seconds. Counted by errcode when WeChat answered one, else by what
+ * happened ("timeout", "unavailable"); timed by api.
  */
-void metrics_wechat_call(const char *api, enum err rc, long errcode);
+void metrics_wechat_call(const char *api, enum err rc, long errcode, double seconds);
+
+/* metrics_db_query: one statement's round trip to PostgreSQL, in seconds. */
+void metrics_db_query(double seconds);
 
 /* metrics_token_refresh: one app access_token fetched from WeChat. */
 void metrics_token_refresh(void);

@@ -3,8 +3,8 @@
 # into OUT (default build/deb) without touching the top of the tree:
 #   OUT/obj     the binary, built with PREFIX=/usr and dpkg-buildflags
 #               (hardening: fortify, stack protector, relro, now)
-#   OUT/root    the package's tree (make install DESTDIR=..., then /etc,
-#               man pages, docs and DEBIAN/ from deploy/debian/)
+#   OUT/root    the package's tree (make install DESTDIR=..., its man pages
+#               compressed, then /etc, docs and DEBIAN/ from deploy/debian/)
 #   OUT/../wxauth_VERSION_ARCH.deb
 # Needs dpkg-dev (dpkg-buildflags, dpkg-shlibdeps); `make deps` has it.
 set -eu
@@ -38,13 +38,9 @@ install -m 0644 deploy/nginx/wxauth.conf deploy/nginx/wxauth-http.conf \
 install -m 0644 deploy/nginx/wxauth-site.conf "$R/etc/nginx/sites-available/wxauth"
 
 # tmpfiles, man pages, docs.
-install -d -m 0755 "$R/usr/lib/tmpfiles.d" "$R/usr/share/man/man8" "$R/usr/share/man/man5" \
-	"$R/usr/share/doc/wxauth"
+install -d -m 0755 "$R/usr/lib/tmpfiles.d" "$R/usr/share/doc/wxauth"
 install -m 0644 "$HERE/tmpfiles" "$R/usr/lib/tmpfiles.d/wxauth.conf"
-for page in wxauth.8 wxauth.conf.5; do
-	sect=${page##*.}
-	sed "s/@VERSION@/$VERSION/g" "deploy/man/$page" | gzip -9n >"$R/usr/share/man/man$sect/$page.gz"
-done
+gzip -9nf "$R/usr/share/man/man8/wxauth.8" "$R/usr/share/man/man5/wxauth.conf.5"
 install -m 0644 "$HERE/copyright" "$R/usr/share/doc/wxauth/copyright"
 install -d -m 0755 "$R/usr/share/lintian/overrides"
 install -m 0644 "$HERE/lintian-overrides" "$R/usr/share/lintian/overrides/wxauth"

@@ -40,6 +40,8 @@ for root in "" "$STAGE"; do
 		[ -f "$root$P/share/wxauth/deploy/nginx/wxauth.conf" -a -f "$root$P/share/wxauth/deploy/nginx/wxauth-site.conf" -a -f "$root$P/share/wxauth/deploy/apache-wxauth.conf" \
 		-a -x "$root$P/share/wxauth/deploy/spawn-fcgi.sh" \
 		-a -f "$root$P/share/wxauth/deploy/wxauth.logrotate" \
+		-a -f "$root$P/share/wxauth/deploy/monitoring/wxauth-alerts.yml" \
+		-a -f "$root$P/share/wxauth/deploy/monitoring/wxauth-dashboard.json" \
 		-a -f "$root$P/share/wxauth/deploy/shared-hosting/htaccess" \
 		-a -x "$root$P/share/wxauth/deploy/shared-hosting/wxauth.fcgi" ]
 	check "$where: the unit runs the installed binary" \
@@ -110,8 +112,11 @@ if env_start "$DIR" WXAUTH_SKIP_APP=1; then
 fi
 
 # systemd (make deps installs it) brings systemd-analyze; without it the
-# check fails rather than passing unseen.
-out=$(systemd-analyze verify "$P/lib/systemd/system/wxauth.service" 2>&1)
+# check fails rather than passing unseen. It also runs `man` for the
+# unit's Documentation=, which must find the installed pages.
+check "the man pages wxauth(8) and wxauth.conf(5) are installed" \
+	sh -c "MANPATH='$P/share/man' man -w wxauth.conf.5 && MANPATH='$P/share/man' man -w 8 wxauth"
+out=$(MANPATH="$P/share/man" systemd-analyze verify "$P/lib/systemd/system/wxauth.service" 2>&1)
 if [ $? -eq 0 ] && [ -z "$out" ]; then
 	ok "systemd-analyze verify: no complaint about the unit"
 else

@@ -31,6 +31,7 @@ UNIT=/lib/systemd/system/wxauth.service
 LE=/etc/letsencrypt/live/$DOMAIN
 MOCK_PORT=$((PORT + 1))
 W=$SCRATCH/server
+rm -rf "$W"
 mkdir -p "$W"
 chmod 755 "$W"
 
@@ -65,9 +66,10 @@ server_cleanup() {
 	: >"$W/cleaned"
 	unit_stop
 	# Debian's nginx, started by the reload stand-in: its master by the pid
-	# file, or by name when the pid file is already gone.
+	# file (not `nginx -s quit`, which reads a config whose snippets a purge
+	# may have taken away), or by name when the pid file is already gone.
 	if [ -s /run/nginx.pid ]; then
-		nginx -s quit 2>/dev/null || true
+		kill -QUIT "$(cat /run/nginx.pid)" 2>/dev/null || true
 		wait_for 10 sh -c '! [ -s /run/nginx.pid ]' || true
 	fi
 	pkill -QUIT -f '^nginx: master process nginx$' 2>/dev/null || true
@@ -252,7 +254,8 @@ fi
 check "the unit is enabled (multi-user.target wants it)" \
 	test -L /etc/systemd/system/multi-user.target.wants/wxauth.service
 check "serve and its workers run as wxauth" sh -c \
-	"[ \"\$(ps -o user= -p \$(cat '$W/serve.pid'))\" = wxauth ] && [ \"\$(ps -o user= -C wxauth | sort -u)\" = wxauth ]"
+	"[ \"\$(ps -o user= -p \$(cat '$W/serve.pid'))\" = wxauth ] && \
+	[ \"\$(ps -o user= --ppid \$(cat '$W/serve.pid') | sort -u)\" = wxauth ]"
 check "the socket is nginx's (group www-data, 0660)" \
 	sh -c '[ "$(stat -c "%a %G" /run/wxauth/wxauth.sock)" = "660 www-data" ]'
 code() {

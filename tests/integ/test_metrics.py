@@ -1,7 +1,9 @@
 """GET /metrics: Prometheus text format 0.0.4, checked by its rules, and
 counters that move by exactly what the test did, summed over every worker."""
 
+import json
 import math
+import os
 import re
 import subprocess
 
@@ -339,3 +341,111 @@ def test_merges_and_token_refreshes_are_counted(env):
     assert d("wxauth_wechat_calls_total", api="stable_token", errcode=0) == 1
     assert d("wxauth_wechat_calls_total", api="getuserphonenumber", errcode=40001) == 1
     assert d("wxauth_wechat_calls_total", api="getuserphonenumber", errcode=0) == 1
+
+
+def test_wechat_and_database_latency_histograms(env):
+    # A login whose jscode2session the mock answers after 300 ms lands in
+    # the WeChat histogram above 0.25 s; its statements land in the
+    # database histogram, each far below that.
+    a = scrape(env)
+    check_token_answer(env.login_ok("mp1", env.person("mslow"), directives=("slow300",)))
+    b = scrape(env)
+
+    def d(name, **labels):
+        return b.value(name, **labels) - a.value(name, **labels)
+    api = "jscode2session"
+    assert d("wxauth_wechat_call_duration_seconds_count", api=api) == 1
+    assert d("wxauth_wechat_call_duration_seconds_bucket", api=api, le="0.25") == 0
+    assert d("wxauth_wechat_call_duration_seconds_bucket", api=api, le="0.5") == 1
+    assert 0.3 <= d("wxauth_wechat_call_duration_seconds_sum", api=api) < 5
+    n = d("wxauth_db_query_duration_seconds_count")
+    assert n >= 2, "a login's statements: %s" % n
+    assert d("wxauth_db_query_duration_seconds_bucket", le="0.25") == n
+    assert 0 < d("wxauth_db_query_duration_seconds_sum") < 0.3 * n
+
+
+def test_promtool_accepts_a_real_scrape(env):
+    # Prometheus's own linter on what a scrape through nginx returns.
+    text = env.req("GET", "/metrics").text
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0 and not p.stdout.strip() and not p.stderr.strip(), \
+        "promtool check metrics: rc %d: %s%s" % (p.returncode, p.stdout, p.stderr)
+    assert "wxauth_wechat_call_duration_seconds_bucket" in text
+    assert "wxauth_db_query_duration_seconds_bucket" in text
+
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+MONITORING = os.path.join(ROOT, "deploy", "monitoring")
+RULES = os.path.join(MONITORING, "wxauth-alerts.yml")
+DASHBOARD = os.path.join(MONITORING, "wxauth-dashboard.json")
+
+
+def _promtool(*args, cwd=None):
+    p = subprocess.run(["promtool"] + list(args), capture_output=True, text=True,
+                       timeout=120, cwd=cwd)
+    assert p.returncode == 0, "promtool %s: rc %d: %s%s" % (
+        " ".join(args), p.returncode, p.stdout, p.stderr)
+    return p.stdout
+
+
+def _metric_names(expr):
+    """The wxauth_* series an expression reads (up{} aside)."""
+    return set(re.findall(r"\bwxauth_[a-z_]+", expr))
+
+
+def _known(e, name):
+    """name is a family of the scrape, or a histogram's _bucket/_sum/_count."""
+    if name in e.families:
+        return True
+    for suffix in ("_bucket", "_sum", "_count"):
+        base = name[:-len(suffix)]
+        if name.endswith(suffix) and e.families.get(base, {}).get("type") == "histogram":
+            return True
+    return False
+
+
+def test_alert_rules_check_and_fire_as_their_tests_say(env):
+    out = _promtool("check", "rules", RULES)
+    assert "SUCCESS" in out, out
+    # Each alert against series that should and should not fire it.
+    out = _promtool("test", "rules", "alerts_test.yml",
+                    cwd=os.path.join(ROOT, "tests", "monitoring"))
+    assert "SUCCESS" in out, out
+    # Every series a rule reads is one wxauth exposes.
+    e = scrape(env)
+    exprs = re.findall(r"^\s+expr: (\|\n(?:\s{10}.*\n)+|.*)$", open(RULES).read(), re.M)
+    assert len(exprs) >= 5, exprs
+    names = set().union(*(_metric_names(x) for x in exprs))
+    assert names, exprs
+    unknown = sorted(n for n in names if not _known(e, n))
+    assert not unknown, "the alert rules read series /metrics lacks: %s" % unknown
+    # The alerts the issue asks for are there.
+    alerts = re.findall(r"^\s+- alert: (\w+)$", open(RULES).read(), re.M)
+    for a in ("WxauthWeChatErrors", "WxauthLoginErrors", "WxauthDatabaseUnavailable",
+              "WxauthWorkerCrashes", "WxauthGateSlow"):
+        assert a in alerts, (a, alerts)
+
+
+def test_dashboard_reads_only_what_wxauth_exposes(env):
+    d = json.load(open(DASHBOARD))
+    assert d["title"] and d["uid"] and d["schemaVersion"] >= 30
+    panels = [p for p in d["panels"] if p["type"] != "row"]
+    assert len(panels) >= 8
+    ids = [p["id"] for p in d["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids repeat: %s" % ids
+    e = scrape(env)
+    seen = set()
+    for p in panels:
+        assert p["datasource"]["uid"] == "${datasource}", p["title"]
+        assert p["targets"], p["title"]
+        for t in p["targets"]:
+            names = _metric_names(t["expr"])
+            assert names, "%s: %s reads no wxauth series" % (p["title"], t["expr"])
+            unknown = sorted(n for n in names if not _known(e, n))
+            assert not unknown, "panel %r reads series /metrics lacks: %s" % (p["title"], unknown)
+            seen |= names
+    # Every family of the exposition has a panel.
+    for fam in e.families:
+        assert any(n == fam or n.startswith(fam + "_") for n in seen) or fam == "wxauth_metrics_scope", \
+            "no panel shows %s" % fam

@@ -44,11 +44,13 @@ test_worker_scope_counts_and_escapes(void **state)
 	metrics_request(R_SESSION_HEAD, 200, 0.002);
 	metrics_request(R__MAX, 404, 0.0001);
 	metrics_request(R_LOGIN, 299, 20.0);
-	metrics_wechat_call("we\"ird\\api\nx", OK, 0);
-	metrics_wechat_call("jscode2session", ERR_UPSTREAM_TIMEOUT, 0);
-	metrics_wechat_call("jscode2session", ERR_UPSTREAM_UNAVAILABLE, 0);
-	metrics_wechat_call("jscode2session", ERR_INVALID_CODE, 40029);
-	metrics_wechat_call("jscode2session", ERR_INVALID_CODE, 40029);
+	metrics_wechat_call("we\"ird\\api\nx", OK, 0, 0.03);
+	metrics_wechat_call("jscode2session", ERR_UPSTREAM_TIMEOUT, 0, 3.0);
+	metrics_wechat_call("jscode2session", ERR_UPSTREAM_UNAVAILABLE, 0, 0.004);
+	metrics_wechat_call("jscode2session", ERR_INVALID_CODE, 40029, 0.02);
+	metrics_wechat_call("jscode2session", ERR_INVALID_CODE, 40029, 0.02);
+	metrics_db_query(0.0004);
+	metrics_db_query(0.007);
 	metrics_merge("unionid");
 	metrics_merge("something else");
 	metrics_db_error(MDB_LOST);
@@ -68,6 +70,20 @@ test_worker_scope_counts_and_escapes(void **state)
 	assert_has(text, "wxauth_wechat_calls_total{api=\"jscode2session\",errcode=\"timeout\"} 1\n");
 	assert_has(text, "wxauth_wechat_calls_total{api=\"jscode2session\",errcode=\"unavailable\"} 1\n");
 	assert_has(text, "wxauth_wechat_calls_total{api=\"jscode2session\",errcode=\"40029\"} 2\n");
+	/* One latency histogram per api, whatever the outcome of each call. */
+	assert_has(text, "# TYPE wxauth_wechat_call_duration_seconds histogram\n");
+	assert_has(text, "wxauth_wechat_call_duration_seconds_bucket{api=\"jscode2session\",le=\"0.005\"} 1\n");
+	assert_has(text, "wxauth_wechat_call_duration_seconds_bucket{api=\"jscode2session\",le=\"0.025\"} 3\n");
+	assert_has(text, "wxauth_wechat_call_duration_seconds_bucket{api=\"jscode2session\",le=\"2.5\"} 3\n");
+	assert_has(text, "wxauth_wechat_call_duration_seconds_bucket{api=\"jscode2session\",le=\"5\"} 4\n");
+	assert_has(text, "wxauth_wechat_call_duration_seconds_count{api=\"jscode2session\"} 4\n");
+	assert_has(text, "wxauth_wechat_call_duration_seconds_sum{api=\"jscode2session\"} 3.044000000\n");
+	assert_has(text, "wxauth_wechat_call_duration_seconds_count{api=\"we\\\"ird\\\\api\\nx\"} 1\n");
+	assert_has(text, "# TYPE wxauth_db_query_duration_seconds histogram\n");
+	assert_has(text, "wxauth_db_query_duration_seconds_bucket{le=\"0.0005\"} 1\n");
+	assert_has(text, "wxauth_db_query_duration_seconds_bucket{le=\"0.005\"} 1\n");
+	assert_has(text, "wxauth_db_query_duration_seconds_bucket{le=\"0.01\"} 2\n");
+	assert_has(text, "wxauth_db_query_duration_seconds_count 2\n");
 	assert_has(text, "wxauth_merges_total{reason=\"unionid\"} 1\n");
 	assert_has(text, "wxauth_merges_total{reason=\"other\"} 1\n");
 	assert_has(text, "wxauth_db_errors_total{kind=\"connection_lost\"} 1\n");
@@ -95,7 +111,8 @@ test_pool_scope_sums_the_slots(void **state)
 		metrics_attach(1);
 		metrics_request(R_HEALTHZ, 200, 0.001);
 		metrics_request(R_HEALTHZ, 200, 0.001);
-		metrics_wechat_call("stable_token", OK, 0);
+		metrics_wechat_call("stable_token", OK, 0, 0.01);
+		metrics_db_query(0.001);
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -104,6 +121,8 @@ test_pool_scope_sums_the_slots(void **state)
 	text = render();
 	assert_has(text, "wxauth_requests_total{route=\"healthz\",status=\"200\"} 3\n");
 	assert_has(text, "wxauth_wechat_calls_total{api=\"stable_token\",errcode=\"0\"} 1\n");
+	assert_has(text, "wxauth_wechat_call_duration_seconds_count{api=\"stable_token\"} 1\n");
+	assert_has(text, "wxauth_db_query_duration_seconds_count 1\n");
 	assert_has(text, "wxauth_worker_restarts_total{reason=\"recycled\"} 1\n");
 	assert_has(text, "wxauth_workers_alive 2\n");
 	assert_has(text, "wxauth_metrics_scope{scope=\"pool\"} 1\n");
