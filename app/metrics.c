@@ -50,8 +50,9 @@ static const int statuses[] = {
 };
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
 
-/* Latency buckets, seconds: /v1/session lives below a millisecond, a login
- * waits for WeChat (tens of milliseconds, up to the configured timeouts). */
+/* Latency buckets, seconds, of all three histograms: /v1/session and a
+ * statement live below a millisecond, a login waits for WeChat (tens of
+ * milliseconds, up to the configured timeouts). */
 static const double buckets[] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 	1, 2.5, 5, 10,
@@ -499,6 +500,17 @@ sum(struct sums *t)
 	}
 }
 
+/* label_set: {key="value"}, or nothing when key is NULL. */
+static void
+label_set(struct out *o, const char *key, const char *value)
+{
+	if (key == NULL)
+		return;
+	put(o, "{%s=\"", key);
+	label(o, value);
+	put(o, "\"}");
+}
+
 /*
  * histogram: the series of one histogram (per-bucket counts, not yet
  * cumulative) of name, labelled key="value" unless key is NULL; nothing
@@ -529,17 +541,9 @@ histogram(struct out *o, const char *name, const char *key, const char *value,
 			put(o, "le=\"+Inf\"} %llu\n", (unsigned long long)cum);
 	}
 	put(o, "%s_sum", name);
-	if (key != NULL) {
-		put(o, "{%s=\"", key);
-		label(o, value);
-		put(o, "\"}");
-	}
+	label_set(o, key, value);
 	put(o, " %.9f\n%s_count", (double)sum_ns / 1e9, name);
-	if (key != NULL) {
-		put(o, "{%s=\"", key);
-		label(o, value);
-		put(o, "\"}");
-	}
+	label_set(o, key, value);
 	put(o, " %llu\n", (unsigned long long)cum);
 }
 
