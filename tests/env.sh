@@ -17,8 +17,20 @@
 #                     spawn-fcgi: WXAUTH_WORKERS workers started by
 #                     deploy/spawn-fcgi.sh (pids in DIR/spawn-fcgi.pid)
 #   WXAUTH_WECHAT_BASE_URL  WeChat's base URL in the config (default: the mock)
-#   WXAUTH_NGINX_FCGI       what nginx's fastcgi_pass names (default
-#                     unix:DIR/wxauth.sock; an upstream name for the benchmarks)
+#   WXAUTH_NGINX_FCGI       the servers of nginx's upstream wxauth, space
+#                     separated (default: each host's unix:.../wxauth.sock)
+#   WXAUTH_NGINX_KEEPALIVE  N: idle connections nginx keeps to the workers
+#                     (upstream keepalive; pair it with fastcgi_keep_conn on)
+#   WXAUTH_HOSTS      N (default 1): N wxauth hosts on the one PostgreSQL, each
+#                     its own config, serve, sockets, metrics and log (host 1
+#                     in DIR, host H in DIR/hostH), all in nginx's upstream;
+#                     with N > 1 each host also gets an nginx of its own on
+#                     port WXAUTH_PORT+2+H (DIR/hostH/nginx), listed in env.json
+#   WXAUTH_PG_STANDBY=1  a streaming standby (pg_basebackup -R, in DIR/pg2,
+#                     socket DIR/sock2) that the primary waits for on each
+#                     commit (synchronous_standby_names, synchronous_commit
+#                     on); wxauth gets both in a multi-host conninfo with
+#                     target_session_attrs=read-write
 #   WXAUTH_NGINX_CONFD      folder whose http-*.conf and server-*.conf files
 #                     nginx includes (default DIR/nginx/conf.d, empty)
 #   WXAUTH_SKIP_APP=1 (for working on this script) skip keygen, migrate and
@@ -144,13 +156,36 @@ stop_pid() {
 	return 0
 }
 
+# stop_serve HOSTDIR: the serve of one host, by its pid file or ours.
+stop_serve() {
+	pid=$(read_pid "$1/wxauth.pid")
+	alive "$pid" "wxauth|serve" || pid=$(read_pid "$1/serve.pid")
+	stop_pid "wxauth serve" "$pid" "wxauth|serve" TERM
+	rm -f "$1/wxauth.sock" "$1/gate.sock" "$1/wxauth.pid" "$1/serve.pid"
+}
+
+# stop_cluster DATADIR: a PostgreSQL cluster of ours, if it runs.
+stop_cluster() {
+	[ -f "$1/postmaster.pid" ] || return 0
+	pgbin=$(find_pg_bin)
+	pmpid=$(read_pid "$1/postmaster.pid")
+	alive "$pmpid" postgres || return 0
+	if [ -n "$pgbin" ]; then
+		as_pg "$pgbin/pg_ctl" stop -D "$1" -m fast -w -t 10 >/dev/null 2>&1 || true
+	fi
+	stop_pid postgres "$pmpid" postgres QUIT
+}
+
 stop_env() {
 	[ -d "$DIR" ] || return 0
 	# nginx first (no new requests), then wxauth, the mock, PostgreSQL.
 	stop_pid nginx "$(read_pid "$DIR/nginx/nginx.pid")" nginx TERM
-	pid=$(read_pid "$DIR/wxauth.pid")
-	alive "$pid" "wxauth|serve" || pid=$(read_pid "$DIR/serve.pid")
-	stop_pid "wxauth serve" "$pid" "wxauth|serve" TERM
+	for h in "$DIR"/host*; do
+		[ -d "$h" ] || continue
+		stop_pid nginx "$(read_pid "$h/nginx/nginx.pid")" nginx TERM
+		[ "$h" = "$DIR/host1" ] || stop_serve "$h"
+	done
+	stop_serve "$DIR"
 	# Workers started by spawn-fcgi have no master: each one is stopped.
 	if [ -f "$DIR/spawn-fcgi.pid" ]; then
 		for pid in $(tr -c '0-9\n' '\n' <"$DIR/spawn-fcgi.pid"); do
@@ -158,19 +193,82 @@ stop_env() {
 		done
 	fi
 	stop_pid "wechat mock" "$(read_pid "$DIR/mock.pid")" wxmock TERM
-	if [ -f "$DIR/pg/postmaster.pid" ]; then
-		pgbin=$(find_pg_bin)
-		pmpid=$(read_pid "$DIR/pg/postmaster.pid")
-		if alive "$pmpid" postgres; then
-			if [ -n "$pgbin" ]; then
-				as_pg "$pgbin/pg_ctl" stop -D "$DIR/pg" -m fast -w -t 10 >/dev/null 2>&1 || true
-			fi
-			stop_pid postgres "$pmpid" postgres QUIT
-		fi
-	fi
-	rm -f "$DIR/wxauth.sock" "$DIR/gate.sock" "$DIR/wxauth.pid" "$DIR/serve.pid" "$DIR/mock.pid" \
-		"$DIR/spawn-fcgi.pid"
+	stop_cluster "$DIR/pg"
+	stop_cluster "$DIR/pg2"
+	rm -f "$DIR/mock.pid" "$DIR/spawn-fcgi.pid"
 	return 0
+}
+
+# start_serve HOSTDIR: `wxauth serve -c HOSTDIR/wxauth.conf`, in the
+# foreground of its own session, until its socket is there.
+start_serve() {
+	setsid "$BIN" serve -c "$1/wxauth.conf" </dev/null >"$1/wxauth.stderr" 2>&1 &
+	serve_pid=$!
+	echo "$serve_pid" >"$1/serve.pid"
+	deadline=$(($(date +%s) + TIMEOUT))
+	while [ ! -S "$1/wxauth.sock" ]; do
+		running "$serve_pid" ||
+			fail_start "wxauth serve exited before it opened $1/wxauth.sock" "$1/wxauth.stderr" "$1/wxauth.log"
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail_start "wxauth serve did not open $1/wxauth.sock in $TIMEOUT s" "$1/wxauth.stderr" "$1/wxauth.log"
+		sleep 0.1
+	done
+}
+
+# start_nginx NGINXDIR PORT "FCGI SERVERS" "GATE SERVERS": tests/nginx.conf.in
+# rendered into NGINXDIR, its upstreams in NGINXDIR/upstreams.conf; started,
+# and waited for until /healthz answers 200 (nginx answering at all, under
+# WXAUTH_SKIP_APP).
+start_nginx() {
+	nd=$1 nport=$2
+	mkdir -p "$nd" "$CONFD"
+	{
+		echo "# written by tests/env.sh"
+		for up in "wxauth:$3" "wxauth_gate:$4"; do
+			echo "upstream ${up%%:*} {"
+			for srv in ${up#*:}; do
+				echo "    server $srv;"
+			done
+			[ -z "${WXAUTH_NGINX_KEEPALIVE:-}" ] || echo "    keepalive $WXAUTH_NGINX_KEEPALIVE;"
+			echo "}"
+		done
+	} >"$nd/upstreams.conf"
+	sed -e "s|@PREFIX@|$nd|g" \
+		-e "s|@LISTEN@|127.0.0.1:$nport|g" \
+		-e "s|@SNIPPETS@|$ROOT/deploy/nginx|g" \
+		-e "s|@CONFD@|$CONFD|g" \
+		-e "s|@DOWNSTREAM@|127.0.0.1:$MOCK_PORT|g" \
+		-e "s|@USER@|$(id -un)|g" \
+		"$ROOT/tests/nginx.conf.in" >"$nd/nginx.conf"
+	if grep -n '@[A-Z]*@' "$nd/nginx.conf" >&2; then
+		fail_start "tests/nginx.conf.in has placeholders env.sh does not fill"
+	fi
+	"$NGINX" -t -q -c "$nd/nginx.conf" -p "$nd/" </dev/null >"$nd/startup.log" 2>&1 ||
+		fail_start "nginx rejects $nd/nginx.conf" "$nd/startup.log"
+	"$NGINX" -c "$nd/nginx.conf" -p "$nd/" </dev/null >>"$nd/startup.log" 2>&1 ||
+		fail_start "nginx did not start (port $nport in use?)" "$nd/startup.log" "$nd/error.log"
+	deadline=$(($(date +%s) + TIMEOUT))
+	while :; do
+		if [ "$SKIP_APP" = 1 ]; then
+			code=$(http_code "http://127.0.0.1:$nport/demo/")
+			case $code in
+			[1-5][0-9][0-9]) break ;;
+			esac
+			what="nginx did not answer GET /demo/ in $TIMEOUT s"
+		else
+			code=$(http_code "http://127.0.0.1:$nport/healthz")
+			[ "$code" != 200 ] || break
+			what="GET /healthz through nginx on $nport did not answer 200 in $TIMEOUT s (last status: ${code:-none})"
+		fi
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail_start "$what" "$nd/startup.log" "$nd/error.log" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
+		sleep 0.1
+	done
+}
+
+# host_dir H: where host H keeps its config, sockets, pid files and log.
+host_dir() {
+	if [ "$1" = 1 ]; then echo "$DIR"; else echo "$DIR/host$1"; fi
 }
 
 # tail_log FILE: the end of a log, for failure messages.
@@ -199,6 +297,43 @@ http_code() {
 	curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
 }
 
+# start_standby: DIR/pg2, a streaming copy of DIR/pg that the primary
+# waits for on every commit: a login acknowledged is on both.
+start_standby() {
+	mkdir -p "$DIR/pg2" "$DIR/sock2"
+	chmod 700 "$DIR/pg2"
+	: >"$DIR/pg2.log"
+	[ "$IS_ROOT" != 1 ] || chown postgres:postgres "$DIR/pg2" "$DIR/sock2" "$DIR/pg2.log"
+	as_pg "$PG_BIN_DIR/pg_basebackup" -D "$DIR/pg2" -R -X stream -c fast \
+		-h "$DIR/sock" -p "$PG_PORT" -U postgres >"$DIR/basebackup.log" 2>&1 ||
+		fail_start "pg_basebackup failed" "$DIR/basebackup.log" "$DIR/pg.log"
+	cat >>"$DIR/pg2/postgresql.conf" <<EOF
+
+# tests/env.sh: the standby
+unix_socket_directories = '$DIR/sock2'
+cluster_name = 'standby'
+EOF
+	as_pg "$PG_BIN_DIR/pg_ctl" start -D "$DIR/pg2" -l "$DIR/pg2.log" -w -t "$TIMEOUT" </dev/null >/dev/null 2>&1 ||
+		fail_start "the standby did not start" "$DIR/pg2.log"
+	cat >>"$DIR/pg/postgresql.conf" <<EOF
+
+# tests/env.sh: commit only once the standby has it
+synchronous_standby_names = 'standby'
+synchronous_commit = on
+EOF
+	as_pg "$PG_BIN_DIR/pg_ctl" reload -D "$DIR/pg" >/dev/null 2>&1 ||
+		fail_start "could not reload the primary" "$DIR/pg.log"
+	deadline=$(($(date +%s) + TIMEOUT))
+	while :; do
+		st=$("$PG_BIN_DIR/psql" -X -q -A -t -h "$DIR/sock" -p "$PG_PORT" -U postgres -d postgres \
+			-c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby'" 2>/dev/null || true)
+		[ "$st" != sync ] || break
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			fail_start "the standby is not a synchronous one after $TIMEOUT s (state: ${st:-none})" "$DIR/pg2.log" "$DIR/pg.log"
+		sleep 0.1
+	done
+}
+
 start_env() {
 	BIN=${WXAUTH_BIN:-build/wxauth}
 	case $BIN in
@@ -215,13 +350,25 @@ start_env() {
 	WORKERS=${WXAUTH_WORKERS:-4}
 	LAUNCH=${WXAUTH_LAUNCH:-serve}
 	WECHAT_URL=${WXAUTH_WECHAT_BASE_URL:-http://127.0.0.1:$MOCK_PORT}
-	NGINX_FCGI=${WXAUTH_NGINX_FCGI:-unix:$DIR/wxauth.sock}
+	HOSTS=${WXAUTH_HOSTS:-1}
+	STANDBY=${WXAUTH_PG_STANDBY:-0}
+	case $HOSTS in
+	[1-9]) ;;
+	*) die "WXAUTH_HOSTS must be 1 to 9, not $HOSTS" ;;
+	esac
+	[ "$HOSTS" = 1 ] || [ "$LAUNCH" = serve ] || die "WXAUTH_HOSTS > 1 needs WXAUTH_LAUNCH=serve"
+	NGINX_FCGI=${WXAUTH_NGINX_FCGI:-}
+	NGINX_GATE=
+	h=1
+	while [ "$h" -le "$HOSTS" ]; do
+		[ -n "${WXAUTH_NGINX_FCGI:-}" ] || NGINX_FCGI="$NGINX_FCGI unix:$(host_dir $h)/wxauth.sock"
+		NGINX_GATE="$NGINX_GATE unix:$(host_dir $h)/gate.sock"
+		h=$((h + 1))
+	done
 	# The gate pool's socket: serve's own; spawn-fcgi runs no gate pool, so
 	# the token check goes to the one socket there.
-	if [ "$LAUNCH" = serve ] && [ -z "${WXAUTH_NGINX_FCGI:-}" ]; then
-		NGINX_GATE=${WXAUTH_NGINX_GATE:-unix:$DIR/gate.sock}
-	else
-		NGINX_GATE=${WXAUTH_NGINX_GATE:-$NGINX_FCGI}
+	if [ "$LAUNCH" != serve ] || [ -n "${WXAUTH_NGINX_FCGI:-}" ]; then
+		NGINX_GATE=$NGINX_FCGI
 	fi
 	CONFD=${WXAUTH_NGINX_CONFD:-$DIR/nginx/conf.d}
 	TIMEOUT=${WXAUTH_START_TIMEOUT:-15}
@@ -249,7 +396,8 @@ start_env() {
 	stop_env
 	mkdir -p "$DIR"
 	chmod 755 "$DIR"
-	rm -rf "$DIR/pg" "$DIR/sock" "$DIR/secrets" "$DIR/nginx" "$DIR/keys" "$DIR/data.key" \
+	rm -rf "$DIR/pg" "$DIR/sock" "$DIR/pg2" "$DIR/sock2" "$DIR"/host[1-9] \
+		"$DIR/secrets" "$DIR/nginx" "$DIR/keys" "$DIR/data.key" \
 		"$DIR/apps.json" "$DIR/wxauth.conf" "$DIR/env.json" "$DIR/env.sh" \
 		"$DIR/pg.log" "$DIR/mock.log" "$DIR/wxauth.log" "$DIR/wxauth.stderr" \
 		"$DIR/keygen.log" "$DIR/migrate.log" "$DIR/initdb.log" "$DIR/createdb.log" "$DIR/integ.out"
@@ -281,6 +429,11 @@ EOF
 	"$PG_BIN_DIR/psql" -X -q -h "$DIR/sock" -p "$PG_PORT" -U postgres -d postgres \
 		-c 'CREATE DATABASE wxauth' >/dev/null 2>"$DIR/createdb.log" ||
 		fail_start "could not create database wxauth" "$DIR/createdb.log" "$DIR/pg.log"
+	DATABASE="host=$DIR/sock port=$PG_PORT dbname=wxauth user=postgres"
+	if [ "$STANDBY" = 1 ]; then
+		start_standby
+		DATABASE="host=$DIR/sock,$DIR/sock2 port=$PG_PORT,$PG_PORT dbname=wxauth user=postgres target_session_attrs=read-write"
+	fi
 
 	# (c) apps and secrets
 	mkdir -p "$DIR/secrets"
@@ -325,7 +478,7 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		echo "# written by tests/env.sh; regenerated on every start"
 		echo "listen = $DIR/wxauth.sock"
 		echo "workers = $WORKERS"
-		echo "database = \"host=$DIR/sock port=$PG_PORT dbname=wxauth user=postgres\""
+		echo "database = \"$DATABASE\""
 		echo "key_file = $DIR/keys"
 		echo "data_key_file = $DIR/data.key"
 		echo "admin_key_file = $DIR/secrets/admin"
@@ -390,17 +543,22 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 
 		case $LAUNCH in
 		serve)
-			# (h) wxauth serve, in the foreground of its own session
-			setsid "$BIN" serve -c "$DIR/wxauth.conf" </dev/null >"$DIR/wxauth.stderr" 2>&1 &
-			serve_pid=$!
-			echo "$serve_pid" >"$DIR/serve.pid"
-			deadline=$(($(date +%s) + TIMEOUT))
-			while [ ! -S "$DIR/wxauth.sock" ]; do
-				running "$serve_pid" ||
-					fail_start "wxauth serve exited before it opened $DIR/wxauth.sock" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
-				[ "$(date +%s)" -lt "$deadline" ] ||
-					fail_start "wxauth serve did not open $DIR/wxauth.sock in $TIMEOUT s" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
-				sleep 0.1
+			# (h) wxauth serve of each host: host H's config is host 1's
+			# with its own sockets, log and pid file.
+			h=1
+			while [ "$h" -le "$HOSTS" ]; do
+				hd=$(host_dir "$h")
+				if [ "$h" != 1 ]; then
+					mkdir -p "$hd"
+					sed -e "s|^listen = .*|listen = $hd/wxauth.sock|" \
+						-e "s|^gate_listen = .*|gate_listen = $hd/gate.sock|" \
+						-e "s|^log_file = .*|log_file = $hd/wxauth.log|" \
+						-e "s|^pid_file = .*|pid_file = $hd/wxauth.pid|" \
+						"$DIR/wxauth.conf" >"$hd/wxauth.conf"
+					chmod 600 "$hd/wxauth.conf"
+				fi
+				start_serve "$hd"
+				h=$((h + 1))
 			done
 			;;
 		spawn-fcgi)
@@ -420,41 +578,19 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		esac
 	fi
 
-	# (i) nginx
-	mkdir -p "$DIR/nginx" "$CONFD"
-	sed -e "s|@PREFIX@|$DIR/nginx|g" \
-		-e "s|@LISTEN@|127.0.0.1:$PORT|g" \
-		-e "s|@FCGI@|$NGINX_FCGI|g" \
-		-e "s|@GATE@|$NGINX_GATE|g" \
-		-e "s|@SNIPPETS@|$ROOT/deploy/nginx|g" \
-		-e "s|@CONFD@|$CONFD|g" \
-		-e "s|@DOWNSTREAM@|127.0.0.1:$MOCK_PORT|g" \
-		-e "s|@USER@|$(id -un)|g" \
-		"$ROOT/tests/nginx.conf.in" >"$DIR/nginx/nginx.conf"
-	if grep -n '@[A-Z]*@' "$DIR/nginx/nginx.conf" >&2; then
-		fail_start "tests/nginx.conf.in has placeholders env.sh does not fill"
+	# (i) nginx: in front of every host; with several, one more per host
+	start_nginx "$DIR/nginx" "$PORT" "$NGINX_FCGI" "$NGINX_GATE"
+	HOSTS_JSON=
+	if [ "$HOSTS" -gt 1 ]; then
+		h=1
+		while [ "$h" -le "$HOSTS" ]; do
+			hd=$(host_dir "$h")
+			mkdir -p "$DIR/host$h"
+			start_nginx "$DIR/host$h/nginx" "$((PORT + 2 + h))" "unix:$hd/wxauth.sock" "unix:$hd/gate.sock"
+			HOSTS_JSON="$HOSTS_JSON host$h:$((PORT + 2 + h)):$hd"
+			h=$((h + 1))
+		done
 	fi
-	"$NGINX" -t -q -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx/" </dev/null >"$DIR/nginx/startup.log" 2>&1 ||
-		fail_start "nginx rejects $DIR/nginx/nginx.conf" "$DIR/nginx/startup.log"
-	"$NGINX" -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx/" </dev/null >>"$DIR/nginx/startup.log" 2>&1 ||
-		fail_start "nginx did not start (port $PORT in use?)" "$DIR/nginx/startup.log" "$DIR/nginx/error.log"
-	deadline=$(($(date +%s) + TIMEOUT))
-	while :; do
-		if [ "$SKIP_APP" = 1 ]; then
-			code=$(http_code "http://127.0.0.1:$PORT/demo/")
-			case $code in
-			[1-5][0-9][0-9]) break ;;
-			esac
-			what="nginx did not answer GET /demo/ in $TIMEOUT s"
-		else
-			code=$(http_code "http://127.0.0.1:$PORT/healthz")
-			[ "$code" != 200 ] || break
-			what="GET /healthz through nginx did not answer 200 in $TIMEOUT s (last status: ${code:-none})"
-		fi
-		[ "$(date +%s)" -lt "$deadline" ] ||
-			fail_start "$what" "$DIR/nginx/startup.log" "$DIR/nginx/error.log" "$DIR/wxauth.stderr" "$DIR/wxauth.log"
-		sleep 0.1
-	done
 
 	# (j) what the tests need to know
 	case $BIN in
@@ -464,7 +600,8 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 	ENV_DIR=$DIR ENV_PORT=$PORT ENV_MOCK_PORT=$MOCK_PORT ENV_PG_PORT=$PG_PORT \
 		ENV_PSQL=$PG_BIN_DIR/psql ENV_BIN=$BIN ENV_WORKERS=$WORKERS \
 		ENV_ADMIN_KEY=$ADMIN_KEY ENV_TOKMINT=$TOKMINT ENV_APPS=$apps_json \
-		ENV_LAUNCH=$LAUNCH \
+		ENV_LAUNCH=$LAUNCH ENV_HOSTS=$HOSTS_JSON ENV_STANDBY=$STANDBY \
+		ENV_PG_BIN=$PG_BIN_DIR \
 		"$PY" - <<'EOF' || fail_start "could not write env.json"
 import json, os, shlex
 e = os.environ
@@ -490,7 +627,20 @@ env = {
     "admin_key": e["ENV_ADMIN_KEY"],
     "apps": json.loads(e["ENV_APPS"]),
     "tokmint": e["ENV_TOKMINT"],
+    "pg_bin": e["ENV_PG_BIN"],
+    "pg_data": d + "/pg",
 }
+if e["ENV_STANDBY"] == "1":
+    env["pg_standby"] = {"host": d + "/sock2", "data": d + "/pg2"}
+hosts = []
+for h in e["ENV_HOSTS"].split():
+    name, port, hd = h.split(":", 2)
+    hosts.append({"name": name, "base_url": "http://127.0.0.1:%s" % port,
+                  "dir": hd, "conf": hd + "/wxauth.conf", "log_file": hd + "/wxauth.log",
+                  "serve_pid_file": hd + "/wxauth.pid", "fcgi_socket": hd + "/wxauth.sock",
+                  "gate_socket": hd + "/gate.sock"})
+if hosts:
+    env["hosts"] = hosts
 old = os.umask(0o077)
 with open(d + "/env.json", "w") as f:
     json.dump(env, f, indent=2)

@@ -8,7 +8,9 @@
 #   1. unit tests, release build (build/tests/test_*)
 #   2. the WeChat mock's own tests (tests/mock/test_wxmock.py), if present
 #   3. integration tests against a full environment (tests/env.sh) running
-#      build/wxauth, then the fault tests (tests/fault) in another one
+#      build/wxauth, then in environments of their own: the fault tests
+#      (tests/fault), two hosts on one PostgreSQL (tests/scale), and a
+#      PostgreSQL failover to a synchronous standby (tests/failover)
 #   4. unit tests, sanitizer build (build-asan/tests/test_*)
 #   5. integration tests against build-asan/wxauth; every sanitizer report
 #      file a process of that environment wrote counts as one failure
@@ -259,6 +261,20 @@ integ_stage "integration" "$SCRATCH/rel" "$ROOT/build/wxauth" "$@"
 # and down, workers killed, each in a fresh environment of their own
 banner "fault tests (build/wxauth, tests/fault)"
 integ_stage "fault" "$SCRATCH/fault" "$ROOT/build/wxauth" --dir tests/fault --timeout 120
+
+# 3c. several hosts: two serves behind one nginx upstream, one PostgreSQL
+banner "scale tests: two hosts, one PostgreSQL (build/wxauth, tests/scale)"
+WXAUTH_HOSTS=2
+export WXAUTH_HOSTS
+integ_stage "scale" "$SCRATCH/scale" "$ROOT/build/wxauth" --dir tests/scale --timeout 120
+unset WXAUTH_HOSTS
+
+# 3d. PostgreSQL failover: a synchronous standby promoted under load
+banner "failover tests: primary stopped, standby promoted (build/wxauth, tests/failover)"
+WXAUTH_PG_STANDBY=1
+export WXAUTH_PG_STANDBY
+integ_stage "failover" "$SCRATCH/failover" "$ROOT/build/wxauth" --dir tests/failover --timeout 180
+unset WXAUTH_PG_STANDBY
 
 # 4. unit tests, sanitizers
 banner "unit tests (build-asan/, ASan + UBSan)"

@@ -134,15 +134,17 @@ mkdir -p "$CONFD"
 	echo "    location / { return 404; }"
 	echo "}"
 	if [ "$KEEP" = on ]; then
-		echo "upstream wxauth_bench { server unix:$DIR/wxauth.sock; keepalive $KEEPALIVE; }"
 		echo "upstream hello_bench { server unix:$HELLO_SOCK; keepalive $KEEPALIVE; }"
 	fi
 } >"$CONFD/http-bench.conf"
+# wxauth's upstreams keep connections too with keep-alive (env.sh writes
+# them); the token check goes to the main pool, as the hello rows do.
+FCGI=unix:$DIR/wxauth.sock
 if [ "$KEEP" = on ]; then
-	FCGI=wxauth_bench
+	WXAUTH_NGINX_KEEPALIVE=$KEEPALIVE
+	export WXAUTH_NGINX_KEEPALIVE
 	HELLO_PASS=hello_bench
 else
-	FCGI=unix:$DIR/wxauth.sock
 	HELLO_PASS=unix:$HELLO_SOCK
 fi
 {
