@@ -130,7 +130,8 @@ def test_failover_loses_no_acknowledged_login(env):
     logins, checks = sorted(load.logins), sorted(load.checks)
     status = collections.Counter(s for _, s, _ in logins)
     failed = [(t, s, b) for t, s, b in logins if s != 200]
-    assert logins and not [x for x in failed if x[0] < t_stop], \
+    # (A login sent just before the stop may be answered after it.)
+    assert logins and not [x for x in failed if x[0] < t_stop - 1.0], \
         "logins failed before the fault: %r" % failed[:3]
     # Only 503 db_unavailable during the switch: never a 500, never no answer.
     bad = [x for x in failed if x[1] != 503 or "db_unavailable" not in str(x[2])]
