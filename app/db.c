@@ -382,14 +382,21 @@ send_setup(struct db *db, enum setup_kind k, int ok)
 }
 
 static int
-send_set(struct db *db, const char *name, long ms)
+send_set(struct db *db, const char *name, const char *value)
 {
-	char v[32];
-	const char *vals[2] = {name, v};
+	const char *vals[2] = {name, value};
 
-	snprintf(v, sizeof(v), "%ldms", ms);
 	return send_setup(db, SK_PLAIN, PQsendQueryPrepared(db->conn,
 	    core_stmts[C_SET].name, 2, vals, NULL, NULL, 0));
+}
+
+static int
+send_set_ms(struct db *db, const char *name, long ms)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%ldms", ms);
+	return send_set(db, name, v);
 }
 
 static int
@@ -427,8 +434,18 @@ start_setup(struct db *db)
 	 * tenth), so that its answer is "busy", not "db_unavailable". */
 	if (lock_ms <= 0 || lock_ms > db->o.statement_timeout_ms / 10 * 9)
 		lock_ms = db->o.statement_timeout_ms / 10 * 9;
-	if (send_set(db, "statement_timeout", db->o.statement_timeout_ms) == -1 ||
-	    send_set(db, "lock_timeout", lock_ms) == -1)
+	/* Every statement of ours is meant for an index. A prepared statement
+	 * is planned once, maybe while its table is empty (a new deployment),
+	 * and a generic plan made then is a sequential scan that stays as the
+	 * table grows; with seq scans priced out, a plan made on an empty table
+	 * is the index scan, whatever ANALYZE has or has not seen. The price of
+	 * the scans left (of tables without a fitting index, all small) would
+	 * set off JIT compilation, hundreds of milliseconds for statements that
+	 * run in one: JIT is off. */
+	if (send_set_ms(db, "statement_timeout", db->o.statement_timeout_ms) == -1 ||
+	    send_set_ms(db, "lock_timeout", lock_ms) == -1 ||
+	    send_set(db, "enable_seqscan", "off") == -1 ||
+	    send_set(db, "jit", "off") == -1)
 		return give_up(db, "settings");
 	/* A command-line tool (no on_event) neither listens nor loads. */
 	if (db->o.on_event != NULL &&
