@@ -22,6 +22,7 @@
 
 enum profile_stmt {
 	P_USER_JSON,
+	P_USER_JSON_MERGED,
 	P_USER_SET,
 	P_ACC_KEY,
 	P_ACC_LOCK,
@@ -39,18 +40,27 @@ enum profile_stmt {
 };
 
 const struct db_stmt db_profile_stmts[] = {
-	/* The profile and its accounts as JSON, built where the rows are. */
-	[P_USER_JSON] = {"profile_user_json", DB_LIVE_USER
-	    " SELECT json_build_object('id', u.id, 'unionid', u.unionid,"
-	    " 'nickname', u.nickname, 'avatar_url', u.avatar_url, 'gender', u.gender,"
-	    " 'country', u.country, 'province', u.province, 'city', u.city,"
-	    " 'language', u.language, 'phone_number', u.phone,"
-	    " 'pure_phone_number', u.pure_phone, 'country_code', u.country_code,"
-	    " 'created_at', " DB_TIME("u.created_at") ", 'updated_at', " DB_TIME("u.updated_at") ")::text,"
-	    " (SELECT coalesce(json_agg(json_build_object('appid', a.appid,"
-	    " 'openid', a.openid, 'unionid', a.unionid,"
-	    " 'first_login', " DB_TIME("a.first_login") ", 'last_login', " DB_TIME("a.last_login") ")"
-	    " ORDER BY a.id), '[]'::json)::text FROM accounts a WHERE a.user_id = u.id)"
+	/* The whole answer of /v1/userinfo, built where the rows are: the user
+	 * u and its accounts, each with its app's type from $2 (an object
+	 * appid -> type; null for an app no longer configured). The token check
+	 * has already followed the merges it knows, so the user is nearly
+	 * always live: P_USER_JSON reads it by id; only when it is not does
+	 * P_USER_JSON_MERGED follow users.merged_into. */
+#define PROFILE_ANSWER \
+	" SELECT json_build_object('user', json_build_object('id', u.id," \
+	" 'unionid', u.unionid, 'nickname', u.nickname, 'avatar_url', u.avatar_url," \
+	" 'gender', u.gender, 'country', u.country, 'province', u.province," \
+	" 'city', u.city, 'language', u.language, 'phone_number', u.phone," \
+	" 'pure_phone_number', u.pure_phone, 'country_code', u.country_code," \
+	" 'created_at', " DB_TIME("u.created_at") ", 'updated_at', " DB_TIME("u.updated_at") ")," \
+	" 'accounts', (SELECT coalesce(json_agg(json_build_object('appid', a.appid," \
+	" 'openid', a.openid, 'unionid', a.unionid," \
+	" 'first_login', " DB_TIME("a.first_login") ", 'last_login', " DB_TIME("a.last_login") "," \
+	" 'type', $2::jsonb ->> a.appid) ORDER BY a.id), '[]'::json)" \
+	" FROM accounts a WHERE a.user_id = u.id))::text"
+	[P_USER_JSON] = {"profile_user_json", PROFILE_ANSWER
+	    " FROM users u WHERE u.id = $1 AND u.merged_into IS NULL"},
+	[P_USER_JSON_MERGED] = {"profile_user_json_merged", DB_LIVE_USER PROFILE_ANSWER
 	    " FROM r JOIN users u ON u.id = r.id WHERE r.next IS NULL"},
 	[P_USER_SET] = {"profile_user_set", DB_LIVE_USER
 	    " UPDATE users u SET nickname = coalesce($2, u.nickname),"
@@ -137,24 +147,27 @@ strcopy(const char *s)
 /* ---- profile ---- */
 
 enum err
-db_profile_get(struct db *db, const char *user_id, char **user, char **accounts)
+db_profile_get(struct db *db, const char *user_id, const char *types, char **answer)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	enum err rc;
 
-	*user = *accounts = NULL;
+	*answer = NULL;
 	if ((rc = db_connect(db)) != OK)
 		return rc;
 	db_p_text(&p, user_id);
-	if ((rc = run_row(db, P_USER_JSON, &p, &res)) != OK)
+	db_p_text(&p, types);
+	if ((rc = run(db, P_USER_JSON, &p, &res)) != OK)
 		goto out;
-	if ((*user = strcopy(PQgetvalue(res, 0, 0))) == NULL ||
-	    (*accounts = strcopy(PQgetvalue(res, 0, 1))) == NULL) {
-		free(*user);
-		*user = NULL;
-		rc = ERR_INTERNAL;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		res = NULL;
+		if ((rc = run_row(db, P_USER_JSON_MERGED, &p, &res)) != OK)
+			goto out;
 	}
+	if ((*answer = strcopy(PQgetvalue(res, 0, 0))) == NULL)
+		rc = ERR_INTERNAL;
 out:
 	PQclear(res);
 	return rc;

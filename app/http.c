@@ -470,6 +470,12 @@ http_send_json(struct req *r, int status, struct json_object *body)
 }
 
 void
+http_send_json_text(struct req *r, int status, const char *text, size_t len)
+{
+	respond(r, status, "application/json", text, len, 1);
+}
+
+void
 http_send_body(struct req *r, int status, const char *ctype, const char *body,
     size_t len)
 {

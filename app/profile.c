@@ -72,45 +72,53 @@ live(enum err rc)
 /* ---- the profile ---- */
 
 /*
+ * app_types: {"APPID": "TYPE", ...} of the configured apps, the text the
+ * profile statement reads each account's type from (the configuration's,
+ * not the database's). Made once per configuration; NULL when out of
+ * memory.
+ */
+static const char *
+app_types(const struct conf *c)
+{
+	static const struct conf *made_for;
+	static char *text;
+	struct json_object *o;
+	const char *t;
+	size_t i;
+
+	if (made_for == c && text != NULL)
+		return text;
+	free(text);
+	text = NULL;
+	made_for = NULL;
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	for (i = 0; i < c->napps; i++)
+		json_object_object_add(o, c->apps[i].appid,
+		    json_object_new_string(conf_app_type_name(c->apps[i].type)));
+	if ((t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) != NULL &&
+	    (text = strdup(t)) != NULL)
+		made_for = c;
+	json_object_put(o);
+	return text;
+}
+
+/*
  * respond_profile: {"user": {...}, "accounts": [{..., "type"}]} of the live
- * user user_id is or was merged into.
+ * user user_id is or was merged into, as PostgreSQL builds it.
  */
 static enum err
 respond_profile(struct svc *s, struct req *r, const char *user_id)
 {
-	struct json_object *o = NULL, *u = NULL, *a = NULL, *acc, *v;
-	const struct conf_app *app;
-	char *utext = NULL, *atext = NULL;
-	size_t i;
+	const char *types = app_types(s->conf);
+	char *answer = NULL;
 	enum err rc;
 
-	if ((rc = live(db_profile_get(s->db, user_id, &utext, &atext))) != OK)
-		goto out;
-	rc = ERR_INTERNAL;
-	if ((u = json_tokener_parse(utext)) == NULL ||
-	    (a = json_tokener_parse(atext)) == NULL ||
-	    !json_object_is_type(a, json_type_array) ||
-	    (o = json_object_new_object()) == NULL)
-		goto out;
-	/* An account's type is the configuration's, not the database's. */
-	for (i = 0; i < json_object_array_length(a); i++) {
-		acc = json_object_array_get_idx(a, i);
-		app = json_object_object_get_ex(acc, "appid", &v) ?
-		    conf_app_find(s->conf, json_object_get_string(v)) : NULL;
-		json_object_object_add(acc, "type", app != NULL ?
-		    json_object_new_string(conf_app_type_name(app->type)) : NULL);
-	}
-	json_object_object_add(o, "user", u);
-	json_object_object_add(o, "accounts", a);
-	u = a = NULL;
-	http_send_json(r, 200, o);
-	rc = OK;
-out:
-	json_object_put(o);
-	json_object_put(u);
-	json_object_put(a);
-	free(utext);
-	free(atext);
+	if (types == NULL)
+		return ERR_INTERNAL;
+	if ((rc = live(db_profile_get(s->db, user_id, types, &answer))) == OK)
+		http_send_json_text(r, 200, answer, strlen(answer));
+	free(answer);
 	return rc;
 }
 

@@ -286,15 +286,16 @@ enum err db_unmerge(struct db *db, long long id, char *why, size_t whylen) WARN_
 /* ---- profile, phone number, open data, app access token (db_profile.c) ---- */
 
 /*
- * db_profile_get: the live user that user_id is or was merged into, as two
- * JSON texts (malloc'd, the caller frees both): *user an object {id,
- * unionid, nickname, avatar_url, gender, country, province, city, language,
- * phone_number, pure_phone_number, country_code, created_at, updated_at}
- * and *accounts an array of {appid, openid, unionid, first_login,
- * last_login}. ERR_NOT_FOUND when there is no such user.
+ * db_profile_get: the live user that user_id is or was merged into, as the
+ * JSON text (malloc'd, the caller frees it) {"user": {id, unionid,
+ * nickname, avatar_url, gender, country, province, city, language,
+ * phone_number, pure_phone_number, country_code, created_at, updated_at},
+ * "accounts": [{appid, openid, unionid, first_login, last_login, type}]},
+ * where type is the value of appid in types (a JSON object, appid ->
+ * type), null when it has none. ERR_NOT_FOUND when there is no such user.
  */
-enum err db_profile_get(struct db *db, const char *user_id, char **user,
-    char **accounts) WARN_UNUSED;
+enum err db_profile_get(struct db *db, const char *user_id, const char *types,
+    char **answer) WARN_UNUSED;
 
 /*
  * db_profile_set: set nickname and/or avatar_url (NULL leaves a field) of

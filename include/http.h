@@ -90,6 +90,10 @@ int http_header(struct req *r, const char *name, const char *value);
  * request has one answer: sending a second is a programming error. */
 void http_send_json(struct req *r, int status, struct json_object *body);
 
+/* http_send_json_text: send status and text, JSON made elsewhere (by
+ * PostgreSQL), as http_send_json would send it. The caller owns text. */
+void http_send_json_text(struct req *r, int status, const char *text, size_t len);
+
 /* http_send_body: send status and len bytes of body as ctype (for the few
  * answers that are not JSON, such as /metrics). The caller owns body. */
 void http_send_body(struct req *r, int status, const char *ctype,
