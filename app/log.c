@@ -5,6 +5,7 @@
  * workers sharing one file never interleave.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,30 @@
 #include <unistd.h>
 
 #include "log.h"
+
+/* my_pid: getpid() once per process (glibc no longer caches it: one
+ * system call a line otherwise); a forked child's first line asks again. */
+static pid_t pid_of;
+static int atfork_set;
+
+static void
+forgot_pid(void)
+{
+	pid_of = 0;
+}
+
+static pid_t
+my_pid(void)
+{
+	if (pid_of == 0) {
+		if (!atfork_set && pthread_atfork(NULL, NULL, forgot_pid) == 0)
+			atfork_set = 1;
+		if (!atfork_set)
+			return getpid();        /* a child would not forget it */
+		pid_of = getpid();
+	}
+	return pid_of;
+}
 
 #define LINE_MAX_LEN 2048
 
@@ -162,7 +187,7 @@ emit(const char *level, const char *msg, const char *const *fields, int num)
 	put_key(&o, "level");
 	put_text(&o, level);
 	put_key(&o, "pid");
-	put(&o, "%ld", (long)getpid());
+	put(&o, "%ld", (long)my_pid());
 	if (rid[0] != '\0') {
 		put_key(&o, "request_id");
 		put_text(&o, rid);
