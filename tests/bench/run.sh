@@ -12,7 +12,9 @@
 #                  bottleneck)
 #   (e) userinfo   GET /v1/userinfo with a valid token ("n/a" without it)
 #
-# then a table (requests/s, p50, p99, errors, ratio to (b)), each worker's
+# then a table (requests/s, p50, p99, errors, ratio to (b)), the CPU time a
+# request costs wxauth, PostgreSQL, nginx and hello (from /proc: what bounds
+# a row, and the rate the machine's CPUs would allow), each worker's
 # resident memory after the run, and the targets met or not.
 #
 # Data sizes: the rows run on a database preloaded with the first size of
@@ -228,6 +230,25 @@ SQL
 
 RESULTS=$SCRATCH/results
 : >"$RESULTS"
+# cpu: the CPU time (user + system, clock ticks) used so far by wxauth's
+# serve and workers, PostgreSQL's processes, nginx's and the hello
+# workers, as "wxauth=N postgres=N nginx=N hello=N". Taken before and after
+# each row, it gives what a request costs each of them: unlike requests/s,
+# the others' load on the machine hardly moves it.
+ticks() {
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] && sed 's/.*) //' "/proc/$p/stat" 2>/dev/null
+	done | awk '{ t += $12 + $13 } END { print t + 0 }'
+}
+family() {
+	[ -n "$1" ] && echo "$1" && ps -o pid= --ppid "$1"
+}
+cpu() {
+	echo "wxauth=$(ticks $(family "$(cat "$DIR/wxauth.pid")"))" \
+		"postgres=$(ticks $(family "$(head -n 1 "$DIR/pg/postmaster.pid")"))" \
+		"nginx=$(ticks $(family "$(cat "$DIR/nginx/nginx.pid")"))" \
+		"hello=$(ticks $(tr -c '0-9\n' ' ' <"$HELLO_PIDS"))"
+}
 # row NAME MODE PATH: one wrk run; its BENCH line goes to RESULTS.
 row() {
 	case " $ROWS " in
@@ -235,12 +256,15 @@ row() {
 	*) return 0 ;;
 	esac
 	echo "bench: $1: wrk $WRK_ARGS $URL$3 ($2)"
+	before=$(cpu)
 	# shellcheck disable=SC2086
 	wrk $WRK_ARGS -s tests/bench/wrk.lua "$URL$3" -- "$2" "$TOKEN" >"$SCRATCH/$1.wrk" 2>&1
 	line=$(grep '^BENCH ' "$SCRATCH/$1.wrk")
 	if [ -z "$line" ]; then
 		cat "$SCRATCH/$1.wrk"
 		line="BENCH failed"
+	else
+		line="$line $(echo "$before" | sed 's/\([a-z]*\)=/cpu0_\1=/g') $(cpu)"
 	fi
 	echo "$1 $line" >>"$RESULTS"
 	sleep 1
@@ -293,7 +317,7 @@ echo
 echo "wrk $WRK_ARGS$([ "$ROUNDS" = 1 ] || echo ", best of $ROUNDS rounds"), through nginx $(nginx -v 2>&1 | sed 's/.*\///'), $WORKERS workers," \
 	"fastcgi_keep_conn $KEEP$([ "$KEEP" != on ] || echo " (keepalive $KEEPALIVE)"), $(nproc) CPUs," \
 	"$FIRST users preloaded"
-"$PY" - "$RESULTS" "$MEM" "$FIRST" <<'EOF'
+"$PY" - "$RESULTS" "$MEM" "$FIRST" "$(getconf CLK_TCK)" "$(nproc)" <<'EOF'
 import sys
 
 rows = {}
@@ -345,6 +369,23 @@ for key, label in labels:
     print("| %s | %.0f | %.2f ms | %.2f ms | %d | %s | %s |" % (
         label, rps, int(f["p50_us"]) / 1000, p99, errors,
         "%.2f" % r if r is not None else "-", goal))
+print()
+
+# What a request costs each program, in CPU time (from /proc, before and
+# after the row; a row's best round with several).
+tck, ncpu = int(sys.argv[4]), int(sys.argv[5])
+progs = ("wxauth", "postgres", "nginx", "hello")
+print("| row | CPU per request: wxauth | PostgreSQL | nginx | hello | total | %d CPUs / total |" % ncpu)
+print("|---|---:|---:|---:|---:|---:|---:|")
+for key in [k for k, _ in labels] + sorted(k for k in rows if "@" in k):
+    f = rows.get(key)
+    if not f or "cpu0_wxauth" not in f or key == "nginx":
+        continue
+    n = int(f["requests"])
+    us = [(int(f[q]) - int(f["cpu0_" + q])) * 1e6 / tck / n for q in progs]
+    total = sum(us)
+    print("| %s | %s | %.0f us | %.0f/s |" % (
+        key, " | ".join("%.0f us" % u for u in us), total, ncpu * 1e6 / total if total else 0))
 print()
 
 # Data growth: login and userinfo at each further size against the first.
