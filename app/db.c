@@ -26,7 +26,12 @@
 #include "metrics.h"
 
 #define TXN_TRIES 5
-#define RECONNECT_EVERY_MS 1000 /* between the starts of two connection attempts */
+/* Between the starts of two connection attempts: none after a working
+ * connection, then 100 ms, doubling with each failed attempt up to a
+ * second (a standby promoted in a quarter of a second is found soon, a
+ * server down for long is tried once a second). */
+#define RECONNECT_FIRST_MS 100
+#define RECONNECT_MAX_MS 1000
 #define ANSWER_SLACK_MS 1000    /* past statement_timeout, for the server to say so */
 #define SETUP_MAX 128           /* statements sent when a connection opens */
 
@@ -84,6 +89,7 @@ struct db {
 	struct db_opts o;
 	char *conninfo;
 	int64_t attempt_ms;             /* monotonic start of the last attempt */
+	int64_t gap_ms;                 /* before the next may start (0 after a working one) */
 	short want;                     /* POLLIN or POLLOUT, for PQconnectPoll */
 	enum setup_kind kinds[SETUP_MAX];
 	int nsetup, setup_at;           /* statements sent, answered */
@@ -176,6 +182,8 @@ give_up(struct db *db, const char *what)
 	log_warnx("db: cannot connect: %s: %s", what, errmsg(db->conn));
 	metrics_db_error(MDB_CONNECT);
 	disconnect(db);
+	db->gap_ms = db->gap_ms == 0 ? RECONNECT_FIRST_MS :
+	    db->gap_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : db->gap_ms * 2;
 	return ERR_DB_UNAVAILABLE;
 }
 
@@ -509,6 +517,7 @@ setup_step(struct db *db)
 			    PQsetnonblocking(db->conn, 0) != 0)
 				return give_up(db, "pipeline mode");
 			db->state = ST_READY;
+			db->gap_ms = 0;
 			log_info("db: connected");
 			return OK;
 		}
@@ -540,7 +549,7 @@ setup_step(struct db *db)
 	return ERR_RETRY;
 }
 
-/* start: a new connection attempt, at most one a second. */
+/* start: a new connection attempt, if the gap since the last has passed. */
 static enum err
 start(struct db *db)
 {
@@ -549,7 +558,7 @@ start(struct db *db)
 	char secs[24];
 	int64_t now = mono_ms();
 
-	if (now - db->attempt_ms < RECONNECT_EVERY_MS)
+	if (now - db->attempt_ms < db->gap_ms)
 		return ERR_DB_UNAVAILABLE;
 	db->attempt_ms = now;
 	/* libpq ignores connect_timeout under PQconnectPoll (the deadline is
