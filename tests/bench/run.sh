@@ -233,8 +233,9 @@ RESULTS=$SCRATCH/results
 # cpu: the CPU time (user + system, clock ticks) used so far by wxauth's
 # serve and workers, PostgreSQL's processes, nginx's and the hello
 # workers, as "wxauth=N postgres=N nginx=N hello=N". Taken before and after
-# each row, it gives what a request costs each of them: unlike requests/s,
-# the others' load on the machine hardly moves it.
+# each row, it gives what a request costs each of them, and what bounds a
+# row. (The machine's other load moves it too, through caches and clock
+# speed, but less than it moves requests/s.)
 ticks() {
 	for p in "$@"; do
 		[ -r "/proc/$p/stat" ] && sed 's/.*) //' "/proc/$p/stat" 2>/dev/null
