@@ -182,8 +182,10 @@ give_up(struct db *db, const char *what)
 	log_warnx("db: cannot connect: %s: %s", what, errmsg(db->conn));
 	metrics_db_error(MDB_CONNECT);
 	disconnect(db);
-	db->gap_ms = db->gap_ms == 0 ? RECONNECT_FIRST_MS :
-	    db->gap_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : db->gap_ms * 2;
+	if (db->gap_ms == 0)
+		db->gap_ms = RECONNECT_FIRST_MS;
+	else if ((db->gap_ms *= 2) > RECONNECT_MAX_MS)
+		db->gap_ms = RECONNECT_MAX_MS;
 	return ERR_DB_UNAVAILABLE;
 }
 
