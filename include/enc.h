@@ -1,6 +1,6 @@
 /*
- * enc.h - base64 in its two alphabets, over libsodium. Strict: no spaces,
- * no line breaks; decoders refuse anything else.
+ * enc.h - base64 in its two alphabets, with constant-time decoders.
+ * Strict: no spaces, no line breaks; decoders refuse anything else.
  */
 #ifndef WXAUTH_ENC_H
 #define WXAUTH_ENC_H
