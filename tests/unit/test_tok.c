@@ -1051,6 +1051,55 @@ test_claims(void **state)
 	tok_keys_free(ks);
 }
 
+/*
+ * test_claims_read_as_json: tok_open reads the claims tok_seal writes
+ * without json-c; whatever else a PASETO library may write must still be
+ * read as JSON reads it: a claim twice (the last wins, as in json-c),
+ * escapes, whitespace, UTF-8.
+ */
+static void
+test_claims_read_as_json(void **state)
+{
+	static const struct {
+		const char *from, *to;  /* text of the base payload replaced */
+		const char *sub, *iss, *oid;
+	} cases[] = {
+		{"}", ",\"sub\":\"0b5e3a5c-0000-4b8e-9a55-3c0a4a0b1c2d\"}",
+		    "0b5e3a5c-0000-4b8e-9a55-3c0a4a0b1c2d", ISS, OID},
+		{"\"iss\":\"" ISS "\"", "\"iss\":\"https:\\/\\/a.example\\u002f\"",
+		    SUB, "https://a.example/", OID},
+		{"{", "{ ", SUB, ISS, OID},
+		{",\"sid\"", " , \"sid\" ", SUB, ISS, OID},
+		{"\"oid\":\"" OID "\"", "\"oid\":\"\xc3\xa9t\xc3\xa9\"", SUB, ISS,
+		    "\xc3\xa9t\xc3\xa9"},
+		{"}", ",\"x\":1,\"x\":[],\"y\":{\"z\":null}}", SUB, ISS, OID},
+	};
+	struct tok_keys *ks = keys_of(key_a, NULL);
+	struct tok_claims got;
+	char base[4096], payload[4096], tok[TOK_MAX + 1024];
+	const char *at;
+	size_t i, k;
+
+	(void)state;
+	payload_with(base, sizeof base, NULL, NULL);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		at = strstr(base, cases[i].from);
+		assert_non_null(at);
+		k = (size_t)(at - base);
+		assert_true(snprintf(payload, sizeof payload, "%.*s%s%s", (int)k, base,
+		    cases[i].to, at + strlen(cases[i].from)) < (int)sizeof payload);
+		mint(tok, sizeof tok, ks, 0, payload);
+		if (tok_open(ks, tok, NULL, NOW, &got) != OK)
+			fail_msg("%s: not opened", payload);
+		assert_string_equal(got.sub, cases[i].sub);
+		assert_string_equal(got.iss, cases[i].iss);
+		assert_string_equal(got.oid, cases[i].oid);
+		assert_string_equal(got.sid, SID);
+		assert_int_equal(got.exp, T2022 + 7200);
+	}
+	tok_keys_free(ks);
+}
+
 /* Random strings and random mutations never crash and never open. */
 static void
 test_fuzzish(void **state)
@@ -1522,6 +1571,7 @@ main(void)
 		cmocka_unit_test(test_footers),
 		cmocka_unit_test(test_length_limit),
 		cmocka_unit_test(test_claims),
+		cmocka_unit_test(test_claims_read_as_json),
 		cmocka_unit_test(test_fuzzish),
 		cmocka_unit_test(test_keys_new),
 		cmocka_unit_test(test_keys_load_good),
