@@ -384,17 +384,19 @@ out:
 int
 http_header(struct req *r, const char *name, const char *value)
 {
-	int n;
+	size_t nl = strlen(name), vl = strlen(value), n = nl + vl + 4;
+	char *at = r->hdrs + r->hdrs_len;
 
 	if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL)
 		return -1;
-	n = snprintf(r->hdrs + r->hdrs_len, sizeof(r->hdrs) - r->hdrs_len,
-	    "%s: %s\r\n", name, value);
-	if (n < 0 || (size_t)n >= sizeof(r->hdrs) - r->hdrs_len) {
-		r->hdrs[r->hdrs_len] = '\0';
+	/* name ": " value CRLF, and the NUL. */
+	if (n >= sizeof(r->hdrs) - r->hdrs_len)
 		return -1;
-	}
-	r->hdrs_len += (size_t)n;
+	memcpy(at, name, nl);
+	memcpy(at + nl, ": ", 2);
+	memcpy(at + nl + 2, value, vl);
+	memcpy(at + nl + 2 + vl, "\r\n", 3);
+	r->hdrs_len += n;
 	return 0;
 }
 

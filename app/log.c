@@ -102,22 +102,20 @@ struct out {
 	size_t n;
 };
 
+/* put_mem: n bytes, as many as there is room for (the line ends in a
+ * newline). The lines of a request are on every request's path: no printf
+ * where a copy will do. */
 static void
-put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-put(struct out *o, const char *fmt, ...)
+put_mem(struct out *o, const char *s, size_t n)
 {
-	va_list ap;
-	int k;
+	size_t room = sizeof(o->b) - 2 - o->n;
 
-	if (o->n >= sizeof(o->b) - 1)
+	if (o->n >= sizeof(o->b) - 2)
 		return;
-	va_start(ap, fmt);
-	k = vsnprintf(o->b + o->n, sizeof(o->b) - o->n, fmt, ap);
-	va_end(ap);
-	if (k > 0)
-		o->n = o->n + (size_t)k < sizeof(o->b) ? o->n + (size_t)k : sizeof(o->b) - 1;
+	if (n > room)
+		n = room;
+	memcpy(o->b + o->n, s, n);
+	o->n += n;
 }
 
 /* put_char: one byte, when there is room (the line ends in a newline). */
@@ -126,6 +124,23 @@ put_char(struct out *o, char c)
 {
 	if (o->n < sizeof(o->b) - 2)
 		o->b[o->n++] = c;
+}
+
+/* put_num: a decimal integer. */
+static void
+put_num(struct out *o, long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do {
+		d[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0 && i > 1);
+	if (v < 0)
+		d[--i] = '-';
+	put_mem(o, d + i, sizeof(d) - i);
 }
 
 /* put_text: s as a logfmt value (quoted when it must be) or a JSON string;
@@ -154,10 +169,18 @@ put_text(struct out *o, const char *s)
 static void
 put_key(struct out *o, const char *key)
 {
-	if (json)
-		put(o, "%s\"%s\":", o->n > 1 ? "," : "", key);
-	else
-		put(o, "%s%s=", o->n > 0 ? " " : "", key);
+	if (json) {
+		if (o->n > 1)
+			put_char(o, ',');
+		put_char(o, '"');
+		put_mem(o, key, strlen(key));
+		put_mem(o, "\":", 2);
+	} else {
+		if (o->n > 0)
+			put_char(o, ' ');
+		put_mem(o, key, strlen(key));
+		put_char(o, '=');
+	}
 }
 
 /*
@@ -169,25 +192,41 @@ put_key(struct out *o, const char *key)
 static void
 emit(const char *level, const char *msg, const char *const *fields, int num)
 {
+	static char when[96];
+	static time_t when_sec;
 	struct out o;
 	struct timeval tv;
 	struct tm tm;
-	char when[96];
+	char stamp[sizeof(when) + 8];
+	size_t n;
+	int ms;
 
 	o.n = 0;
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (long)(tv.tv_usec / 1000));
+	/* The date and time to the second, formatted once a second. */
+	if (tv.tv_sec != when_sec || when[0] == '\0') {
+		gmtime_r(&tv.tv_sec, &tm);
+		snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		when_sec = tv.tv_sec;
+	}
+	ms = (int)(tv.tv_usec / 1000);
+	n = strlen(when);
+	memcpy(stamp, when, n);
+	stamp[n++] = (char)('0' + ms / 100);
+	stamp[n++] = (char)('0' + ms / 10 % 10);
+	stamp[n++] = (char)('0' + ms % 10);
+	stamp[n++] = 'Z';
+	stamp[n] = '\0';
 	if (json)
-		put(&o, "{");
+		put_char(&o, '{');
 	put_key(&o, "time");
-	put_text(&o, when);
+	put_text(&o, stamp);
 	put_key(&o, "level");
 	put_text(&o, level);
 	put_key(&o, "pid");
-	put(&o, "%ld", (long)my_pid());
+	put_num(&o, (long)my_pid());
 	if (rid[0] != '\0') {
 		put_key(&o, "request_id");
 		put_text(&o, rid);
@@ -198,12 +237,12 @@ emit(const char *level, const char *msg, const char *const *fields, int num)
 		put_key(&o, fields[0]);
 		if (num && json && fields[1][0] != '\0' && strspn(fields[1], "0123456789.") ==
 		    strlen(fields[1]))
-			put(&o, "%s", fields[1]);
+			put_mem(&o, fields[1], strlen(fields[1]));
 		else
 			put_text(&o, fields[1]);
 	}
 	if (json)
-		put(&o, "}");
+		put_char(&o, '}');
 	if (o.n > sizeof(o.b) - 2)
 		o.n = sizeof(o.b) - 2;
 	o.b[o.n++] = '\n';
@@ -299,8 +338,10 @@ log_request(const char *method, const char *route, int status, double ms,
 	const char *fields[] = {"method", method, "route", route, "status", st,
 	    "duration_ms", dur, "appid", appid && *appid ? appid : "-",
 	    "user", user && *user ? user : "-", NULL};
+	long c = ms > 0 && ms < 1e12 ? (long)(ms * 100 + 0.5) : 0;
 
 	snprintf(st, sizeof(st), "%d", status);
-	snprintf(dur, sizeof(dur), "%.2f", ms);
+	/* ms to two decimals, without printf's floating point. */
+	snprintf(dur, sizeof(dur), "%ld.%02ld", c / 100, c % 100);
 	emit("info", "request", fields, 1);
 }
