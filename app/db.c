@@ -94,6 +94,7 @@ struct db {
 	enum setup_kind kinds[SETUP_MAX];
 	int nsetup, setup_at;           /* statements sent, answered */
 	PGresult *revoked;              /* load_revoked's rows, until the merges come */
+	bool closing;                   /* the server said FATAL: lost at the next look */
 };
 
 static int64_t
@@ -171,8 +172,26 @@ disconnect(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->state = ST_DOWN;
+	db->closing = false;
 	PQclear(db->revoked);
 	db->revoked = NULL;
+}
+
+/*
+ * on_notice: an error the server sends while the connection is idle is its
+ * last word (FATAL: a backend terminated by an administrator, a shutdown).
+ * libpq hands it here as a notice and sees the close only at a later read;
+ * from here the connection counts as lost, so that nothing a worker learnt
+ * through it (its userinfo cache) is trusted one request longer.
+ */
+static void
+on_notice(void *arg, const PGresult *res)
+{
+	struct db *db = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (sev != NULL && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
+		db->closing = true;
 }
 
 /* give_up: a connection attempt failed; logged once, here. */
@@ -255,6 +274,51 @@ await_socket(struct db *db, short ev, int64_t ms)
 	return n > 0;
 }
 
+/* "from:into:unionid" is a merge; "-from:into" its undo. */
+static void
+merge_event(struct db *db, char *payload)
+{
+	char *into, *uni;
+	int undo = payload[0] == '-';
+
+	if (undo)
+		payload++;
+	if ((into = strchr(payload, ':')) == NULL)
+		return;
+	*into++ = '\0';
+	if ((uni = strchr(into, ':')) != NULL)
+		*uni++ = '\0';
+	db->o.on_event(db->o.arg, undo ? DB_EV_UNMERGE : DB_EV_MERGE, payload, into,
+	    uni != NULL ? uni : "");
+}
+
+/*
+ * notified: hand each notification libpq has read to on_event. Called by
+ * db_poll, and after every answer: our own notifications come with the
+ * COMMIT's (PostgreSQL sends them before ReadyForQuery), so a change is
+ * known here before the request that made it is answered.
+ */
+static void
+notified(struct db *db)
+{
+	PGnotify *n;
+	int mine;
+
+	if (db->o.on_event == NULL || db->conn == NULL)
+		return;
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		mine = n->be_pid == PQbackendPID(db->conn);
+		if (strcmp(n->relname, "wxauth_revoke") == 0)
+			db->o.on_event(db->o.arg, DB_EV_SESSION, n->extra, NULL, NULL);
+		else if (strcmp(n->relname, "wxauth_merge") == 0)
+			merge_event(db, n->extra);
+		else if (strcmp(n->relname, "wxauth_profile") == 0)
+			db->o.on_event(db->o.arg, DB_EV_PROFILE, n->extra,
+			    mine ? "mine" : NULL, NULL);
+		PQfreemem(n);
+	}
+}
+
 /*
  * answer: the answer to what was just sent, within statement_timeout and a
  * second: a server that does not answer by then (frozen, a stuck disk, a
@@ -287,6 +351,7 @@ answer(struct db *db, const char *name, PGresult **out)
 		last = res;
 	}
 	*out = last;
+	notified(db);
 	return OK;
 }
 
@@ -463,6 +528,8 @@ start_setup(struct db *db)
 	    0, NULL, NULL, NULL, NULL, 0)) == -1 ||
 	    send_setup(db, SK_PLAIN, PQsendQueryParams(db->conn, "LISTEN wxauth_merge",
 	    0, NULL, NULL, NULL, NULL, 0)) == -1 ||
+	    (db->o.profiles && send_setup(db, SK_PLAIN, PQsendQueryParams(db->conn,
+	    "LISTEN wxauth_profile", 0, NULL, NULL, NULL, NULL, 0)) == -1) ||
 	    send_load(db, C_LOAD_REVOKED, SK_REVOKED) == -1 ||
 	    send_load(db, C_LOAD_MERGES, SK_MERGES) == -1))
 		return give_up(db, "listen");
@@ -571,6 +638,8 @@ start(struct db *db)
 	db->conn = PQconnectStartParams(kw, val, 1);
 	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD)
 		return give_up(db, "start");
+	if (db->o.on_event != NULL)
+		PQsetNoticeReceiver(db->conn, on_notice, db);
 	db->state = ST_CONNECTING;
 	db->want = POLLOUT;
 	return OK;
@@ -671,40 +740,23 @@ db_free(struct db *db)
 	free(db);
 }
 
-/* "from:into:unionid" is a merge; "-from:into" its undo. */
-static void
-merge_event(struct db *db, char *payload)
-{
-	char *into, *uni;
-	int undo = payload[0] == '-';
-
-	if (undo)
-		payload++;
-	if ((into = strchr(payload, ':')) == NULL)
-		return;
-	*into++ = '\0';
-	if ((uni = strchr(into, ':')) != NULL)
-		*uni++ = '\0';
-	db->o.on_event(db->o.arg, undo ? DB_EV_UNMERGE : DB_EV_MERGE, payload, into,
-	    uni != NULL ? uni : "");
-}
-
 enum err
 db_poll(struct db *db)
 {
-	PGnotify *n;
-
-	if (db->state == ST_READY && PQconsumeInput(db->conn) == 0)
-		(void)lost(db, "poll", MDB_LOST);
+	if (db->state == ST_READY) {
+		/* libpq parses what it read in PQnotifies: a FATAL notice is
+		 * seen (on_notice) only after notified(). */
+		if (PQconsumeInput(db->conn) == 0) {
+			(void)lost(db, "poll", MDB_LOST);
+		} else {
+			notified(db);
+			if (db->closing)
+				(void)lost(db, "poll (the server ended the session)", MDB_LOST);
+		}
+	}
 	if (advance(db, 0) != OK)
 		return ERR_DB_UNAVAILABLE;
-	while ((n = PQnotifies(db->conn)) != NULL) {
-		if (strcmp(n->relname, "wxauth_revoke") == 0)
-			db->o.on_event(db->o.arg, DB_EV_SESSION, n->extra, NULL, NULL);
-		else if (strcmp(n->relname, "wxauth_merge") == 0)
-			merge_event(db, n->extra);
-		PQfreemem(n);
-	}
+	notified(db);
 	return OK;
 }
 

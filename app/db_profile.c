@@ -147,13 +147,16 @@ strcopy(const char *s)
 /* ---- profile ---- */
 
 enum err
-db_profile_get(struct db *db, const char *user_id, const char *types, char **answer)
+db_profile_get(struct db *db, const char *user_id, const char *types, char **answer,
+    bool *merged)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	enum err rc;
 
 	*answer = NULL;
+	if (merged != NULL)
+		*merged = false;
 	if ((rc = db_connect(db)) != OK)
 		return rc;
 	db_p_text(&p, user_id);
@@ -165,6 +168,8 @@ db_profile_get(struct db *db, const char *user_id, const char *types, char **ans
 		res = NULL;
 		if ((rc = run_row(db, P_USER_JSON_MERGED, &p, &res)) != OK)
 			goto out;
+		if (merged != NULL)
+			*merged = true;
 	}
 	if ((*answer = strcopy(PQgetvalue(res, 0, 0))) == NULL)
 		rc = ERR_INTERNAL;

@@ -93,6 +93,7 @@ struct slot {
 	counter merges[NMERGE];
 	counter db_errors[MDB__MAX];
 	counter admin_denied[MA__MAX];
+	counter userinfo_cache[2];              /* miss, hit */
 	counter db_hist[NBUCKETS + 1];          /* statement round trips */
 	counter db_sum_ns;
 } __attribute__((aligned(64)));
@@ -346,6 +347,15 @@ metrics_admin_denied(enum metrics_admin why)
 		add(&s->admin_denied[why], 1);
 }
 
+void
+metrics_userinfo_cache(bool hit)
+{
+	struct slot *s = mine();
+
+	if (s != NULL)
+		add(&s->userinfo_cache[hit ? 1 : 0], 1);
+}
+
 const char *
 metrics_admin_reason(enum metrics_admin why)
 {
@@ -461,6 +471,7 @@ struct sums {
 	uint64_t merges[NMERGE];
 	uint64_t db_errors[MDB__MAX];
 	uint64_t admin_denied[MA__MAX];
+	uint64_t userinfo_cache[2];
 	uint64_t db_hist[NBUCKETS + 1];
 	uint64_t db_sum_ns;
 };
@@ -494,6 +505,8 @@ sum(struct sums *t)
 			t->db_errors[k] += get(&s->db_errors[k]);
 		for (k = 0; k < MA__MAX; k++)
 			t->admin_denied[k] += get(&s->admin_denied[k]);
+		for (k = 0; k < 2; k++)
+			t->userinfo_cache[k] += get(&s->userinfo_cache[k]);
 		for (k = 0; k <= NBUCKETS; k++)
 			t->db_hist[k] += get(&s->db_hist[k]);
 		t->db_sum_ns += get(&s->db_sum_ns);
@@ -679,6 +692,12 @@ metrics_render(size_t *len)
 	for (k = 0; k < MA__MAX; k++)
 		put(&o, "wxauth_admin_denied_total{reason=\"%s\"} %llu\n", admin_reasons[k],
 		    (unsigned long long)t->admin_denied[k]);
+	family(&o, "wxauth_userinfo_cache_total", "counter",
+	    "GET /v1/userinfo answers, from the worker's cache (hit) or PostgreSQL (miss).");
+	put(&o, "wxauth_userinfo_cache_total{result=\"hit\"} %llu\n",
+	    (unsigned long long)t->userinfo_cache[1]);
+	put(&o, "wxauth_userinfo_cache_total{result=\"miss\"} %llu\n",
+	    (unsigned long long)t->userinfo_cache[0]);
 	family(&o, "wxauth_workers_alive", "gauge",
 	    "Worker processes running (under spawn-fcgi: this one).");
 	put(&o, "wxauth_workers_alive %d\n", atomic_load(&m->alive));

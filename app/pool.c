@@ -26,6 +26,7 @@
 
 #include "conf.h"
 #include "handover.h"
+#include "pcache.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -548,6 +549,8 @@ pool_serve(const char *path)
 		log_warnx("pool: /metrics will count each worker on its own");
 	if (handover_init() == -1)
 		log_warnx("pool: a worker started while the database is down will refuse tokens");
+	if (pcache_shared_init() == -1)
+		log_warnx("pool: /v1/userinfo will read the database every time");
 	/* Signals wait in the mask until sigtimedwait takes them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

@@ -20,6 +20,8 @@
 #include "box.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
+#include "pcache.h"
 #include "profile.h"
 #include "wx.h"
 #include "wxdata.h"
@@ -110,14 +112,33 @@ app_types(const struct conf *c)
 static enum err
 respond_profile(struct svc *s, struct req *r, const char *user_id)
 {
-	const char *types = app_types(s->conf);
+	const char *types = app_types(s->conf), *hit;
+	int64_t now = (int64_t)time(NULL);
 	char *answer = NULL;
+	bool merged = false;
+	uint32_t gen;
+	size_t len;
 	enum err rc;
 
 	if (types == NULL)
 		return ERR_INTERNAL;
-	if ((rc = live(db_profile_get(s->db, user_id, types, &answer))) == OK)
-		http_send_json_text(r, 200, answer, strlen(answer));
+	/* From the cache only while connected: a change made while this
+	 * worker had no connection was never notified to it (pcache.h). */
+	if (db_ready(s->db) && (hit = pcache_get(s->pc, user_id, now, &len)) != NULL) {
+		metrics_userinfo_cache(true);
+		http_send_json_text(r, 200, hit, len);
+		return OK;
+	}
+	gen = pcache_gen(user_id);
+	if ((rc = live(db_profile_get(s->db, user_id, types, &answer, &merged))) == OK) {
+		len = strlen(answer);
+		metrics_userinfo_cache(false);
+		/* Another user's answer (user_id was merged away) would not be
+		 * dropped when that user changes: not kept. */
+		if (!merged)
+			pcache_put(s->pc, user_id, gen, answer, len, now);
+		http_send_json_text(r, 200, answer, len);
+	}
 	free(answer);
 	return rc;
 }

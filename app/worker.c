@@ -25,6 +25,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "pcache.h"
 #include "revoke.h"
 #include "route.h"
 #include "worker.h"
@@ -63,7 +64,13 @@ on_event(void *arg, enum db_event ev, const char *a, const char *b, const char *
 	switch (ev) {
 	case DB_EV_RELOAD:
 		revoke_clear(w->s.rev);
+		/* A new connection: changes made while there was none were
+		 * never notified. */
+		pcache_clear(w->s.pc);
 		w->load_fits = true;
+		return;
+	case DB_EV_PROFILE:
+		pcache_changed(w->s.pc, a, b != NULL);
 		return;
 	case DB_EV_SESSION:
 		if (revoke_add_session(w->s.rev, a, until) == -1)
@@ -121,6 +128,8 @@ worker_init(struct worker *w, const struct conf *c, int slot, enum svc_role role
 	o.conninfo = c->database;
 	o.on_event = on_event;
 	o.arg = w;
+	/* Only the main pool answers /v1/userinfo. */
+	o.profiles = role == SVC_MAIN;
 	o.reload_window = c->access_ttl;
 	o.lock_wait_ms = worker_lock_wait(c);
 	o.connect_timeout_ms = c->db_connect_timeout_ms;
@@ -139,6 +148,9 @@ worker_init(struct worker *w, const struct conf *c, int slot, enum svc_role role
 		log_warnx("worker: out of memory");
 		goto fail;
 	}
+	/* NULL without serve's shared memory: nothing is cached (pcache.h). */
+	if (role == SVC_MAIN)
+		w->s.pc = pcache_new();
 	return 0;
 fail:
 	worker_cleanup(w);
@@ -148,6 +160,7 @@ fail:
 void
 worker_cleanup(struct worker *w)
 {
+	pcache_free(w->s.pc);
 	wxtoken_free(w->s.wxtok);
 	wx_free(w->s.wx);
 	db_free(w->s.db);

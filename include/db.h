@@ -27,7 +27,9 @@ enum db_event {
 	DB_EV_SESSION,  /* session a ended */
 	DB_EV_MERGE,    /* user a merged into user b, whose unionid is c */
 	DB_EV_UNMERGE,  /* that merge of a was undone */
-	DB_EV_LOADED    /* the reload is complete: the view is whole again */
+	DB_EV_LOADED,   /* the reload is complete: the view is whole again */
+	DB_EV_PROFILE   /* user a's profile or accounts changed; b non-NULL when
+	                 * this connection made the change */
 };
 
 /* Called for each notification, and for each row when (re)loading. */
@@ -37,6 +39,7 @@ typedef void (*db_event_fn)(void *arg, enum db_event ev, const char *a,
 struct db_opts {
 	const char *conninfo;
 	db_event_fn on_event;           /* NULL for command-line tools: no LISTEN */
+	bool profiles;                  /* LISTEN wxauth_profile too (DB_EV_PROFILE) */
 	void *arg;
 	long reload_window;             /* seconds to reload after a (re)connect: access TTL */
 	long lock_wait_ms;              /* lock_timeout (at most the statement timeout) */
@@ -293,9 +296,11 @@ enum err db_unmerge(struct db *db, long long id, char *why, size_t whylen) WARN_
  * "accounts": [{appid, openid, unionid, first_login, last_login, type}]},
  * where type is the value of appid in types (a JSON object, appid ->
  * type), null when it has none. ERR_NOT_FOUND when there is no such user.
+ * *merged (may be NULL) is set when user_id was merged away: the answer is
+ * another user's.
  */
 enum err db_profile_get(struct db *db, const char *user_id, const char *types,
-    char **answer) WARN_UNUSED;
+    char **answer, bool *merged) WARN_UNUSED;
 
 /*
  * db_profile_set: set nickname and/or avatar_url (NULL leaves a field) of

@@ -51,6 +51,8 @@ enum metrics_admin {
 
 /* metrics_admin_denied: one refused admin request. */
 void metrics_admin_denied(enum metrics_admin why);
+/* metrics_userinfo_cache: a profile answered from the cache (hit) or not. */
+void metrics_userinfo_cache(bool hit);
 /* metrics_admin_reason: "no_key", "wrong_key", "disabled". */
 const char *metrics_admin_reason(enum metrics_admin why);
 

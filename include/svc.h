@@ -25,6 +25,7 @@ struct db;
 struct wx;
 struct revoke;
 struct wxtoken;
+struct pcache;
 
 /* Which pool a worker serves in: the main pool answers every route; the
  * gate pool (gate_listen) only RF_GATE routes, which never wait on WeChat
@@ -40,6 +41,7 @@ struct svc {
 	struct wx *wx;
 	struct revoke *rev;
 	struct wxtoken *wxtok;          /* the apps' access tokens (wxtoken.h) */
+	struct pcache *pc;              /* userinfo answers (pcache.h); may be NULL */
 	enum svc_role role;
 	/* Fail closed: true only once the revocation view is whole (loaded
 	 * since a connect, or handed over by serve); until then tokens get 503. */

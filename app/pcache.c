@@ -1,0 +1,148 @@
+/*
+ * pcache.c - the userinfo cache of pcache.h: a direct-mapped table of
+ * SLOTS answers per worker, and BUCKETS generation numbers shared by the
+ * pool (one anonymous shared mapping, written with atomic increments).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "pcache.h"
+
+#define SLOTS 512
+#define BUCKETS 4096
+
+struct slot {
+	char user[UUID_STR];    /* "" when free */
+	uint32_t gen;
+	int64_t at;
+	size_t len;
+	char *text;
+};
+
+struct pcache {
+	struct slot s[SLOTS];
+};
+
+static uint32_t *gens;          /* BUCKETS of them, shared; NULL: no cache */
+
+int
+pcache_shared_init(void)
+{
+	void *p = mmap(NULL, BUCKETS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		log_warn("pcache: cannot map shared memory");
+		return -1;
+	}
+	gens = p;
+	return 0;
+}
+
+/* hash: FNV-1a of the id (ids are uuids: any bits will do). */
+static uint32_t
+hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+struct pcache *
+pcache_new(void)
+{
+	if (gens == NULL)
+		return NULL;
+	return calloc(1, sizeof(struct pcache));
+}
+
+static void
+drop(struct slot *sl)
+{
+	free(sl->text);
+	memset(sl, 0, sizeof(*sl));
+}
+
+void
+pcache_clear(struct pcache *pc)
+{
+	size_t i;
+
+	if (pc == NULL)
+		return;
+	for (i = 0; i < SLOTS; i++)
+		drop(&pc->s[i]);
+}
+
+void
+pcache_free(struct pcache *pc)
+{
+	pcache_clear(pc);
+	free(pc);
+}
+
+uint32_t
+pcache_gen(const char *user_id)
+{
+	if (gens == NULL)
+		return 0;
+	return __atomic_load_n(&gens[hash(user_id) % BUCKETS], __ATOMIC_ACQUIRE);
+}
+
+const char *
+pcache_get(struct pcache *pc, const char *user_id, int64_t now, size_t *len)
+{
+	struct slot *sl;
+
+	if (pc == NULL)
+		return NULL;
+	sl = &pc->s[hash(user_id) % SLOTS];
+	if (sl->text == NULL || strcmp(sl->user, user_id) != 0)
+		return NULL;
+	if (sl->gen != pcache_gen(user_id) || now - sl->at >= PCACHE_TTL || now < sl->at) {
+		drop(sl);
+		return NULL;
+	}
+	*len = sl->len;
+	return sl->text;
+}
+
+void
+pcache_put(struct pcache *pc, const char *user_id, uint32_t gen,
+    const char *text, size_t len, int64_t now)
+{
+	struct slot *sl;
+	char *copy;
+
+	if (pc == NULL || len > PCACHE_MAX_TEXT || strlen(user_id) >= UUID_STR)
+		return;
+	if ((copy = malloc(len + 1)) == NULL)
+		return;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	sl = &pc->s[hash(user_id) % SLOTS];
+	drop(sl);
+	memcpy(sl->user, user_id, strlen(user_id) + 1);
+	sl->gen = gen;
+	sl->at = now;
+	sl->len = len;
+	sl->text = copy;
+}
+
+void
+pcache_changed(struct pcache *pc, const char *user_id, int mine)
+{
+	struct slot *sl;
+
+	if (pc == NULL)
+		return;
+	if (mine)
+		__atomic_add_fetch(&gens[hash(user_id) % BUCKETS], 1, __ATOMIC_RELEASE);
+	sl = &pc->s[hash(user_id) % SLOTS];
+	if (sl->text != NULL && strcmp(sl->user, user_id) == 0)
+		drop(sl);
+}
