@@ -95,6 +95,7 @@ struct db {
 	int nsetup, setup_at;           /* statements sent, answered */
 	PGresult *revoked;              /* load_revoked's rows, until the merges come */
 	bool closing;                   /* the server said FATAL: lost at the next look */
+	unsigned long connects;         /* connections made ready so far */
 };
 
 static int64_t
@@ -587,6 +588,7 @@ setup_step(struct db *db)
 				return give_up(db, "pipeline mode");
 			db->state = ST_READY;
 			db->gap_ms = 0;
+			db->connects++;
 			log_info("db: connected");
 			return OK;
 		}
@@ -740,8 +742,8 @@ db_free(struct db *db)
 	free(db);
 }
 
-enum err
-db_poll(struct db *db)
+void
+db_drain(struct db *db)
 {
 	if (db->state == ST_READY) {
 		/* libpq parses what it read in PQnotifies: a FATAL notice is
@@ -754,6 +756,12 @@ db_poll(struct db *db)
 				(void)lost(db, "poll (the server ended the session)", MDB_LOST);
 		}
 	}
+}
+
+enum err
+db_poll(struct db *db)
+{
+	db_drain(db);
 	if (advance(db, 0) != OK)
 		return ERR_DB_UNAVAILABLE;
 	notified(db);
@@ -764,6 +772,13 @@ bool
 db_ready(const struct db *db)
 {
 	return db->state == ST_READY;
+}
+
+int
+db_socket(const struct db *db, unsigned long *which)
+{
+	*which = db->connects;
+	return db->state == ST_READY ? PQsocket(db->conn) : -1;
 }
 
 enum err

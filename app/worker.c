@@ -32,6 +32,10 @@
 #include "wx.h"
 #include "wxtoken.h"
 
+/* LISTEN_TAG: the listening socket's mark in the epoll set (the database
+ * socket's is its descriptor). */
+#define LISTEN_TAG -2
+
 volatile sig_atomic_t worker_stop;
 static volatile sig_atomic_t reopen_log;
 
@@ -171,8 +175,14 @@ worker_cleanup(struct worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/*
+ * serve_one: one request. unread: the database socket may have something
+ * (a notification) to read, or there is no connection to advance: db_poll
+ * runs; otherwise the epoll that found the request has just seen the
+ * socket quiet, and the system call is saved.
+ */
 static void
-serve_one(struct worker *w, FCGX_Request *f)
+serve_one(struct worker *w, FCGX_Request *f, bool unread)
 {
 	struct req r;
 	struct tok_claims who;
@@ -184,7 +194,8 @@ serve_one(struct worker *w, FCGX_Request *f)
 	log_set_rid(r.id);
 	/* Drain revocations and merges before answering anything; this never
 	 * waits, whatever the database does. */
-	(void)db_poll(w->s.db);
+	if (unread || !db_ready(w->s.db))
+		(void)db_poll(w->s.db);
 	if ((w->served & 1023) == 0)
 		revoke_prune(w->s.rev, (int64_t)time(NULL));
 	memset(&who, 0, sizeof(who));
@@ -281,23 +292,64 @@ signals(sigset_t *open)
  * connection instead of all of them.
  */
 static int
-wait_next(int ep, const FCGX_Request *f, const sigset_t *open)
+wait_next(int ep, const FCGX_Request *f, const sigset_t *open, bool *db_in)
 {
-	struct epoll_event ev;
+	struct epoll_event ev[2];
 	struct pollfd pfd;
-	int n;
+	int n, i, conn = 0;
 
 	/* ipcFd is libfcgi's own field: read, never written. */
 	if (f->ipcFd >= 0) {
 		pfd.fd = f->ipcFd;
 		pfd.events = POLLIN;
+		*db_in = true;          /* not watched here: always look */
 		n = ppoll(&pfd, 1, NULL, open);
-	} else {
-		n = epoll_pwait(ep, &ev, 1, -1, open);
+		if (n > 0)
+			return 1;
+		return n == 0 || errno == EINTR ? 0 : -1;
 	}
-	if (n > 0)
-		return 1;
-	return n == 0 || errno == EINTR ? 0 : -1;
+	*db_in = false;
+	n = epoll_pwait(ep, ev, 2, -1, open);
+	if (n < 0)
+		return errno == EINTR ? 0 : -1;
+	for (i = 0; i < n; i++) {
+		if (ev[i].data.fd == LISTEN_TAG)
+			conn = 1;
+		else
+			*db_in = true;
+	}
+	return conn;
+}
+
+/*
+ * watch_db: the database socket in the epoll set, so that wait_next says
+ * when it has something to read (and an idle worker drains notifications
+ * as they come). A new connection has a new socket; a closed one left the
+ * set by itself.
+ */
+static void
+watch_db(struct worker *w, int ep)
+{
+	struct epoll_event ev;
+	unsigned long which;
+	int fd = db_socket(w->s.db, &which);
+
+	if (fd == w->watched && (fd < 0 || which == w->watched_conn))
+		return;
+	/* The old socket is closed (and so out of the set) unless it is
+	 * still this connection's. */
+	if (w->watched >= 0 && which == w->watched_conn)
+		(void)epoll_ctl(ep, EPOLL_CTL_DEL, w->watched, NULL);
+	w->watched = -1;
+	if (fd < 0)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
+		w->watched = fd;
+		w->watched_conn = which;
+	}
 }
 
 /* listen_setup: the listening socket made non-blocking and watched. Not a
@@ -318,6 +370,7 @@ listen_setup(int fd)
 	    (ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return -1;
 	memset(&ev, 0, sizeof(ev));
+	ev.data.fd = LISTEN_TAG;
 	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		ev.events = EPOLLIN;    /* kernels before 4.5 */
@@ -357,6 +410,7 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 	struct worker w;
 	FCGX_Request f;
 	sigset_t open;
+	bool db_in;
 	int ep = -1, n, status = 1;
 
 	signals(&open);
@@ -376,6 +430,7 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 		close(ep);
 		return 1;
 	}
+	w.watched = -1;
 	first_view(&w);
 	/* Tell serve this worker takes requests now (a reload waits for it). */
 	if (ready_fd != -1) {
@@ -394,19 +449,24 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 			log_info("worker: %lu requests served (max_requests): recycling", w.served);
 			break;
 		}
-		if ((n = wait_next(ep, &f, &open)) == -1) {
+		watch_db(&w, ep);
+		if ((n = wait_next(ep, &f, &open, &db_in)) == -1) {
 			log_warn("worker: waiting for a request");
 			goto out;
 		}
-		if (n == 0)
+		if (n == 0) {
+			/* Only the database spoke: drain it now. */
+			if (db_in)
+				db_drain(w.s.db);
 			continue;
+		}
 		if (FCGX_Accept_r(&f) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				continue;
 			log_warn("worker: accept failed");
 			goto out;
 		}
-		serve_one(&w, &f);
+		serve_one(&w, &f, db_in);
 		FCGX_Finish_r(&f);
 		w.served++;
 		prune_now(&w);

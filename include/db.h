@@ -62,12 +62,22 @@ void db_free(struct db *db);
  * request. Returns OK when connected. */
 enum err db_poll(struct db *db);
 
+/* db_drain: what db_poll does to a working connection (read, hand over
+ * notifications, notice that it is lost), without ever starting a new one:
+ * for an idle worker whose socket spoke (an attempt started then would sit
+ * undriven until the next request, and hold up a server's shutdown). */
+void db_drain(struct db *db);
+
 /* db_connect: connect if needed (prepare, LISTEN, reload), waiting at most
  * connect_timeout_ms. Returns OK or ERR_DB_UNAVAILABLE. */
 enum err db_connect(struct db *db) WARN_UNUSED;
 
 /* db_ready: connected, with the setup (and a worker's reload) done. */
 bool db_ready(const struct db *db);
+/* db_socket: the connection's socket while db_ready, else -1, and which
+ * connection it is (*which counts them: a new one may reuse the number):
+ * a worker watches it to know when db_poll has something to read. */
+int db_socket(const struct db *db, unsigned long *which);
 
 /* db_ping: a round trip (for /readyz). */
 enum err db_ping(struct db *db) WARN_UNUSED;

@@ -23,6 +23,8 @@ struct worker {
 	bool must_exit;                 /* leave after this request (view broken) */
 	unsigned long served;
 	time_t pruned_at;               /* the last prune batch (prune_interval) */
+	int watched;                    /* the database socket in the epoll set, or -1 */
+	unsigned long watched_conn;     /* of which connection (db_socket) */
 };
 
 /*
