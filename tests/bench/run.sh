@@ -10,7 +10,12 @@
 #   (d) login      POST /v1/login, a new code per request, against a static
 #                  jscode2session served by the same nginx (never the
 #                  bottleneck)
-#   (e) userinfo   GET /v1/userinfo with a valid token ("n/a" without it)
+#   (e) userinfo   GET /v1/userinfo with a valid token ("n/a" without it):
+#                  one person's profile again and again, as a client that
+#                  reads it on every screen does (the workers' cache)
+#   (f) userinfo_many  the same with the tokens of 2,000 people in turn
+#                  (logged in first): most reads miss the cache and go to
+#                  PostgreSQL
 #
 # then a table (requests/s, p50, p99, errors, ratio to (b)), the CPU time a
 # request costs wxauth, PostgreSQL, nginx and hello (from /proc: what bounds
@@ -22,7 +27,7 @@
 # an account and a live session each, one user in 50 with a merged user
 # behind it (INSERT ... SELECT from generate_series, 100,000 rows a
 # statement, then ANALYZE); then the preload grows to each further size and
-# login and userinfo run again, and a second table compares them.
+# login and userinfo_many run again, and a second table compares them.
 #
 # Environment: WXAUTH_BENCH_DURATION (10s), WXAUTH_BENCH_CONNECTIONS (32),
 # WXAUTH_BENCH_THREADS (1), WXAUTH_WORKERS (4), WXAUTH_BENCH_KEEP_CONN
@@ -184,6 +189,24 @@ TOKEN=$(curl -s "$URL/v1/login" -H 'Content-Type: application/json' \
 	die "the login for a token failed (see $DIR/wxauth.log)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/bench/hello")" = 200 ] || die "the hello responder does not answer"
 userinfo=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/v1/userinfo")
+# Tokens of MANY people, for the row that reads a different profile each
+# time (each worker's cache holds 512: most of these reads miss it).
+MANY=2000
+TOKENS=$SCRATCH/tokens
+"$PY" - "$URL" "$MANY" "$TOKENS" <<'EOF' || die "the logins for the tokens failed"
+import concurrent.futures, json, os, sys, urllib.request
+url, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+tag = os.urandom(4).hex()
+def login(i):
+    body = json.dumps({"appid": "wx1111111111111111", "code": "bench.many.%s.%d" % (tag, i)})
+    rq = urllib.request.Request(url + "/v1/login", body.encode(),
+                                {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(rq, timeout=30))["access_token"]
+with concurrent.futures.ThreadPoolExecutor(16) as ex:
+    tokens = list(ex.map(login, range(n)))
+with open(out, "w") as f:
+    f.write("\n".join(tokens) + "\n")
+EOF
 
 # The environment's PostgreSQL (env.sh writes where it is).
 . "$DIR/env.sh"
@@ -250,6 +273,12 @@ cpu() {
 		"nginx=$(ticks $(family "$(cat "$DIR/nginx/nginx.pid")"))" \
 		"hello=$(ticks $(tr -c '0-9\n' ' ' <"$HELLO_PIDS"))"
 }
+# cache: the userinfo answers the workers' caches gave and did not give so
+# far (wxauth_userinfo_cache_total), as "hit=N miss=N".
+cache() {
+	curl -s "$URL/metrics" | awk -F'[" ]' '/^wxauth_userinfo_cache_total/ { v[$2] = $NF }
+	    END { printf "hit=%d miss=%d\n", v["hit"], v["miss"] }'
+}
 # row NAME MODE PATH: one wrk run; its BENCH line goes to RESULTS.
 row() {
 	case " $ROWS " in
@@ -258,14 +287,18 @@ row() {
 	esac
 	echo "bench: $1: wrk $WRK_ARGS $URL$3 ($2)"
 	before=$(cpu)
+	cache0=$(cache)
+	arg=$TOKEN
+	[ "$2" != many ] || arg=$TOKENS
 	# shellcheck disable=SC2086
-	wrk $WRK_ARGS -s tests/bench/wrk.lua "$URL$3" -- "$2" "$TOKEN" >"$SCRATCH/$1.wrk" 2>&1
+	wrk $WRK_ARGS -s tests/bench/wrk.lua "$URL$3" -- "$2" "$arg" >"$SCRATCH/$1.wrk" 2>&1
 	line=$(grep '^BENCH ' "$SCRATCH/$1.wrk")
 	if [ -z "$line" ]; then
 		cat "$SCRATCH/$1.wrk"
 		line="BENCH failed"
 	else
 		line="$line $(echo "$before" | sed 's/\([a-z]*\)=/cpu0_\1=/g') $(cpu)"
+		line="$line $(echo "$cache0" | sed 's/\([a-z]*\)=/cache0_\1=/g') $(cache)"
 	fi
 	echo "$1 $line" >>"$RESULTS"
 	sleep 1
@@ -283,6 +316,7 @@ while [ "$round" -lt "$ROUNDS" ]; do
 	row login login /v1/login
 	if [ "$userinfo" = 200 ]; then
 		row userinfo auth /v1/userinfo
+		row userinfo_many many /v1/userinfo
 	elif [ "$round" = 1 ]; then
 		echo "userinfo n/a" >>"$RESULTS"
 	fi
@@ -296,13 +330,16 @@ for n in "$@"; do
 	while [ "$round" -lt "$ROUNDS" ]; do
 		round=$((round + 1))
 		row "login@$n" login /v1/login
-		[ "$userinfo" != 200 ] || row "userinfo@$n" auth /v1/userinfo
+		[ "$userinfo" != 200 ] || row "userinfo_many@$n" many /v1/userinfo
 	done
 done
 
-# Resident memory of each worker, after the run.
+# Resident memory of each worker, after the run, and how much of it is
+# memory shared by the whole pool (the metrics table a /metrics scrape
+# reads, the handover copy, the userinfo generations): "KB SHARED_KB".
 rss() {
-	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null
+	awk '/^VmRSS:/ { r = $2 } /^RssShmem:/ { s = $2 } END { print r, s + 0 }' \
+	    "/proc/$1/status" 2>/dev/null
 }
 MEM=$SCRATCH/mem
 : >"$MEM"
@@ -336,7 +373,8 @@ for line in open(sys.argv[1]):
         rows[name] = f
 labels = [("nginx", "(a) nginx return 200"), ("hello", "(b) libfcgi hello"),
           ("session", "(c) GET /v1/session"), ("login", "(d) POST /v1/login"),
-          ("userinfo", "(e) GET /v1/userinfo")]
+          ("userinfo", "(e) GET /v1/userinfo"),
+          ("userinfo_many", "(f) GET /v1/userinfo, 2,000 people in turn")]
 # The targets of issue 10: a ratio to (b) and a p99, per row.
 targets = {"session": (0.9, 5), "login": (0.15, 30), "userinfo": (0.6, 10)}
 base = float(rows["hello"]["rps"]) if rows.get("hello") else None
@@ -396,7 +434,7 @@ if sizes:
     print("| row | %s users | %s | ratio | target |" % (
         "{:,}".format(int(first)), " | ".join("%s users" % "{:,}".format(n) for n in sizes)))
     print("|---|---:|" + "---:|" * len(sizes) + "---:|---|")
-    for key in ("login", "userinfo"):
+    for key in ("login", "userinfo_many"):
         f0 = rows.get(key)
         fs = [rows.get("%s@%d" % (key, n)) for n in sizes]
         if not f0 or not all(fs):
@@ -408,12 +446,23 @@ if sizes:
         print("| %s | %.0f | %s | %.2f | %s: >= 0.85 |" % (
             key, float(f0["rps"]), " | ".join("%.0f" % float(f["rps"]) for f in fs), r, mark(ok)))
     print()
-mem = [l.split() for l in open(sys.argv[2]) if len(l.split()) == 3]
+# The workers' userinfo cache: what share of each row's reads it answered.
+for key in sorted(k for k in rows if k.startswith("userinfo")):
+    f = rows.get(key)
+    if f and "cache0_hit" in f:
+        hit = int(f["hit"]) - int(f["cache0_hit"])
+        miss = int(f["miss"]) - int(f["cache0_miss"])
+        if hit + miss:
+            print("%s: %d of %d answers from the workers' cache (%.0f %%), %d from PostgreSQL" % (
+                key, hit, hit + miss, 100.0 * hit / (hit + miss), miss))
+print()
+mem = [l.split() for l in open(sys.argv[2]) if len(l.split()) == 4]
 for kind in ("wxauth", "hello"):
-    kb = [int(m[2]) for m in mem if m[0] == kind]
+    kb = [(int(m[2]), int(m[3])) for m in mem if m[0] == kind]
     if kb:
-        print("%s workers, resident memory after the run: %s (MiB)" % (
-            kind, ", ".join("%.1f" % (k / 1024) for k in kb)))
+        print("%s workers, resident memory after the run: %s (MiB; in brackets the part"
+              " shared by the whole pool)" % (
+            kind, ", ".join("%.1f (%.1f)" % (k / 1024, sh / 1024) for k, sh in kb)))
 print()
 print("targets:")
 print("  %-4s no errors (%d)" % (mark(all_errors == 0), all_errors))

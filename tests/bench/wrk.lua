@@ -4,7 +4,8 @@
 --   wrk ... -s tests/bench/wrk.lua URL -- MODE [TOKEN]
 --
 -- MODE get: GET the URL's path; auth: the same with "Authorization: Bearer
--- TOKEN"; login: POST /v1/login with a new code on every request (a code
+-- TOKEN"; many: the same with the tokens of the file TOKEN (one a line) in
+-- turn; login: POST /v1/login with a new code on every request (a code
 -- sent twice would be answered from the idempotency cache, not by WeChat).
 --
 -- done() prints
@@ -12,7 +13,7 @@
 -- where non2xx counts answers with a status above 399 (nothing here
 -- answers 1xx or 3xx) and socket the connect, read, write and timeout errors.
 
-local mode, token = "get", nil
+local mode, token, tokens = "get", nil, nil
 local counter, prefix = 0, ""
 local nthreads = 0
 
@@ -30,6 +31,13 @@ function init(args)
 	prefix = string.format("bench.t%d.%x.%x", tid or 0, os.time(), math.random(0, 0x7fffffff))
 	if mode == "auth" then
 		wrk.headers["Authorization"] = "Bearer " .. token
+	elseif mode == "many" then
+		tokens = {}
+		for line in io.lines(token) do
+			tokens[#tokens + 1] = "Bearer " .. line
+		end
+		-- Each thread starts somewhere else in the list.
+		counter = math.random(0, #tokens - 1)
 	elseif mode == "login" then
 		wrk.method = "POST"
 		wrk.path = "/v1/login"
@@ -38,6 +46,11 @@ function init(args)
 end
 
 function request()
+	if mode == "many" then
+		counter = counter + 1
+		wrk.headers["Authorization"] = tokens[counter % #tokens + 1]
+		return wrk.format()
+	end
 	if mode ~= "login" then
 		return wrk.request()
 	end
