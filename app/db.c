@@ -95,7 +95,7 @@ struct db {
 	int nsetup, setup_at;           /* statements sent, answered */
 	PGresult *revoked;              /* load_revoked's rows, until the merges come */
 	bool closing;                   /* the server said FATAL: lost at the next look */
-	unsigned long connects;         /* connections made ready so far */
+	unsigned long attempts;         /* connection attempts started so far */
 };
 
 static int64_t
@@ -588,7 +588,6 @@ setup_step(struct db *db)
 				return give_up(db, "pipeline mode");
 			db->state = ST_READY;
 			db->gap_ms = 0;
-			db->connects++;
 			log_info("db: connected");
 			return OK;
 		}
@@ -637,6 +636,7 @@ start(struct db *db)
 	 * operator's own conninfo comes after it and wins. */
 	snprintf(secs, sizeof(secs), "%ld", (db->o.connect_timeout_ms + 999) / 1000);
 	val[0] = secs;
+	db->attempts++;
 	db->conn = PQconnectStartParams(kw, val, 1);
 	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD)
 		return give_up(db, "start");
@@ -742,8 +742,10 @@ db_free(struct db *db)
 	free(db);
 }
 
-void
-db_drain(struct db *db)
+/* drain: read what a working connection has, hand its notifications
+ * over, and notice when it is lost (db_poll's first half). */
+static void
+drain(struct db *db)
 {
 	if (db->state == ST_READY) {
 		/* libpq parses what it read in PQnotifies: a FATAL notice is
@@ -761,7 +763,7 @@ db_drain(struct db *db)
 enum err
 db_poll(struct db *db)
 {
-	db_drain(db);
+	drain(db);
 	if (advance(db, 0) != OK)
 		return ERR_DB_UNAVAILABLE;
 	notified(db);
@@ -775,10 +777,33 @@ db_ready(const struct db *db)
 }
 
 int
-db_socket(const struct db *db, unsigned long *which)
+db_wants(const struct db *db, short *events, int64_t *wait_ms, unsigned long *which)
 {
-	*which = db->connects;
-	return db->state == ST_READY ? PQsocket(db->conn) : -1;
+	int64_t left;
+
+	*which = db->attempts;
+	*events = 0;
+	*wait_ms = -1;
+	switch (db->state) {
+	case ST_READY:
+		*events = POLLIN;
+		return PQsocket(db->conn);
+	case ST_CONNECTING:
+	case ST_SETUP:
+		*events = db->want;
+		left = db->attempt_ms + db->o.connect_timeout_ms - mono_ms();
+		*wait_ms = left > 0 ? left : 0;
+		return PQsocket(db->conn);
+	case ST_DOWN:
+		/* A worker (it listens) tries again when the gap is over;
+		 * a tool connects when it needs to. */
+		if (db->o.on_event != NULL) {
+			left = db->attempt_ms + db->gap_ms - mono_ms();
+			*wait_ms = left > 0 ? left : 0;
+		}
+		return -1;
+	}
+	return -1;
 }
 
 enum err

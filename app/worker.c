@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -292,7 +293,8 @@ signals(sigset_t *open)
  * connection instead of all of them.
  */
 static int
-wait_next(int ep, const FCGX_Request *f, const sigset_t *open, bool *db_in)
+wait_next(int ep, const FCGX_Request *f, const sigset_t *open, int timeout,
+    bool *db_in)
 {
 	struct epoll_event ev[2];
 	struct pollfd pfd;
@@ -309,9 +311,12 @@ wait_next(int ep, const FCGX_Request *f, const sigset_t *open, bool *db_in)
 		return n == 0 || errno == EINTR ? 0 : -1;
 	}
 	*db_in = false;
-	n = epoll_pwait(ep, ev, 2, -1, open);
+	n = epoll_pwait(ep, ev, 2, timeout, open);
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;
+	/* Timed out: the database's deadline or back-off is due. */
+	if (n == 0)
+		*db_in = true;
 	for (i = 0; i < n; i++) {
 		if (ev[i].data.fd == LISTEN_TAG)
 			conn = 1;
@@ -321,35 +326,47 @@ wait_next(int ep, const FCGX_Request *f, const sigset_t *open, bool *db_in)
 	return conn;
 }
 
+/* CONNECTING_MS: how often an idle worker looks at a connection attempt
+ * at least (libpq may move a multi-host attempt to a new socket). */
+#define CONNECTING_MS 50
+
 /*
- * watch_db: the database socket in the epoll set, so that wait_next says
- * when it has something to read (and an idle worker drains notifications
- * as they come). A new connection has a new socket; a closed one left the
- * set by itself.
+ * watch_db: put the database socket in the epoll set for what the
+ * connection waits for (db_wants), and return how long wait_next may wait:
+ * a worker keeps its connection, and so its revocation view, alive while
+ * idle. A connection kept is registered once; an attempt in progress is
+ * registered afresh each time round.
  */
-static void
+static int
 watch_db(struct worker *w, int ep)
 {
 	struct epoll_event ev;
 	unsigned long which;
-	int fd = db_socket(w->s.db, &which);
+	int64_t wait_ms;
+	short want;
+	bool ready = db_ready(w->s.db);
+	int fd = db_wants(w->s.db, &want, &wait_ms, &which), timeout;
 
-	if (fd == w->watched && (fd < 0 || which == w->watched_conn))
-		return;
-	/* The old socket is closed (and so out of the set) unless it is
-	 * still this connection's. */
+	timeout = wait_ms < 0 ? -1 : wait_ms > INT_MAX ? INT_MAX : (int)wait_ms;
+	if (!ready && fd >= 0 && (timeout < 0 || timeout > CONNECTING_MS))
+		timeout = CONNECTING_MS;
+	if (ready && w->watched_ready && fd == w->watched && which == w->watched_conn)
+		return timeout;
+	/* The old socket is still open only while its attempt is current. */
 	if (w->watched >= 0 && which == w->watched_conn)
 		(void)epoll_ctl(ep, EPOLL_CTL_DEL, w->watched, NULL);
 	w->watched = -1;
 	if (fd < 0)
-		return;
+		return timeout;
 	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
+	ev.events = ((want & POLLIN) ? EPOLLIN : 0) | ((want & POLLOUT) ? EPOLLOUT : 0);
 	ev.data.fd = fd;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0) {
 		w->watched = fd;
 		w->watched_conn = which;
+		w->watched_ready = ready;
 	}
+	return timeout;
 }
 
 /* listen_setup: the listening socket made non-blocking and watched. Not a
@@ -411,7 +428,7 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 	FCGX_Request f;
 	sigset_t open;
 	bool db_in;
-	int ep = -1, n, status = 1;
+	int ep = -1, n, timeout, status = 1;
 
 	signals(&open);
 	/* The process name says the pool (ps, and the tests, tell them apart). */
@@ -449,15 +466,16 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 			log_info("worker: %lu requests served (max_requests): recycling", w.served);
 			break;
 		}
-		watch_db(&w, ep);
-		if ((n = wait_next(ep, &f, &open, &db_in)) == -1) {
+		timeout = watch_db(&w, ep);
+		if ((n = wait_next(ep, &f, &open, timeout, &db_in)) == -1) {
 			log_warn("worker: waiting for a request");
 			goto out;
 		}
 		if (n == 0) {
-			/* Only the database spoke: drain it now. */
+			/* Only the database: a notification, an attempt's
+			 * next step, or the time for one. */
 			if (db_in)
-				db_drain(w.s.db);
+				(void)db_poll(w.s.db);
 			continue;
 		}
 		if (FCGX_Accept_r(&f) < 0) {

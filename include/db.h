@@ -62,11 +62,7 @@ void db_free(struct db *db);
  * request. Returns OK when connected. */
 enum err db_poll(struct db *db);
 
-/* db_drain: what db_poll does to a working connection (read, hand over
- * notifications, notice that it is lost), without ever starting a new one:
- * for an idle worker whose socket spoke (an attempt started then would sit
- * undriven until the next request, and hold up a server's shutdown). */
-void db_drain(struct db *db);
+
 
 /* db_connect: connect if needed (prepare, LISTEN, reload), waiting at most
  * connect_timeout_ms. Returns OK or ERR_DB_UNAVAILABLE. */
@@ -74,10 +70,17 @@ enum err db_connect(struct db *db) WARN_UNUSED;
 
 /* db_ready: connected, with the setup (and a worker's reload) done. */
 bool db_ready(const struct db *db);
-/* db_socket: the connection's socket while db_ready, else -1, and which
- * connection it is (*which counts them: a new one may reuse the number):
- * a worker watches it to know when db_poll has something to read. */
-int db_socket(const struct db *db, unsigned long *which);
+/*
+ * db_wants: what an idle worker waits for before it calls db_poll: the
+ * socket (or -1) and the poll events it waits for (POLLIN while connected:
+ * a notification; the attempt's own while connecting), *wait_ms before it
+ * should call anyway (an attempt's deadline, or the gap before the next
+ * attempt; -1: no need), and *which attempt the socket is of (a new one may
+ * reuse the number). So a lost connection comes back while the worker is
+ * idle, and its revocation view with it, rather than one step a request.
+ */
+int db_wants(const struct db *db, short *events, int64_t *wait_ms,
+    unsigned long *which);
 
 /* db_ping: a round trip (for /readyz). */
 enum err db_ping(struct db *db) WARN_UNUSED;

@@ -24,7 +24,8 @@ struct worker {
 	unsigned long served;
 	time_t pruned_at;               /* the last prune batch (prune_interval) */
 	int watched;                    /* the database socket in the epoll set, or -1 */
-	unsigned long watched_conn;     /* of which connection (db_socket) */
+	unsigned long watched_conn;     /* of which connection attempt (db_wants) */
+	bool watched_ready;             /* registered as a working connection */
 };
 
 /*

@@ -65,3 +65,30 @@ def test_serve_process_survives(env):
     os.kill(pid, 0)  # raises if the serve process is gone
     r = env.req("GET", "/readyz")
     assert r.status == 200, "readyz: %s" % r.describe()
+
+
+def _client_backends(env):
+    return [row[0] for row in env.sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")]
+
+
+def test_workers_whose_connection_was_ended_come_back_and_learn_later_logouts(env):
+    # Fail closed: a worker whose session the server ended (an administrator,
+    # an idle timeout, a proxy restart) while PostgreSQL stays up must not go
+    # on answering from the view it had while others log out. It reconnects
+    # while idle, with no request to drive it, and reloads what it missed.
+    out = check_token_answer(env.login_ok("mp1", env.person("cut")))
+    stay = check_token_answer(env.login_ok("mp1", env.person("uncut")))
+    expect_accepted_everywhere(env, out["access_token"], user_id=out["user"]["id"])
+    workers = env.workers + len(env.gate_pids())
+    old = _client_backends(env)
+    assert len(old) >= workers, "expected a connection per worker: %s" % old
+    env.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE pid = ANY(string_to_array(%s, ',')::int[])", ",".join(old))
+    wait_until(lambda: len(set(_client_backends(env)) - set(old)) >= workers, timeout=5,
+               interval=0.1, msg="the workers did not reconnect by themselves within 5 s")
+    r = env.logout(out["access_token"])
+    assert r.status == 200, "logout: %s" % r.describe()
+    expect_refused_everywhere(env, out["access_token"], time.monotonic())
+    expect_accepted_everywhere(env, stay["access_token"], user_id=stay["user"]["id"])

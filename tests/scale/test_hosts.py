@@ -167,6 +167,26 @@ def test_merge_on_one_host_is_seen_on_the_other_within_a_second(env):
         check_session_identity(r, user_id=survivor, unionid=expected_unionid(p))
 
 
+def test_profile_written_on_one_host_is_read_on_the_other_within_a_second(env):
+    # Host B's workers cache the answer; a PATCH on host A reaches them by
+    # NOTIFY only (the shared generation is per host).
+    a, b = hosts(env)
+    j = check_token_answer(a.login_ok("mp1", env.person("xprof")))
+    t = j["access_token"]
+    for r in _burst(b, lambda: b.req("GET", "/v1/userinfo", token=t)):
+        assert expect_ok(r)["user"]["nickname"] is None, r.describe()
+    r = a.req("PATCH", "/v1/userinfo", {"nickname": "host-a"}, token=t)
+    assert expect_ok(r)["user"]["nickname"] == "host-a", r.describe()
+    t0 = time.monotonic()
+
+    def seen():
+        return all(expect_ok(r)["user"]["nickname"] == "host-a"
+                   for r in _burst(b, lambda: b.req("GET", "/v1/userinfo", token=t)))
+    assert lib.wait_until(seen, timeout=1.0, interval=0.05), \
+        "host B still answers the old profile 1 s after the PATCH on host A"
+    print("profile seen on the other host after %.3f s" % (time.monotonic() - t0))
+
+
 def test_each_hosts_metrics_are_its_own(env):
     import test_metrics as tm
     a, b = hosts(env)
