@@ -589,6 +589,8 @@ setup_step(struct db *db)
 			db->state = ST_READY;
 			db->gap_ms = 0;
 			log_info("db: connected");
+			/* What came after LISTEN, read with the setup's answers. */
+			notified(db);
 			return OK;
 		}
 		if ((st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) ||
