@@ -693,7 +693,7 @@ metrics_render(size_t *len)
 		put(&o, "wxauth_admin_denied_total{reason=\"%s\"} %llu\n", admin_reasons[k],
 		    (unsigned long long)t->admin_denied[k]);
 	family(&o, "wxauth_userinfo_cache_total", "counter",
-	    "GET /v1/userinfo answers, from the worker's cache (hit) or PostgreSQL (miss).");
+	    "Profile answers (GET /v1/userinfo, and those of its writes) from the worker's cache (hit) or PostgreSQL (miss).");
 	put(&o, "wxauth_userinfo_cache_total{result=\"hit\"} %llu\n",
 	    (unsigned long long)t->userinfo_cache[1]);
 	put(&o, "wxauth_userinfo_cache_total{result=\"miss\"} %llu\n",

@@ -5,7 +5,9 @@
 -- the ones still to come and psql included.
 --
 -- A new account of a user made in the same transaction (a new person's
--- first login) notifies nothing: nobody can have read that user yet.
+-- first login) notifies nothing: nobody can have read that user yet. Every
+-- UPDATE of users sets updated_at, so a user row this transaction changed
+-- has been notified by its first change.
 
 CREATE FUNCTION wxauth_profile_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -14,14 +16,19 @@ BEGIN
 		PERFORM pg_notify('wxauth_profile', OLD.id::text);
 		RETURN NULL;
 	END IF;
-	IF TG_OP <> 'INSERT' THEN
-		PERFORM pg_notify('wxauth_profile', OLD.user_id::text);
-	END IF;
-	IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.user_id <> OLD.user_id) THEN
+	IF TG_OP = 'INSERT' THEN
+		-- The user's row written by this transaction: made by it (nobody
+		-- can have read it), or changed by it (users_profile_update has
+		-- told already).
 		IF NOT EXISTS (SELECT 1 FROM users
 		    WHERE id = NEW.user_id AND xmin = pg_current_xact_id()::xid) THEN
 			PERFORM pg_notify('wxauth_profile', NEW.user_id::text);
 		END IF;
+		RETURN NULL;
+	END IF;
+	PERFORM pg_notify('wxauth_profile', OLD.user_id::text);
+	IF TG_OP = 'UPDATE' AND NEW.user_id <> OLD.user_id THEN
+		PERFORM pg_notify('wxauth_profile', NEW.user_id::text);
 	END IF;
 	RETURN NULL;
 END
