@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "pcache.h"
+#include "revoke.h"
 
 #define SLOTS 512
 #define BUCKETS 4096
@@ -41,15 +42,11 @@ pcache_shared_init(void)
 	return 0;
 }
 
-/* hash: FNV-1a of the id (ids are uuids: any bits will do). */
+/* hash: the revocation view's FNV-1a (ids are uuids: any bits will do). */
 static uint32_t
 hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return (uint32_t)revoke_hash(s);
 }
 
 struct pcache *
