@@ -765,11 +765,10 @@ drain(struct db *db)
 enum err
 db_poll(struct db *db)
 {
+	/* Notifications: drain hands them over, and setup_step those that
+	 * came with a new connection's setup. */
 	drain(db);
-	if (advance(db, 0) != OK)
-		return ERR_DB_UNAVAILABLE;
-	notified(db);
-	return OK;
+	return advance(db, 0) == OK ? OK : ERR_DB_UNAVAILABLE;
 }
 
 bool
