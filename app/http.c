@@ -154,8 +154,10 @@ http_read_body(struct req *r, long max)
 		if (want > max)
 			return ERR_BODY_TOO_LARGE;
 	}
-	if (want == 0)
+	if (want == 0) {
+		r->body_read = true;
 		return OK;
+	}
 	cap = (size_t)want;
 	if ((r->body = malloc(cap + 1)) == NULL)
 		return ERR_INTERNAL;
@@ -167,7 +169,18 @@ http_read_body(struct req *r, long max)
 	}
 	r->body[len] = '\0';
 	r->body_len = len;
+	r->body_read = len == cap;
 	return OK;
+}
+
+bool
+http_input_done(struct req *r)
+{
+	const char *cl = param(r->fcgi, "CONTENT_LENGTH");
+
+	if (!r->body_read && *cl != '\0' && strcmp(cl, "0") != 0)
+		return false;
+	return FCGX_GetChar(r->fcgi->in) == EOF && FCGX_GetError(r->fcgi->in) == 0;
 }
 
 /* finite_only: no NaN or infinity anywhere in o (json-c's strict mode

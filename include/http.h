@@ -37,6 +37,7 @@ struct req {
 	char id[REQID_STR + 32];        /* the request id, echoed in X-Request-Id */
 	char *body;                     /* malloc'd, NUL-terminated, NULL if none */
 	size_t body_len;
+	bool body_read;                 /* the body declared was read in full */
 	struct json_object *json;       /* the body parsed as an object, or NULL */
 	char bad_field[64];             /* a field whose text is not valid Unicode */
 	char why[192];                  /* the error's message, when not the table's */
@@ -66,6 +67,15 @@ void http_req_cleanup(struct req *r);
  * Returns OK, ERR_BODY_TOO_LARGE, or ERR_INTERNAL on a read failure.
  */
 enum err http_read_body(struct req *r, long max) WARN_UNUSED;
+
+/*
+ * http_input_done: nothing of r's request is left to read: its body, if
+ * one was declared, was read in full, and the end of its input has come
+ * (read now if not yet: a client sends it right after the body). Then the
+ * connection can be closed at once, without waiting for the client to
+ * close it first: no data of its is left to be thrown away.
+ */
+bool http_input_done(struct req *r);
 
 /*
  * http_parse_json: parse r->body as one JSON object (strict, valid UTF-8,

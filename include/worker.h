@@ -26,6 +26,7 @@ struct worker {
 	int watched;                    /* the database socket in the epoll set, or -1 */
 	unsigned long watched_conn;     /* of which connection attempt (db_wants) */
 	bool watched_ready;             /* registered as a working connection */
+	bool local;                     /* the FastCGI socket is a Unix one */
 };
 
 /*
