@@ -57,7 +57,8 @@ enum kind {
 	K_SECRET_ENV,  /* the name of an environment variable holding the secret */
 	K_APPID,       /* 1..APPID_MAX of [A-Za-z0-9_] */
 	K_APPTYPE,     /* miniprogram | official_account | website | mobile */
-	K_LOGFORMAT    /* logfmt | json, into an int (1: json) */
+	K_LOGFORMAT,   /* logfmt | json, into an int (1: json) */
+	K_SCHED        /* batch | normal, into an int (1: batch) */
 };
 
 #define REQUIRED 1u
@@ -94,6 +95,7 @@ static const struct setting globals[] = {
 	{"pid_file", K_PATH, G(pid_file), "", 0, 0, 0, 0},
 	{"log_file", K_PATH, G(log_file), "", 0, 0, 0, 0},
 	{"log_format", K_LOGFORMAT, G(log_json), "logfmt", 0, 0, 0, 0},
+	{"worker_scheduling", K_SCHED, G(sched_batch), "batch", 0, 0, 0, 0},
 	{"database", K_STR, G(database), NULL, 1, 0, REQUIRED, 0},
 	{"key_file", K_PATH, G(key_file), NULL, 1, 0, REQUIRED, 0},
 	{"data_key_file", K_PATH, G(data_key_file), NULL, 1, 0, REQUIRED, 0},
@@ -735,16 +737,17 @@ set_apptype(struct parser *p, const struct setting *s, char *dst,
 	    "or mobile, not '%.32s'", s->name, v);
 }
 
+/* set_either: one of two words, into an int: 0 for no, 1 for yes. */
 static int
-set_logformat(struct parser *p, const struct setting *s, char *dst, const char *v,
-    int line)
+set_either(struct parser *p, const struct setting *s, char *dst, const char *v,
+    int line, const char *no, const char *yes)
 {
 	assert(s->size == sizeof(int));
-	if (strcmp(v, "logfmt") == 0 || strcmp(v, "json") == 0) {
-		*(int *)(void *)dst = strcmp(v, "json") == 0;
+	if (strcmp(v, no) == 0 || strcmp(v, yes) == 0) {
+		*(int *)(void *)dst = strcmp(v, yes) == 0;
 		return 0;
 	}
-	return fail(p, line, "%s must be logfmt or json, not '%.32s'", s->name, v);
+	return fail(p, line, "%s must be %s or %s, not '%.32s'", s->name, no, yes, v);
 }
 
 /* apply: parse v as setting s into the struct at base. */
@@ -798,7 +801,9 @@ apply(struct parser *p, const struct setting *s, void *base, const char *v,
 		assert(s->size == sizeof(enum app_type));
 		return set_apptype(p, s, dst, v, line);
 	case K_LOGFORMAT:
-		return set_logformat(p, s, dst, v, line);
+		return set_either(p, s, dst, v, line, "logfmt", "json");
+	case K_SCHED:
+		return set_either(p, s, dst, v, line, "normal", "batch");
 	}
 	return fail(p, line, "%s: unknown kind of setting", s->name);
 }

@@ -49,6 +49,7 @@ struct conf {
 	long max_requests;              /* recycle a worker after this many, 0 = never */
 	char pid_file[CONF_PATH_MAX];   /* empty = none */
 	int log_json;                   /* log_format = json (else logfmt) */
+	int sched_batch;                /* worker_scheduling = batch (else normal) */
 	int key_file_line;              /* the lines that name the key files */
 	int data_key_file_line;
 	char log_file[CONF_PATH_MAX];   /* empty = stderr */

@@ -12,6 +12,8 @@
 #   WXAUTH_MOCK_PORT  WeChat mock port (default WXAUTH_PORT+1)
 #   WXAUTH_PG_PORT    PostgreSQL port, used for its socket name only (default WXAUTH_PORT+2)
 #   WXAUTH_WORKERS    wxauth workers (default 4)
+#   WXAUTH_WORKER_SCHEDULING  batch or normal: worker_scheduling in the
+#                     config (default: left out, so wxauth's default)
 #   WXAUTH_START_TIMEOUT  seconds to wait for each service (default 15)
 #   WXAUTH_LAUNCH     serve (default): the workers are `wxauth serve`'s pool;
 #                     spawn-fcgi: WXAUTH_WORKERS workers started by
@@ -478,6 +480,8 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		echo "# written by tests/env.sh; regenerated on every start"
 		echo "listen = $DIR/wxauth.sock"
 		echo "workers = $WORKERS"
+		[ -z "${WXAUTH_WORKER_SCHEDULING:-}" ] ||
+			echo "worker_scheduling = $WXAUTH_WORKER_SCHEDULING"
 		echo "database = \"$DATABASE\""
 		echo "key_file = $DIR/keys"
 		echo "data_key_file = $DIR/data.key"

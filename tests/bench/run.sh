@@ -27,7 +27,9 @@
 # an account and a live session each, one user in 50 with a merged user
 # behind it (INSERT ... SELECT from generate_series, 100,000 rows a
 # statement, then VACUUM ANALYZE); then the preload grows to each further size and
-# login and userinfo_many run again, and a second table compares them.
+# hello, login and userinfo_many run again, and a second table compares them
+# (hello, which never reads the data, as the control: what the machine
+# alone did to a rate meanwhile).
 #
 # Environment: WXAUTH_BENCH_DURATION (10s), WXAUTH_BENCH_CONNECTIONS (32),
 # WXAUTH_BENCH_THREADS (1), WXAUTH_WORKERS (4), WXAUTH_BENCH_KEEP_CONN
@@ -37,7 +39,8 @@
 # "hello session"; default all), WXAUTH_BENCH_ROUNDS (1: run the rows that
 # many times over, in turn, and keep each row's best round: on a shared
 # machine the others' load only ever lowers a figure), WXAUTH_PORT (nginx's port; default a free
-# one), WXAUTH_BENCH_SAME_PERSON=1 (every login is the same person instead
+# one), WXAUTH_WORKER_SCHEDULING (batch, wxauth's default, or normal: the
+# workers' worker_scheduling), WXAUTH_BENCH_SAME_PERSON=1 (every login is the same person instead
 # of a new one), WXAUTH_KEEP_SCRATCH=1 keeps the scratch folder.
 set -u
 
@@ -355,7 +358,8 @@ for p in $(tr -c '0-9\n' '\n' <"$HELLO_PIDS"); do
 done
 
 echo
-echo "wrk $WRK_ARGS$([ "$ROUNDS" = 1 ] || echo ", best of $ROUNDS rounds"), through nginx $(nginx -v 2>&1 | sed 's/.*\///'), $WORKERS workers," \
+echo "wrk $WRK_ARGS$([ "$ROUNDS" = 1 ] || echo ", best of $ROUNDS rounds"), through nginx $(nginx -v 2>&1 | sed 's/.*\///'), $WORKERS workers" \
+	"(worker_scheduling ${WXAUTH_WORKER_SCHEDULING:-batch})," \
 	"fastcgi_keep_conn $KEEP$([ "$KEEP" != on ] || echo " (keepalive $KEEPALIVE)"), $(nproc) CPUs," \
 	"$FIRST users preloaded"
 "$PY" - "$RESULTS" "$MEM" "$FIRST" "$(getconf CLK_TCK)" "$(nproc)" <<'EOF'

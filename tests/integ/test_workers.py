@@ -92,3 +92,16 @@ def test_workers_whose_connection_was_ended_come_back_and_learn_later_logouts(en
     assert r.status == 200, "logout: %s" % r.describe()
     expect_refused_everywhere(env, out["access_token"], time.monotonic())
     expect_accepted_everywhere(env, stay["access_token"], user_id=stay["user"]["id"])
+
+
+def test_workers_run_under_the_configured_scheduling(env):
+    """worker_scheduling (default batch): every worker of both pools runs
+    under SCHED_BATCH; serve itself keeps the policy it was started with."""
+    want = env.conf_value("worker_scheduling", "batch")
+    policy = os.SCHED_BATCH if want == "batch" else os.SCHED_OTHER
+    pids = env.worker_pids() + env.gate_pids()
+    assert pids, "no workers found"
+    seen = {p: os.sched_getscheduler(p) for p in pids}
+    assert all(v == policy for v in seen.values()), \
+        "worker_scheduling = %s, but the workers' policies are %s" % (want, seen)
+    assert os.sched_getscheduler(env.serve_pid()) == os.SCHED_OTHER, "serve's policy changed"

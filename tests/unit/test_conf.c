@@ -241,6 +241,7 @@ test_defaults(void **state)
 	assert_int_equal(conf.listen_mode, 0660);
 	assert_int_equal(conf.workers, 4);
 	assert_int_equal(conf.max_requests, 0);
+	assert_int_equal(conf.sched_batch, 1);
 	assert_string_equal(conf.pid_file, "");
 	assert_string_equal(conf.log_file, "");
 	assert_string_equal(conf.database, "dbname=wxauth");
@@ -409,6 +410,20 @@ test_empty_required(void **state)
 	expect_error("listen = /a\ndatabase =\n", 2, "database must not be empty");
 	expect_error("listen = /a\ndatabase = x\nkey_file = \"\"\n", 3,
 	    "key_file must not be empty");
+}
+
+static void
+test_worker_scheduling(void **state)
+{
+	(void)state;
+	expect_ok(GLOBALS "worker_scheduling = normal\n" SHOP);
+	assert_int_equal(conf.sched_batch, 0);
+	conf_cleanup(&conf);
+	expect_ok(GLOBALS "worker_scheduling = batch\n" SHOP);
+	assert_int_equal(conf.sched_batch, 1);
+	conf_cleanup(&conf);
+	expect_error(GLOBALS "worker_scheduling = fifo\n" SHOP, 5,
+	    "worker_scheduling must be normal or batch, not 'fifo'");
 }
 
 static void
@@ -1044,6 +1059,7 @@ main(void)
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_not_a_number),
 		cmocka_unit_test(test_empty_required),
+		cmocka_unit_test(test_worker_scheduling),
 		cmocka_unit_test(test_bad_app_type),
 		cmocka_unit_test(test_bad_appid),
 		cmocka_unit_test(test_missing_in_app),
