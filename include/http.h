@@ -71,9 +71,10 @@ enum err http_read_body(struct req *r, long max) WARN_UNUSED;
 /*
  * http_input_done: nothing of r's request is left to read: its body, if
  * one was declared, was read in full, and the end of its input has come
- * (read now if not yet: a client sends it right after the body). Then the
- * connection can be closed at once, without waiting for the client to
- * close it first: no data of its is left to be thrown away.
+ * (read now if not yet: nginx and Apache send it with the request, right
+ * after the body, which they buffer). Then the connection can be closed at
+ * once, without waiting for the client to close it first: no data of its
+ * is left to be thrown away.
  */
 bool http_input_done(struct req *r);
 
