@@ -117,6 +117,10 @@ struct shm {
 	int shared;                             /* 1: serve's pool, 0: this process only */
 	counter restarts[MR__MAX];
 	struct wx_entry wx[WX_ENTRIES];
+	/* Which slots a worker ever took: a scrape reads only those, so that
+	 * the pages of the slots never used (the gate pool's come after
+	 * WORKERS_MAX) are never touched, in no process's resident memory. */
+	_Atomic unsigned char attached[SLOTS_MAX];
 	struct slot slots[];
 };
 
@@ -148,6 +152,7 @@ map(int nslots, int shared)
 	p->nslots = nslots;
 	p->shared = shared;
 	atomic_store(&p->used, shared ? 0 : 1);
+	atomic_store(&p->attached[0], shared ? 0 : 1);
 	atomic_store(&p->alive, shared ? 0 : 1);
 	atomic_store(&p->configured, shared ? 0 : 1);
 	return p;
@@ -173,7 +178,8 @@ metrics_attach(int slot)
 
 	if (m != NULL && m->shared && slot >= 0 && slot < m->nslots) {
 		me = slot;
-		/* A scrape sums every slot up to the highest one attached (the
+		atomic_store(&m->attached[slot], 1);
+		/* A scrape sums the slots attached up to the highest one (the
 		 * gate pool's slots come after the main pool's). */
 		used = atomic_load(&m->used);
 		while (used < slot + 1 &&
@@ -489,6 +495,8 @@ sum(struct sums *t)
 	if (used > m->nslots)
 		used = m->nslots;
 	for (i = 0; i < used; i++) {
+		if (!atomic_load(&m->attached[i]))
+			continue;
 		s = &m->slots[i];
 		for (r = 0; r < ROUTES; r++) {
 			f = fold[r];

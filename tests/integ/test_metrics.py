@@ -304,6 +304,26 @@ def test_counts_are_summed_over_every_worker(env):
     assert got == n, "%d parallel requests, the pool's counter moved by %d" % (n, got)
 
 
+def _rss_shmem_kb(pid):
+    with open("/proc/%d/status" % pid, encoding="ascii") as f:
+        for line in f:
+            if line.startswith("RssShmem:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_a_scrape_reads_only_the_slots_of_workers_that_ran(env):
+    """Summing the pool's counters touches the slots of workers that ran,
+    not the whole table (the gate pool's slots sit after all the main
+    pool's possible ones): a worker that answered scrapes stays small."""
+    workers = env.worker_pids() + env.gate_pids()
+    for _ in range(4 * len(workers)):
+        scrape(env)
+    # Every slot of the table, read, would be about 2 MiB in each of these.
+    seen = {p: _rss_shmem_kb(p) for p in workers}
+    assert max(seen.values()) < 512, "shared memory resident per worker (kB): %s" % seen
+
+
 def test_merges_and_token_refreshes_are_counted(env):
     # A merge by unionid: the person's mp1 account first comes without a
     # unionid (a user of its own), mp2 brings the unionid (another user);
