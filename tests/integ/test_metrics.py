@@ -319,9 +319,12 @@ def test_a_scrape_reads_only_the_slots_of_workers_that_ran(env):
     workers = env.worker_pids() + env.gate_pids()
     for _ in range(4 * len(workers)):
         scrape(env)
-    # Every slot of the table, read, would be about 2 MiB in each of these.
+    # Reading every slot of the table makes about 2 MiB more resident in
+    # the workers that answered scrapes than in the others. (The other
+    # shared memory, the revocation view's copy, is written by all alike.)
     seen = {p: _rss_shmem_kb(p) for p in workers}
-    assert max(seen.values()) < 512, "shared memory resident per worker (kB): %s" % seen
+    assert max(seen.values()) - min(seen.values()) < 1024, \
+        "shared memory resident per worker (kB): %s" % seen
 
 
 def test_merges_and_token_refreshes_are_counted(env):
