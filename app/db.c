@@ -34,12 +34,18 @@
 #define RECONNECT_MAX_MS 1000
 #define ANSWER_SLACK_MS 1000    /* past statement_timeout, for the server to say so */
 #define SETUP_MAX 128           /* statements sent when a connection opens */
+/* How long a worker told "something changed" waits to read what: past it,
+ * the view is not known to be whole and tokens are refused until a reload. */
+#define VIEW_FETCH_MS 500
+#define CURSOR_MAX 24           /* an xid8 as text */
 
 enum core_stmt {
 	C_PING,
 	C_SET,
+	C_VIEW_CURSOR,
 	C_LOAD_REVOKED,
 	C_LOAD_MERGES,
+	C_VIEW_SINCE,
 	C_AUDIT,
 	C__MAX
 };
@@ -47,6 +53,10 @@ enum core_stmt {
 static const struct db_stmt core_stmts[] = {
 	[C_PING] = {"ping", "SELECT 1"},
 	[C_SET] = {"set", "SELECT set_config($1, $2, false)"},
+	/* Every transaction older than this has ended: what it wrote to
+	 * view_log is visible now (db/008_hints.sql). */
+	[C_VIEW_CURSOR] = {"view_cursor",
+	    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"},
 	[C_LOAD_REVOKED] = {"load_revoked",
 	    "SELECT id::text FROM sessions"
 	    " WHERE revoked_at > now() - make_interval(secs => $1)"},
@@ -54,6 +64,14 @@ static const struct db_stmt core_stmts[] = {
 	    "SELECT from_user::text, into_user::text, coalesce(unionid, '') FROM merges"
 	    " WHERE undone_at IS NULL AND at > now() - make_interval(secs => $1)"
 	    " ORDER BY id"},
+	/* What changed since the cursor $1, and the next cursor: one row with
+	 * NULLs when nothing did. A transaction still running at the last
+	 * read is read again (applying a change twice changes nothing). */
+	[C_VIEW_SINCE] = {"view_since",
+	    "SELECT (SELECT pg_snapshot_xmin(pg_current_snapshot()))::text,"
+	    " l.kind, l.a::text, coalesce(l.b::text, ''), coalesce(l.unionid, '')"
+	    " FROM (SELECT 1) one LEFT JOIN view_log l ON l.xid >= $1::xid8"
+	    " AND l.at > now() - make_interval(secs => $2) ORDER BY l.id"},
 	[C_AUDIT] = {"audit",
 	    "INSERT INTO audit_log (event, user_id, account_id, session_id,"
 	    " request_id, ip, detail) VALUES ($1, $2, $3, $4, $5, $6,"
@@ -81,7 +99,7 @@ static const struct db_stmt *const tables[] = {
 enum db_state { ST_DOWN, ST_CONNECTING, ST_SETUP, ST_READY };
 
 /* What each statement of the setup pipeline answers. */
-enum setup_kind { SK_PLAIN, SK_REVOKED, SK_MERGES };
+enum setup_kind { SK_PLAIN, SK_CURSOR, SK_REVOKED, SK_MERGES };
 
 struct db {
 	PGconn *conn;
@@ -95,6 +113,8 @@ struct db {
 	int nsetup, setup_at;           /* statements sent, answered */
 	PGresult *revoked;              /* load_revoked's rows, until the merges come */
 	bool closing;                   /* the server said FATAL: lost at the next look */
+	bool hinted;                    /* a hint came: read view_log before the next answer */
+	char cursor[CURSOR_MAX];        /* view_log is read from this transaction id on */
 	unsigned long attempts;         /* connection attempts started so far */
 };
 
@@ -173,6 +193,10 @@ disconnect(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->state = ST_DOWN;
+	/* Told that something changed, never told what: not whole. */
+	if (db->hinted && db->o.on_event != NULL)
+		db->o.on_event(db->o.arg, DB_EV_UNSURE, NULL, NULL, NULL);
+	db->hinted = false;
 	db->closing = false;
 	PQclear(db->revoked);
 	db->revoked = NULL;
@@ -275,29 +299,25 @@ await_socket(struct db *db, short ev, int64_t ms)
 	return n > 0;
 }
 
-/* "from:into:unionid" is a merge; "-from:into" its undo. */
-static void
-merge_event(struct db *db, char *payload)
+/* bucket: a profile hint's payload, a number from 0 to 4095, or -1. */
+static int
+bucket(const char *s)
 {
-	char *into, *uni;
-	int undo = payload[0] == '-';
+	int b = 0, i;
 
-	if (undo)
-		payload++;
-	if ((into = strchr(payload, ':')) == NULL)
-		return;
-	*into++ = '\0';
-	if ((uni = strchr(into, ':')) != NULL)
-		*uni++ = '\0';
-	db->o.on_event(db->o.arg, undo ? DB_EV_UNMERGE : DB_EV_MERGE, payload, into,
-	    uni != NULL ? uni : "");
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && i < 4; i++)
+		b = b * 10 + (s[i] - '0');
+	return i > 0 && s[i] == '\0' && b < 4096 ? b : -1;
 }
 
 /*
- * notified: hand each notification libpq has read to on_event. Called by
- * db_poll, and after every answer: our own notifications come with the
- * COMMIT's (PostgreSQL sends them before ReadyForQuery), so a change is
- * known here before the request that made it is answered.
+ * notified: take in each notification libpq has read. Called by db_poll,
+ * and after every answer: our own notifications come with the COMMIT's
+ * (PostgreSQL sends them before ReadyForQuery). Any role that may connect
+ * may NOTIFY, so a notification is only ever a hint (db/008_hints.sql):
+ * wxauth_view says "read view_log" (db_poll does, before the next
+ * answer); wxauth_profile names a bucket of users whose cached answers are
+ * dropped, which is all a forged one can make happen.
  */
 static void
 notified(struct db *db)
@@ -309,11 +329,9 @@ notified(struct db *db)
 		return;
 	while ((n = PQnotifies(db->conn)) != NULL) {
 		mine = n->be_pid == PQbackendPID(db->conn);
-		if (strcmp(n->relname, "wxauth_revoke") == 0)
-			db->o.on_event(db->o.arg, DB_EV_SESSION, n->extra, NULL, NULL);
-		else if (strcmp(n->relname, "wxauth_merge") == 0)
-			merge_event(db, n->extra);
-		else if (strcmp(n->relname, "wxauth_profile") == 0)
+		if (strcmp(n->relname, "wxauth_view") == 0)
+			db->hinted = true;
+		else if (strcmp(n->relname, "wxauth_profile") == 0 && bucket(n->extra) >= 0)
 			db->o.on_event(db->o.arg, DB_EV_PROFILE, n->extra,
 			    mine ? "mine" : NULL, NULL);
 		PQfreemem(n);
@@ -327,9 +345,9 @@ notified(struct db *db)
  * last result (NULL when none); the caller PQclears it.
  */
 static enum err
-answer(struct db *db, const char *name, PGresult **out)
+answer_within(struct db *db, const char *name, PGresult **out, int64_t ms)
 {
-	int64_t until = mono_ms() + db->o.statement_timeout_ms + ANSWER_SLACK_MS;
+	int64_t until = mono_ms() + ms;
 	PGresult *res, *last = NULL;
 	int n;
 
@@ -354,6 +372,12 @@ answer(struct db *db, const char *name, PGresult **out)
 	*out = last;
 	notified(db);
 	return OK;
+}
+
+static enum err
+answer(struct db *db, const char *name, PGresult **out)
+{
+	return answer_within(db, name, out, db->o.statement_timeout_ms + ANSWER_SLACK_MS);
 }
 
 /* await: answer, timed for wxauth_db_query_duration_seconds. */
@@ -525,10 +549,10 @@ start_setup(struct db *db)
 		return give_up(db, "settings");
 	/* A command-line tool (no on_event) neither listens nor loads. */
 	if (db->o.on_event != NULL &&
-	    (send_setup(db, SK_PLAIN, PQsendQueryParams(db->conn, "LISTEN wxauth_revoke",
+	    (send_setup(db, SK_PLAIN, PQsendQueryParams(db->conn, "LISTEN wxauth_view",
 	    0, NULL, NULL, NULL, NULL, 0)) == -1 ||
-	    send_setup(db, SK_PLAIN, PQsendQueryParams(db->conn, "LISTEN wxauth_merge",
-	    0, NULL, NULL, NULL, NULL, 0)) == -1 ||
+	    send_setup(db, SK_CURSOR, PQsendQueryPrepared(db->conn,
+	    core_stmts[C_VIEW_CURSOR].name, 0, NULL, NULL, NULL, 0)) == -1 ||
 	    (db->o.profiles && send_setup(db, SK_PLAIN, PQsendQueryParams(db->conn,
 	    "LISTEN wxauth_profile", 0, NULL, NULL, NULL, NULL, 0)) == -1) ||
 	    send_load(db, C_LOAD_REVOKED, SK_REVOKED) == -1 ||
@@ -588,6 +612,9 @@ setup_step(struct db *db)
 				return give_up(db, "pipeline mode");
 			db->state = ST_READY;
 			db->gap_ms = 0;
+			/* What committed between the loads and LISTEN taking
+			 * effect is read from the cursor taken before both. */
+			db->hinted = db->o.on_event != NULL;
 			log_info("db: connected");
 			/* What came after LISTEN, read with the setup's answers. */
 			notified(db);
@@ -602,6 +629,11 @@ setup_step(struct db *db)
 		}
 		switch (db->kinds[db->setup_at]) {
 		case SK_PLAIN:
+			PQclear(res);
+			break;
+		case SK_CURSOR:
+			db_copy(db->cursor, sizeof(db->cursor), PQntuples(res) == 1 ?
+			    PQgetvalue(res, 0, 0) : "");
 			PQclear(res);
 			break;
 		case SK_REVOKED:
@@ -762,13 +794,75 @@ drain(struct db *db)
 	}
 }
 
+/*
+ * fetch: a hint came: read what changed since the cursor from view_log and
+ * hand it to on_event, within VIEW_FETCH_MS. A read that fails or does not
+ * answer in time leaves the view not known to be whole (DB_EV_UNSURE): the
+ * worker refuses tokens until a reconnect reloads it.
+ */
+static void
+fetch(struct db *db)
+{
+	const char *vals[2];
+	char win[24];
+	PGresult *res = NULL;
+	enum err rc;
+	int i, rows;
+	const char *k;
+
+	db->hinted = false;
+	snprintf(win, sizeof(win), "%ld", db->o.reload_window + 60);
+	vals[0] = db->cursor;
+	vals[1] = win;
+	if (PQsendQueryPrepared(db->conn, core_stmts[C_VIEW_SINCE].name, 2, vals,
+	    NULL, NULL, 0) == 0) {
+		rc = lost(db, "view_since", MDB_LOST);
+	} else if ((rc = answer_within(db, "view_since", &res, VIEW_FETCH_MS)) == OK &&
+	    (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)) {
+		rc = classify(db, res, "view_since");
+		if (rc == OK || rc == ERR_RETRY || rc == ERR_DB_BUSY)
+			rc = ERR_INTERNAL;
+	}
+	if (rc != OK) {
+		PQclear(res);
+		db->o.on_event(db->o.arg, DB_EV_UNSURE, NULL, NULL, NULL);
+		return;
+	}
+	rows = PQntuples(res);
+	for (i = 0; i < rows; i++) {
+		if (PQgetisnull(res, i, 1))
+			continue;
+		k = PQgetvalue(res, i, 1);
+		if (k[0] == 's')
+			db->o.on_event(db->o.arg, DB_EV_SESSION, PQgetvalue(res, i, 2), NULL, NULL);
+		else if (k[0] == 'm')
+			db->o.on_event(db->o.arg, DB_EV_MERGE, PQgetvalue(res, i, 2),
+			    PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+		else if (k[0] == 'u')
+			db->o.on_event(db->o.arg, DB_EV_UNMERGE, PQgetvalue(res, i, 2), NULL, NULL);
+	}
+	if (rows > 0)
+		db_copy(db->cursor, sizeof(db->cursor), PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
 enum err
 db_poll(struct db *db)
 {
-	/* Notifications: drain hands them over, and setup_step those that
+	/* Notifications: drain takes them in, and setup_step those that
 	 * came with a new connection's setup. */
 	drain(db);
-	return advance(db, 0) == OK ? OK : ERR_DB_UNAVAILABLE;
+	if (advance(db, 0) != OK)
+		return ERR_DB_UNAVAILABLE;
+	if (db->hinted && db->o.on_event != NULL)
+		fetch(db);
+	return db->state == ST_READY ? OK : ERR_DB_UNAVAILABLE;
+}
+
+bool
+db_hinted(const struct db *db)
+{
+	return db->hinted;
 }
 
 bool

@@ -66,7 +66,7 @@ const struct db_stmt db_account_stmts[] = {
 	    " FROM r)) FROM a, n, lk RETURNING id),"
 	    " au AS (INSERT INTO audit_log (event, user_id, account_id, request_id, detail)"
 	    " SELECT 'account_unlinked', $1, $2, $3, jsonb_build_object('new_user', n.id) FROM n)"
-	    " SELECT (SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r),"
+	    " SELECT (SELECT count(*) FROM r),"
 	    " (SELECT count(pg_notify('wxauth_event', id::text)) FROM e)"},
 	/* The proof deletion asks of a user: the session was opened (a login,
 	 * not a refresh) within the last $3 seconds. */
@@ -109,7 +109,7 @@ const struct db_stmt db_account_stmts[] = {
 	    " ORDER BY id), '[]') FROM old)) FROM lk RETURNING id),"
 	    " ad AS (INSERT INTO audit_log (event, user_id, request_id, detail)"
 	    " VALUES ('user_deleted', $1, $3, jsonb_build_object('by', $2::text)))"
-	    " SELECT (SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r WHERE now_ended),"
+	    " SELECT (SELECT count(*) FROM r WHERE now_ended),"
 	    " (SELECT count(pg_notify('wxauth_event', id::text)) FROM e)"},
 	[AC_EVENTS] = {"account_events",
 	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'type', type,"

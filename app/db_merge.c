@@ -79,7 +79,7 @@ const struct db_stmt db_merge_stmts[] = {
 	    " jsonb_build_object('merge_id', m.id, 'from_user', $1::uuid, 'into_user', $2::uuid,"
 	    " 'reason', $3::text, 'accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object("
 	    " 'appid', appid, 'openid', openid) ORDER BY id), '[]') FROM a)) FROM m, lk RETURNING id)"
-	    " SELECT m.id, pg_notify('wxauth_merge', $1 || ':' || $2 || ':' || coalesce($4, '')),"
+	    " SELECT m.id,"
 	    " pg_notify('wxauth_event', e.id::text) FROM m, e"},
 	/* What undo needs to know, and whether anything moved since: the
 	 * loser still points at the survivor, the survivor is still live, and
@@ -128,7 +128,7 @@ const struct db_stmt db_merge_stmts[] = {
 	    " 'into_user', m.into_user, 'accounts', " DB_ACCOUNTS_OF(
 	    "SELECT jsonb_array_elements_text(m.moved->'accounts')::bigint") ")"
 	    " FROM m, lk RETURNING id)"
-	    " SELECT pg_notify('wxauth_merge', '-' || from_user || ':' || into_user),"
+	    " SELECT m.id,"
 	    " pg_notify('wxauth_event', e.id::text) FROM m, e"},
 	[M__MAX] = {NULL, NULL}
 };

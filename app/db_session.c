@@ -137,7 +137,7 @@ const struct db_stmt db_session_stmts[] = {
 	[S_REVOKE_SESSION] = {"revoke_session",
 	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = $2"
 	    " WHERE id = $1 AND revoked_at IS NULL RETURNING id)"
-	    " SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r"},
+	    " SELECT count(*) FROM r"},
 	/* Reuse detection ends a session and says so in the feed. */
 	[S_REVOKE_REUSED] = {"revoke_reused",
 	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = 'refresh_reuse'"

@@ -9,7 +9,6 @@
 
 #include "log.h"
 #include "pcache.h"
-#include "revoke.h"
 
 #define SLOTS 512
 #define BUCKETS 4096
@@ -42,11 +41,29 @@ pcache_shared_init(void)
 	return 0;
 }
 
-/* hash: the revocation view's FNV-1a (ids are uuids: any bits will do). */
+unsigned
+pcache_bucket(const char *user_id)
+{
+	size_t n = strlen(user_id), i;
+	unsigned b = 0;
+	int d;
+
+	if (n < 3)
+		return 0;
+	for (i = n - 3; i < n; i++) {
+		d = user_id[i];
+		b = b * 16 + (unsigned)(d >= '0' && d <= '9' ? d - '0' :
+		    d >= 'a' && d <= 'f' ? d - 'a' + 10 : d >= 'A' && d <= 'F' ? d - 'A' + 10 : 0);
+	}
+	return b % BUCKETS;
+}
+
+/* hash: where a user's answer and generation live: its bucket (SLOTS
+ * divides BUCKETS, so that a bucket's hint names one slot). */
 static uint32_t
 hash(const char *s)
 {
-	return (uint32_t)revoke_hash(s);
+	return pcache_bucket(s);
 }
 
 struct pcache *
@@ -131,15 +148,15 @@ pcache_put(struct pcache *pc, const char *user_id, uint32_t gen,
 }
 
 void
-pcache_changed(struct pcache *pc, const char *user_id, int mine)
+pcache_changed(struct pcache *pc, unsigned bucket, int mine)
 {
 	struct slot *sl;
 
-	if (pc == NULL)
+	if (pc == NULL || bucket >= BUCKETS)
 		return;
 	if (mine)
-		__atomic_add_fetch(&gens[hash(user_id) % BUCKETS], 1, __ATOMIC_RELEASE);
-	sl = &pc->s[hash(user_id) % SLOTS];
-	if (sl->text != NULL && strcmp(sl->user, user_id) == 0)
+		__atomic_add_fetch(&gens[bucket], 1, __ATOMIC_RELEASE);
+	sl = &pc->s[bucket % SLOTS];
+	if (sl->text != NULL && pcache_bucket(sl->user) == bucket)
 		drop(sl);
 }

@@ -87,6 +87,9 @@ put(struct table *t, const char *key, const char *val, const char *uni, int64_t 
 	    (uni != NULL && strlen(uni) > UNIONID_MAX))
 		return 0;       /* not a UUID: nothing a token could carry */
 	if ((e = find(t, key)) == NULL) {
+		/* Full: the caller refuses tokens and reloads (fail closed). */
+		if (t->n >= REVOKE_MAX)
+			return -1;
 		if ((t->n + 1) * 2 > t->cap && rebuild(t, t->cap ? t->cap * 2 : 64, INT64_MIN) == -1)
 			return -1;
 		for (i = revoke_hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
@@ -77,7 +78,7 @@ on_event(void *arg, enum db_event ev, const char *a, const char *b, const char *
 		w->load_fits = true;
 		return;
 	case DB_EV_PROFILE:
-		pcache_changed(w->s.pc, a, b != NULL);
+		pcache_changed(w->s.pc, (unsigned)strtoul(a, NULL, 10), b != NULL);
 		return;
 	case DB_EV_SESSION:
 		if (revoke_add_session(w->s.rev, a, until) == -1)
@@ -101,11 +102,18 @@ on_event(void *arg, enum db_event ev, const char *a, const char *b, const char *
 		w->s.view_ok = true;
 		handover_mark(w->load_fits);
 		return;
+	case DB_EV_UNSURE:
+		log_warnx("worker: told of a change that could not be read; refusing "
+		    "tokens until the revocation view is reloaded");
+		w->s.view_ok = false;
+		handover_mark(false);
+		return;
 	}
 	assert(!"unknown database event");
 	return;
 oom:
-	log_warnx("worker: out of memory recording a revocation; refusing tokens and recycling");
+	log_warnx("worker: the revocation view cannot hold what it is told (memory, or "
+	    "its bound); refusing tokens and recycling");
 	w->s.view_ok = false;
 	w->must_exit = true;
 }
@@ -199,7 +207,7 @@ serve_one(struct worker *w, FCGX_Request *f, bool unread)
 	log_set_rid(r.id);
 	/* Drain revocations and merges before answering anything; this never
 	 * waits, whatever the database does. */
-	if (unread || !db_ready(w->s.db))
+	if (unread || !db_ready(w->s.db) || db_hinted(w->s.db))
 		(void)db_poll(w->s.db);
 	if ((w->served & 1023) == 0)
 		revoke_prune(w->s.rev, (int64_t)time(NULL));
@@ -522,6 +530,10 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 			log_info("worker: %lu requests served (max_requests): recycling", w.served);
 			break;
 		}
+		/* A hint that came with an answer (this worker's own
+		 * change) is read now, not when the next request comes. */
+		if (db_hinted(w.s.db))
+			(void)db_poll(w.s.db);
 		timeout = watch_db(&w, ep);
 		if ((n = wait_next(ep, &f, &open, timeout, &db_in)) == -1) {
 			log_warn("worker: waiting for a request");

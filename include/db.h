@@ -28,8 +28,10 @@ enum db_event {
 	DB_EV_MERGE,    /* user a merged into user b, whose unionid is c */
 	DB_EV_UNMERGE,  /* that merge of a was undone */
 	DB_EV_LOADED,   /* the reload is complete: the view is whole again */
-	DB_EV_PROFILE   /* user a's profile or accounts changed; b non-NULL when
-	                 * this connection made the change */
+	DB_EV_UNSURE,   /* something changed and what could not be read: the
+	                 * view is not whole until the next DB_EV_LOADED */
+	DB_EV_PROFILE   /* the profiles of bucket a (0-4095, pcache_bucket)
+	                 * changed; b non-NULL when this connection made the change */
 };
 
 /* Called for each notification, and for each row when (re)loading. */
@@ -57,10 +59,14 @@ struct db_opts {
 struct db *db_new(const struct db_opts *o);
 void db_free(struct db *db);
 
-/* db_poll: never waits: advances a connection attempt as far as it can go
- * without waiting, then drains pending notifications. Called before each
- * request. Returns OK when connected. */
+/* db_poll: advances a connection attempt as far as it can go without
+ * waiting, then drains pending notifications; after a hint (a notification
+ * says something changed) it reads what changed, waiting at most half a
+ * second. Called before each request. Returns OK when connected. */
 enum err db_poll(struct db *db);
+
+/* db_hinted: a hint came that db_poll has not acted on yet. */
+bool db_hinted(const struct db *db);
 
 
 

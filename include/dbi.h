@@ -45,7 +45,7 @@ struct db_stmt {
 	" e AS (INSERT INTO events (type, user_id, detail) SELECT 'sessions_revoked', " user "," \
 	" jsonb_build_object('reason', " reason ", 'sessions'," \
 	" (SELECT jsonb_agg(id ORDER BY id) FROM r)) FROM lk RETURNING id)" \
-	" SELECT (SELECT count(pg_notify('wxauth_revoke', id::text)) FROM r)," \
+	" SELECT (SELECT count(*) FROM r)," \
 	" (SELECT count(pg_notify('wxauth_event', id::text)) FROM e)"
 
 /* DB_ACCOUNTS_OF(ids): a JSON array of {appid, openid} of the accounts

@@ -2,9 +2,11 @@
  * pcache.h - each main-pool worker's cache of /v1/userinfo answers, so
  * that reading a profile costs no database round trip when it has not
  * changed. What a user's answer shows lives in `users` and `accounts`;
- * triggers on both (db/007) NOTIFY wxauth_profile with the user's id on
- * every change, whoever makes it, and each worker drops its copy when the
- * notification comes.
+ * triggers on both (db/007, db/008) NOTIFY wxauth_profile with the user's
+ * bucket (pcache_bucket: twelve random bits of the id, never the id) on
+ * every change, whoever makes it, and each worker drops what it holds of
+ * that bucket when the notification comes. A forged one drops a copy, and
+ * can do nothing else.
  *
  * A client that writes and then reads at once may be sent to another
  * worker before that worker has read the notification. So that a read
@@ -58,9 +60,14 @@ const char *pcache_get(struct pcache *pc, const char *user_id, int64_t now,
 void pcache_put(struct pcache *pc, const char *user_id, uint32_t gen,
     const char *text, size_t len, int64_t now);
 
-/* pcache_changed: user_id's answer changed. mine: this worker's own
- * database session made the change (the host's bucket is bumped too). */
-void pcache_changed(struct pcache *pc, const char *user_id, int mine);
+/* pcache_bucket: user_id's bucket, 0 to 4095: its last three hex digits,
+ * as db/008's wxauth_bucket() computes it. */
+unsigned pcache_bucket(const char *user_id);
+
+/* pcache_changed: an answer of bucket's users changed. mine: this
+ * worker's own database session made the change (the host's generation
+ * of the bucket is bumped too). */
+void pcache_changed(struct pcache *pc, unsigned bucket, int mine);
 
 /* pcache_clear: forget everything (the connection was lost). */
 void pcache_clear(struct pcache *pc);

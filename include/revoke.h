@@ -3,8 +3,8 @@
  * tokens were issued: revoked session ids, and merged users (from -> into).
  *
  * Filled from the database at start and after every reconnect, then kept
- * current from LISTEN notifications, so that checking a token needs no
- * database round trip. Entries are kept until every access token that could
+ * current from what view_log says changed, read when a notification hints
+ * at a change, so that checking a token needs no database round trip. Entries are kept until every access token that could
  * name them has expired, then pruned.
  */
 #ifndef WXAUTH_REVOKE_H
@@ -15,6 +15,12 @@
 
 #include "common.h"
 
+/* Entries each of the two tables holds at most: a session ended, or a
+ * user merged, within the last access-token lifetime. Past it the view
+ * cannot be whole and the worker refuses tokens until it reloads. About
+ * 20 MiB a worker when both are full. */
+#define REVOKE_MAX (1 << 17)
+
 struct revoke;
 
 struct revoke *revoke_new(void);
@@ -23,7 +29,7 @@ void revoke_free(struct revoke *rv);
 void revoke_clear(struct revoke *rv);
 
 /* revoke_add_session: session sid has ended; remember it until `until`
- * (unix seconds). Returns 0, or -1 when out of memory. */
+ * (unix seconds). Returns 0, or -1 when out of memory or full (REVOKE_MAX). */
 int revoke_add_session(struct revoke *rv, const char *sid, int64_t until) WARN_UNUSED;
 bool revoke_has_session(const struct revoke *rv, const char *sid);
 

@@ -405,6 +405,21 @@ class Env:
             text += ":'p%d'" % i + parts[i]
         return self._run_psql(cmd, penv, text)
 
+    def sql_as(self, role, query):
+        """Run query with psql as role (created with LOGIN and no grant at
+        all when missing: what any role that may connect can do)."""
+        self.sql("SELECT 1 FROM pg_roles WHERE rolname = %s", role) or \
+            self.sql("CREATE ROLE " + role + " LOGIN")
+        cmd, penv = self._psql()
+        penv["PGUSER"] = role
+        return self._run_psql(cmd, penv, query)
+
+    def psql_as(self, role):
+        """(argv, environment) of a psql as role, for a caller's Popen."""
+        cmd, penv = self._psql()
+        penv["PGUSER"] = role
+        return cmd, penv
+
     def _run_psql(self, cmd, penv, text):
         # The script goes on stdin: psql interpolates variables there, not in -c.
         p = subprocess.run(cmd, input=text.rstrip().rstrip(";") + ";\n", env=penv,
