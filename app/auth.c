@@ -373,13 +373,18 @@ code_login(struct svc *s, struct req *r, const char *appid, const char *code, bo
 	ans.seal = seal_answer;
 	ans.arg = &sl;
 	in.refresh_hash = rhash;
+	in.web = !send;
 	in.answer = &ans;
 	if ((rc = db_code_lock(s->db, &hash, seen)) != OK)
 		goto out;
+	/* The stored answer is for a client repeating its own POST: never for
+	 * a code that travelled in a URL (the callback's), and the callback
+	 * itself takes no code seen before. */
 	if (seen->seen) {
 		rc = ERR_INVALID_CODE;
-		if (seen->answer.len > 0 && seen->age <= s->conf->login_replay_window)
-			rc = send ? send_stored(s, r, &seen->answer, &sl) : OK;
+		if (send && !seen->web && seen->answer.len > 0 &&
+		    seen->age <= s->conf->login_replay_window)
+			rc = send_stored(s, r, &seen->answer, &sl);
 	} else if ((rc = prove(s, app, code, p, &in)) == OK &&
 	    (rc = db_login(s->db, &in, &id)) == OK) {
 		rc = send ? send_fresh(r, &id, &sl) : OK;
@@ -395,12 +400,26 @@ out:
 	return rc;
 }
 
-/* ticket_login: a web login's ticket (one use, OAUTH_TICKET_TTL seconds)
- * traded for the answer its callback stored. */
+void
+auth_bind_hash(const char *b, unsigned char out[TOK_HASHBYTES])
+{
+	crypto_generichash(out, TOK_HASHBYTES, (const unsigned char *)b, strlen(b),
+	    (const unsigned char *)"wxauth web-login binding", 24);
+}
+
+/*
+ * ticket_login: a web login's ticket (one use, OAUTH_TICKET_TTL seconds)
+ * traded for the answer its callback stored, by the browser that started
+ * that login only: its binding cookie must hash to what the ticket keeps
+ * (compared in constant time). A ticket presented without it is used up
+ * all the same: one seen in a log or sent in a link is worth nothing.
+ */
 static enum err
 ticket_login(struct svc *s, struct req *r, const char *ticket)
 {
 	unsigned char th[TOK_HASHBYTES], code_hash[TOK_HASHBYTES];
+	unsigned char want[TOK_HASHBYTES], have[TOK_HASHBYTES];
+	char bind[OAUTH_BIND_STR];
 	struct db_stored *st;
 	struct sealer sl;
 	enum err rc;
@@ -409,13 +428,23 @@ ticket_login(struct svc *s, struct req *r, const char *ticket)
 		return http_fail(r, ERR_INVALID_CODE, "the ticket is invalid, expired or used");
 	if ((st = malloc(sizeof(*st))) == NULL)
 		return ERR_INTERNAL;
-	rc = db_ticket_take(s->db, th, OAUTH_TICKET_TTL, code_hash, st);
+	memset(have, 0xff, sizeof(have));
+	if (http_cookie(r, OAUTH_BIND_COOKIE, bind, sizeof(bind)) == 1 &&
+	    strlen(bind) == OAUTH_BIND_STR - 1)
+		auth_bind_hash(bind, have);
+	rc = db_ticket_take(s->db, th, OAUTH_TICKET_TTL, code_hash, want, st);
 	if (rc == ERR_NOT_FOUND)
 		rc = http_fail(r, ERR_INVALID_CODE, "the ticket is invalid, expired or used");
+	if (rc == OK && sodium_memcmp(want, have, sizeof(want)) != 0)
+		rc = http_fail(r, ERR_INVALID_CODE, "the ticket belongs to the browser that "
+		    "started the login (its wxauth_bind cookie); it is used up now");
 	if (rc == OK) {
+		(void)http_header(r, "Set-Cookie", OAUTH_BIND_COOKIE "=; Path=/v1/login; "
+		    "Max-Age=0; HttpOnly; Secure; SameSite=Lax");
 		sealer_init(&sl, s, NULL, "login", code_hash);
 		rc = send_stored(s, r, st, &sl);
 	}
+	sodium_memzero(bind, sizeof(bind));
 	free(st);
 	return rc;
 }

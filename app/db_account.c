@@ -79,7 +79,8 @@ const struct db_stmt db_account_stmts[] = {
 	 * session_key (the openid becomes "deleted:<id>", so the same person
 	 * logging in again is a new account and a new user); every session
 	 * ends and forgets its address and user agent; the stored answers of
-	 * logins and refreshes (sealed tokens) go; audit rows forget addresses.
+	 * logins and refreshes (sealed tokens) go, but not the fact that a code
+	 * was used (it never goes to WeChat again); audit rows forget addresses.
 	 * What stays: ids, times, the tombstone's deleted_at.
 	 */
 	[AC_DELETE] = {"account_delete",
@@ -93,7 +94,8 @@ const struct db_stmt db_account_stmts[] = {
 	    " WHERE id IN (SELECT id FROM t)),"
 	    " a AS (UPDATE accounts SET openid = 'deleted:' || id, unionid = NULL,"
 	    " session_key = NULL, session_key_at = NULL WHERE id IN (SELECT id FROM old)),"
-	    " c AS (DELETE FROM login_codes WHERE account_id IN (SELECT id FROM old)),"
+	    " c AS (UPDATE login_codes SET answer = NULL WHERE account_id IN (SELECT id FROM old)"
+	    " AND answer IS NOT NULL),"
 	    " r AS (UPDATE sessions SET revoked_at = coalesce(revoked_at, now()),"
 	    " revoke_reason = coalesce(revoke_reason, 'deleted'), ip = NULL, user_agent = NULL"
 	    " WHERE user_id IN (SELECT id FROM t) RETURNING id, revoke_reason = 'deleted'"
@@ -118,13 +120,14 @@ const struct db_stmt db_account_stmts[] = {
 	[AC_STATE_USE] = {"oauth_state_use",
 	    "INSERT INTO oauth_states (hash) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"},
 	[AC_TICKET_PUT] = {"oauth_ticket_put",
-	    "INSERT INTO oauth_tickets (hash, code_hash) VALUES ($1, $2)"},
+	    "INSERT INTO oauth_tickets (hash, code_hash, bind_hash) VALUES ($1, $2, $3)"},
 	/* Once, within $2 seconds: the ticket's login answer. */
 	[AC_TICKET_TAKE] = {"oauth_ticket_take",
 	    "WITH t AS (UPDATE oauth_tickets SET used_at = now() WHERE hash = $1"
 	    " AND used_at IS NULL AND created_at > now() - make_interval(secs => $2)"
-	    " RETURNING code_hash)"
-	    " SELECT encode(t.code_hash, 'hex'), coalesce(encode(c.answer, 'hex'), '')"
+	    " RETURNING code_hash, bind_hash)"
+	    " SELECT encode(t.code_hash, 'hex'), coalesce(encode(c.answer, 'hex'), ''),"
+	    " coalesce(encode(t.bind_hash, 'hex'), '')"
 	    " FROM t JOIN login_codes c ON c.code_hash = t.code_hash"},
 	[AC__MAX] = {NULL, NULL}
 };
@@ -334,7 +337,8 @@ db_oauth_state_use(struct db *db, const unsigned char *hash, bool *fresh)
 }
 
 enum err
-db_ticket_put(struct db *db, const unsigned char *ticket_hash, const unsigned char *code_hash)
+db_ticket_put(struct db *db, const unsigned char *ticket_hash, const unsigned char *code_hash,
+    const unsigned char *bind_hash)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
@@ -344,6 +348,7 @@ db_ticket_put(struct db *db, const unsigned char *ticket_hash, const unsigned ch
 		return rc;
 	db_p_bin(&p, ticket_hash, TOK_HASHBYTES);
 	db_p_bin(&p, code_hash, TOK_HASHBYTES);
+	db_p_bin(&p, bind_hash, TOK_HASHBYTES);
 	rc = run(db, AC_TICKET_PUT, &p, &res);
 	PQclear(res);
 	return rc;
@@ -351,7 +356,8 @@ db_ticket_put(struct db *db, const unsigned char *ticket_hash, const unsigned ch
 
 enum err
 db_ticket_take(struct db *db, const unsigned char *ticket_hash, long max_age,
-    unsigned char code_hash[TOK_HASHBYTES], struct db_stored *answer)
+    unsigned char code_hash[TOK_HASHBYTES], unsigned char bind_hash[TOK_HASHBYTES],
+    struct db_stored *answer)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
@@ -376,6 +382,13 @@ db_ticket_take(struct db *db, const unsigned char *ticket_hash, long max_age,
 	hex = PQgetvalue(res, 0, 1);
 	if (sodium_hex2bin(answer->b, sizeof(answer->b), hex, strlen(hex), NULL,
 	    &answer->len, NULL) != 0 || answer->len == 0)
+		goto out;
+	/* A ticket made before its binding existed binds to nothing: all
+	 * zeros, which no cookie hashes to. */
+	memset(bind_hash, 0, TOK_HASHBYTES);
+	hex = PQgetvalue(res, 0, 2);
+	if (*hex != '\0' && (sodium_hex2bin(bind_hash, TOK_HASHBYTES, hex, strlen(hex), NULL,
+	    &n, NULL) != 0 || n != TOK_HASHBYTES))
 		goto out;
 	rc = OK;
 out:

@@ -79,7 +79,10 @@ const struct db_stmt db_admin_stmts[] = {
 	    " a AS (DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log"
 	    " WHERE at < now() - make_interval(days => $2) ORDER BY id LIMIT $4) RETURNING 1),"
 	    " e AS (DELETE FROM events WHERE id IN (SELECT id FROM events"
-	    " WHERE at < now() - make_interval(days => $3) ORDER BY id LIMIT $4) RETURNING 1)"
+	    " WHERE at < now() - make_interval(days => $3) ORDER BY id LIMIT $4) RETURNING 1),"
+	    /* view_log names nothing a token can carry after a day (access_ttl's most). */
+	    " v AS (DELETE FROM view_log WHERE id IN (SELECT id FROM view_log"
+	    " WHERE at < now() - interval '1 day 1 hour' ORDER BY id LIMIT $4))"
 	    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a), (SELECT count(*) FROM e)"},
 	[A__MAX] = {NULL, NULL}
 };

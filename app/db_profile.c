@@ -65,14 +65,16 @@ const struct db_stmt db_profile_stmts[] = {
 	[P_USER_SET] = {"profile_user_set", DB_LIVE_USER
 	    " UPDATE users u SET nickname = coalesce($2, u.nickname),"
 	    " avatar_url = coalesce($3, u.avatar_url), updated_at = now()"
-	    " FROM r WHERE u.id = r.id AND r.next IS NULL RETURNING u.id"},
+	    " FROM r WHERE u.id = r.id AND r.next IS NULL AND u.deleted_at IS NULL RETURNING u.id"},
 	[P_ACC_KEY] = {"profile_acc_key",
 	    "SELECT id, coalesce(encode(session_key, 'hex'), '') FROM accounts"
 	    " WHERE appid = $1 AND openid = $2"},
+	/* The account and its user, both locked, the user alive: a deletion
+	 * waits for this transaction, or this one finds nothing after it. */
 	[P_ACC_LOCK] = {"profile_acc_lock",
 	    "SELECT a.user_id, coalesce(u.unionid, ''), a.appid, a.openid"
 	    " FROM accounts a JOIN users u ON u.id = a.user_id"
-	    " WHERE a.id = $1 FOR UPDATE OF a"},
+	    " WHERE a.id = $1 AND u.deleted_at IS NULL FOR UPDATE OF a FOR NO KEY UPDATE OF u"},
 	/* What the person sent, decrypted, replaces what was stored. */
 	[P_USER_SET_DATA] = {"profile_user_set_data",
 	    "UPDATE users SET nickname = coalesce($2, nickname),"
@@ -191,7 +193,9 @@ db_profile_set(struct db *db, const char *user_id, const char *nickname,
 	db_p_text(&p, user_id);
 	db_p_text(&p, nickname);
 	db_p_text(&p, avatar_url);
-	rc = run_row(db, P_USER_SET, &p, &res);
+	/* Nothing to set: the user was deleted while this request ran. */
+	if ((rc = run_row(db, P_USER_SET, &p, &res)) == ERR_NOT_FOUND)
+		rc = ERR_SESSION_REVOKED;
 	PQclear(res);
 	return rc;
 }
@@ -261,8 +265,11 @@ acc_lock(struct db *db, long long account_id, struct db_ident *out)
 	memset(out, 0, sizeof(*out));
 	out->account_id = account_id;
 	db_p_int(&p, account_id);
-	if ((rc = run_row(db, P_ACC_LOCK, &p, &res)) != OK)
+	if ((rc = run_row(db, P_ACC_LOCK, &p, &res)) != OK) {
+		if (rc == ERR_NOT_FOUND)
+			rc = ERR_SESSION_REVOKED;       /* deleted meanwhile */
 		goto out;
+	}
 	db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
 	db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 1));
 	db_copy(out->appid, sizeof(out->appid), PQgetvalue(res, 0, 2));

@@ -29,6 +29,7 @@ enum session_stmt {
 	S_USER_NEW,
 	S_USER_SET_UNIONID,
 	S_USER_UNIONID,
+	S_USER_LOCK,
 	S_USER_LIVE,
 	S_USER_PROFILE_FILL,
 	S_SESSION_OPEN,
@@ -48,7 +49,7 @@ const struct db_stmt db_session_stmts[] = {
 	[S_CODE_UNLOCK] = {"code_unlock", "SELECT pg_advisory_unlock($1::bigint)"},
 	[S_CODE_GET] = {"code_get",
 	    "SELECT floor(extract(epoch FROM now() - created_at))::bigint,"
-	    " coalesce(encode(answer, 'hex'), '') FROM login_codes WHERE code_hash = $1"},
+	    " coalesce(encode(answer, 'hex'), ''), web FROM login_codes WHERE code_hash = $1"},
 	[S_CODE_OK] = {"code_ok",
 	    "INSERT INTO login_codes (code_hash, appid, account_id) VALUES ($1, $2, $3)"},
 	/* Codes are kept past WeChat's 5 minutes, so that a used one is always
@@ -60,10 +61,14 @@ const struct db_stmt db_session_stmts[] = {
 	    " ot AS (DELETE FROM oauth_tickets WHERE created_at < now() - interval '10 minutes')"
 	    " UPDATE refresh_used SET answer = NULL"
 	    " WHERE answer IS NOT NULL AND used_at < now() - interval '10 minutes'"},
+	/* The account and its user are locked, so that a deletion of the user
+	 * either waits for this login (and erases what it made) or comes first
+	 * (and this login finds no account: a deleted one's openid is gone). */
 	[S_ACC_GET] = {"acc_get",
 	    "SELECT a.id, a.user_id, coalesce(u.unionid, '') FROM accounts a"
 	    " JOIN users u ON u.id = a.user_id"
-	    " WHERE a.appid = $1 AND a.openid = $2 FOR UPDATE OF a"},
+	    " WHERE a.appid = $1 AND a.openid = $2 AND u.deleted_at IS NULL"
+	    " FOR UPDATE OF a FOR NO KEY UPDATE OF u"},
 	[S_ACC_UPDATE] = {"acc_update",
 	    "UPDATE accounts SET session_key = coalesce($2::bytea, session_key),"
 	    " session_key_at = CASE WHEN $2::bytea IS NULL THEN session_key_at ELSE now() END,"
@@ -75,8 +80,11 @@ const struct db_stmt db_session_stmts[] = {
 	[S_ACC_IDENT] = {"acc_ident",
 	    "SELECT a.id, a.user_id, coalesce(u.unionid, ''), a.appid, a.openid"
 	    " FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.id = $1"},
+	/* Locked, like acc_get's user: a new account never joins a user whose
+	 * deletion commits before this login does. */
 	[S_USER_BY_UNIONID] = {"user_by_unionid",
-	    "SELECT id FROM users WHERE unionid = $1 AND merged_into IS NULL"},
+	    "SELECT id FROM users WHERE unionid = $1 AND merged_into IS NULL"
+	    " AND deleted_at IS NULL FOR NO KEY UPDATE"},
 	[S_USER_NEW] = {"user_new",
 	    "INSERT INTO users (unionid) VALUES ($1) RETURNING id"},
 	[S_USER_SET_UNIONID] = {"user_set_unionid",
@@ -84,6 +92,11 @@ const struct db_stmt db_session_stmts[] = {
 	    " WHERE id = $1 AND unionid IS NULL"},
 	[S_USER_UNIONID] = {"user_unionid",
 	    "SELECT coalesce(unionid, '') FROM users WHERE id = $1"},
+	/* The user a link joins an account to, locked: deleted (refused) or
+	 * merged since the token was read (the transaction runs again). */
+	[S_USER_LOCK] = {"user_lock",
+	    "SELECT deleted_at IS NOT NULL, merged_into IS NOT NULL FROM users"
+	    " WHERE id = $1 FOR NO KEY UPDATE"},
 	/* The live user a (possibly merged) user id now lives on as. */
 	[S_USER_LIVE] = {"user_live",
 	    DB_LIVE_USER
@@ -104,8 +117,8 @@ const struct db_stmt db_session_stmts[] = {
 	    "WITH s AS (INSERT INTO sessions (id, user_id, account_id, refresh_hash,"
 	    " expires_at, ip, user_agent) VALUES ($12::uuid, $1, $2, $3,"
 	    " now() + make_interval(secs => $4), $5, $6) RETURNING id),"
-	    " c AS (INSERT INTO login_codes (code_hash, appid, account_id, answer)"
-	    " VALUES ($7, $8, $2, $13)),"
+	    " c AS (INSERT INTO login_codes (code_hash, appid, account_id, answer, web)"
+	    " VALUES ($7, $8, $2, $13, $14)),"
 	    " a AS (INSERT INTO audit_log (event, user_id, account_id, session_id,"
 	    " request_id, ip, detail) SELECT $9, $1, $2, s.id, $10, $5,"
 	    " coalesce($11, '{}')::jsonb FROM s)"
@@ -115,7 +128,7 @@ const struct db_stmt db_session_stmts[] = {
 	    " s.expires_at <= now(), a.appid, a.openid, coalesce(u.unionid, '')"
 	    " FROM sessions s JOIN accounts a ON a.id = s.account_id"
 	    " JOIN users u ON u.id = s.user_id"
-	    " WHERE s.refresh_hash = $1 FOR UPDATE OF s"},
+	    " WHERE s.refresh_hash = $1 FOR UPDATE OF s FOR KEY SHARE OF u"},
 	[S_REFRESH_ROTATE] = {"refresh_rotate",
 	    "UPDATE sessions SET refresh_hash = $2, refreshed_at = now(),"
 	    " expires_at = now() + make_interval(secs => $3) WHERE id = $1"},
@@ -190,6 +203,7 @@ code_get(struct db *db, const unsigned char *hash, struct db_code *out)
 	if ((rc = run(db, S_CODE_GET, &p, &res)) == OK && PQntuples(res) == 1) {
 		out->seen = true;
 		out->age = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		out->web = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
 		hex = PQgetvalue(res, 0, 1);
 		if (sodium_hex2bin(out->answer.b, sizeof(out->answer.b), hex, strlen(hex),
 		    NULL, &out->answer.len, NULL) != 0)
@@ -295,6 +309,7 @@ open_session(struct db *db, struct login_ctx *x, const char *event)
 	db_p_text(&p, x->out->created ? "{\"created\":true}" : NULL);
 	db_p_text(&p, x->out->session_id);
 	db_p_bin(&p, answer->b, answer->len);
+	db_p_text(&p, x->in->web ? "true" : "false");
 	rc = run_row(db, S_SESSION_OPEN, &p, &res);
 out:
 	PQclear(res);
@@ -561,6 +576,20 @@ link_txn(struct db *db, void *arg)
 	if ((rc = run_row(db, S_USER_LIVE, &p, &res)) != OK)
 		goto out;
 	db_copy(live, sizeof(live), PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = NULL;
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, live);
+	if ((rc = run_row(db, S_USER_LOCK, &p, &res)) != OK)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		rc = ERR_SESSION_REVOKED;       /* deleted: its sessions ended */
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+		rc = ERR_RETRY;                 /* merged since: follow it */
+		goto out;
+	}
 	PQclear(res);
 	res = NULL;
 	if ((rc = attach(db, x->in, live, x->out, &x->already)) != OK)

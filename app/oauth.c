@@ -10,11 +10,16 @@
  * scoped to the callback's path: the CSRF defence OAuth 2.0's security
  * BCP asks for, with nothing stored before the callback.
  *
+ * authorize also sets the binding cookie (wxauth_bind, auth.h): a random
+ * value, HttpOnly, scoped to POST /v1/login, also held in the sealed
+ * cookie.
+ *
  * callback: the cookie must open and hold this state, unexpired; the state
  * is honoured once (its hash stored); then the code is exchanged as a
- * login is, and the browser goes to the redirect with ?ticket=, which
- * POST /v1/login {"ticket"} trades, once and within seconds, for the
- * tokens. Without a cookie that holds the state, the answer is 400
+ * login is (a code seen before is refused, and this one is never a
+ * credential again), and the browser goes to the redirect with ?ticket=,
+ * which POST /v1/login {"ticket"} trades, once and within seconds, for the
+ * tokens, with the binding cookie of the browser that began. Without a cookie that holds the state, the answer is 400
  * invalid_state; with one, a failure (consent refused, a snapshot visitor,
  * WeChat refusing the code) goes to the redirect as ?error=NAME.
  */
@@ -134,10 +139,11 @@ scope_of(const struct conf_app *app, const char *asked)
 	return strcmp(asked, "snsapi_userinfo") == 0 ? "snsapi_userinfo" : NULL;
 }
 
-/* seal_cookie: {appid, redirect, state, exp} sealed, base64url, into out. */
+/* seal_cookie: {appid, redirect, state, binding, exp} sealed, base64url,
+ * into out. */
 static enum err
 seal_cookie(struct svc *s, const char *appid, const char *target, const char *state,
-    char *out, size_t outlen)
+    const char *bind, char *out, size_t outlen)
 {
 	struct json_object *o = json_object_new_object();
 	unsigned char sealed[SEALED_MAX];
@@ -150,6 +156,7 @@ seal_cookie(struct svc *s, const char *appid, const char *target, const char *st
 	json_object_object_add(o, "a", json_object_new_string(appid));
 	json_object_object_add(o, "r", json_object_new_string(target));
 	json_object_object_add(o, "s", json_object_new_string(state));
+	json_object_object_add(o, "b", json_object_new_string(bind));
 	json_object_object_add(o, "e", json_object_new_int64((int64_t)time(NULL) + STATE_TTL));
 	if ((text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len)) != NULL &&
 	    box_seal(sealed, sizeof(sealed), &slen, s->data_keys, (const unsigned char *)text,
@@ -164,8 +171,9 @@ oauth_authorize(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	const struct conf_app *app;
 	const char *target = r->in[AZ_REDIRECT].s, *scope;
-	unsigned char raw[STATE_HEX / 2];
+	unsigned char raw[STATE_HEX / 2], braw[32];
 	char state[STATE_HEX + 1], cookie[COOKIE_MAX], hdr[COOKIE_MAX + 128];
+	char bind[OAUTH_BIND_STR];
 	char cb[URL_MAX], cbq[URL_MAX], url[URL_MAX * 2];
 	int n;
 
@@ -187,7 +195,9 @@ oauth_authorize(struct svc *s, struct req *r, const struct tok_claims *who)
 		    "parameter 'scope' must be snsapi_base or snsapi_userinfo");
 	randombytes_buf(raw, sizeof(raw));
 	enc_hex(state, raw, sizeof(raw));
-	if (seal_cookie(s, app->appid, target, state, cookie, sizeof(cookie)) != OK)
+	randombytes_buf(braw, sizeof(braw));
+	if (enc_b64url(bind, sizeof(bind), braw, sizeof(braw)) != 0 ||
+	    seal_cookie(s, app->appid, target, state, bind, cookie, sizeof(cookie)) != OK)
 		return ERR_INTERNAL;
 	n = snprintf(cb, sizeof(cb), "%s/v1/oauth/callback", s->conf->public_url);
 	if (n < 0 || (size_t)n >= sizeof(cb) || url_escape(cbq, sizeof(cbq), cb) == -1)
@@ -203,6 +213,11 @@ oauth_authorize(struct svc *s, struct req *r, const struct tok_claims *who)
 	    "HttpOnly; Secure; SameSite=Lax", cookie, STATE_TTL);
 	if (n < 0 || (size_t)n >= sizeof(hdr) || http_header(r, "Set-Cookie", hdr) == -1)
 		return ERR_INTERNAL;
+	n = snprintf(hdr, sizeof(hdr), OAUTH_BIND_COOKIE "=%s; Path=/v1/login; Max-Age=%d; "
+	    "HttpOnly; Secure; SameSite=Lax", bind, STATE_TTL + OAUTH_TICKET_TTL);
+	sodium_memzero(bind, sizeof(bind));
+	if (n < 0 || (size_t)n >= sizeof(hdr) || http_header(r, "Set-Cookie", hdr) == -1)
+		return ERR_INTERNAL;
 	return redirect(r, url);
 }
 
@@ -211,6 +226,7 @@ struct pending {
 	char appid[APPID_MAX + 1];
 	char target[CONF_STR_MAX];
 	char state[STATE_HEX + 1];
+	char bind[OAUTH_BIND_STR];
 	int64_t exp;
 };
 
@@ -238,6 +254,8 @@ open_cookie(struct svc *s, struct req *r, struct pending *pd)
 		snprintf(pd->target, sizeof(pd->target), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(o, "s", &v))
 		snprintf(pd->state, sizeof(pd->state), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "b", &v))
+		snprintf(pd->bind, sizeof(pd->bind), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(o, "e", &v))
 		pd->exp = json_object_get_int64(v);
 	json_object_put(o);
@@ -250,6 +268,7 @@ oauth_callback(struct svc *s, struct req *r, const struct tok_claims *who)
 	const char *state = r->in[CB_STATE].s, *code = r->in[CB_CODE].s;
 	const struct conf_app *app;
 	unsigned char sh[TOK_HASHBYTES], code_hash[TOK_HASHBYTES], th[TOK_HASHBYTES];
+	unsigned char bh[TOK_HASHBYTES];
 	char ticket[TOK_REFRESH_STR];
 	struct pending pd;
 	bool fresh = false;
@@ -287,7 +306,8 @@ oauth_callback(struct svc *s, struct req *r, const struct tok_claims *who)
 		return back_to(r, pd.target, "error", err_name(rc));
 	if (tok_refresh_new(ticket, sizeof(ticket), th) == -1)
 		return ERR_INTERNAL;
-	if ((rc = db_ticket_put(s->db, th, code_hash)) == OK)
+	auth_bind_hash(pd.bind, bh);
+	if ((rc = db_ticket_put(s->db, th, code_hash, bh)) == OK)
 		rc = back_to(r, pd.target, "ticket", ticket);
 	sodium_memzero(ticket, sizeof(ticket));
 	return rc;

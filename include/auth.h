@@ -15,6 +15,14 @@ extern const struct field auth_link_fields[];
 
 /* How long a web login's ticket can be traded at POST /v1/login, seconds. */
 #define OAUTH_TICKET_TTL 60
+/* The web login's binding: a random value set at authorize in this cookie
+ * (HttpOnly, scoped to POST /v1/login), whose hash the ticket keeps; only
+ * the browser holding it can trade the ticket. */
+#define OAUTH_BIND_COOKIE "wxauth_bind"
+#define OAUTH_BIND_STR 44               /* 32 bytes, base64url, and a NUL */
+
+/* auth_bind_hash: the hash a ticket keeps of binding value b. */
+void auth_bind_hash(const char *b, unsigned char out[TOK_HASHBYTES]);
 
 /*
  * auth_code_login: the login of an OAuth code of appid, exactly as POST

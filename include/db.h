@@ -134,11 +134,14 @@ struct db_login {
 	const char *ip;
 	const char *user_agent;
 	const char *request_id;
+	bool web;                       /* the code came in a URL (the web login's
+	                                 * callback): never a credential again */
 };
 
 /* What is known of a code when its lock is taken. */
 struct db_code {
 	bool seen;                      /* exchanged before, by a login or a link */
+	bool web;                       /* by the web login's callback (from a URL) */
 	long age;                       /* seconds since */
 	struct db_stored answer;        /* the login's sealed answer (len 0: none, a link) */
 };
@@ -248,12 +251,15 @@ enum err db_events_feed(struct db *db, long long after, long limit, char **json)
 enum err db_oauth_state_use(struct db *db, const unsigned char *hash, bool *fresh) WARN_UNUSED;
 
 /* db_ticket_put: a ticket (its hash) for the login of code_hash, whose
- * answer login_codes holds. db_ticket_take: the ticket's code hash and that
- * answer, once, within max_age seconds; ERR_NOT_FOUND otherwise. */
+ * answer login_codes holds, bound to the browser whose binding cookie
+ * hashes to bind_hash. db_ticket_take: the ticket is used up (whoever
+ * presents it); its code hash, binding hash and that answer, once, within
+ * max_age seconds; ERR_NOT_FOUND otherwise. */
 enum err db_ticket_put(struct db *db, const unsigned char *ticket_hash,
-    const unsigned char *code_hash) WARN_UNUSED;
+    const unsigned char *code_hash, const unsigned char *bind_hash) WARN_UNUSED;
 enum err db_ticket_take(struct db *db, const unsigned char *ticket_hash, long max_age,
-    unsigned char code_hash[TOK_HASHBYTES], struct db_stored *answer) WARN_UNUSED;
+    unsigned char code_hash[TOK_HASHBYTES], unsigned char bind_hash[TOK_HASHBYTES],
+    struct db_stored *answer) WARN_UNUSED;
 
 /* ---- downstream and admin (db_admin.c) ---- */
 

@@ -26,7 +26,30 @@ def _authorize(env, app="oa", redirect=None, scope=None, expect=302):
     attrs = [a.strip() for a in cookies[0].split(";")]
     for want in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/v1/oauth/callback"):
         assert want in attrs, (want, cookies[0])
-    return loc, attrs[0][len("wxauth_oauth="):]
+    # The binding: only this browser will be able to trade the ticket.
+    binds = [c for c in r.headers.get_all("Set-Cookie") if c.startswith("wxauth_bind=")]
+    assert len(binds) == 1, r.describe()
+    battrs = [a.strip() for a in binds[0].split(";")]
+    for want in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/v1/login"):
+        assert want in battrs, (want, binds[0])
+    cookie = Browser(attrs[0][len("wxauth_oauth="):])
+    cookie.bind = battrs[0][len("wxauth_bind="):]
+    assert len(cookie.bind) == 43, binds[0]
+    return loc, cookie
+
+
+class Browser(str):
+    """A browser's wxauth_oauth cookie, with its wxauth_bind beside it."""
+    bind = None
+
+
+def _trade(env, ticket, bind="same"):
+    """POST /v1/login {"ticket"} from the browser that began (bind "same"),
+    another one's (a string), or one without the cookie (None)."""
+    if bind == "same":
+        bind = ticket.bind
+    hdrs = {"Cookie": "wxauth_bind=" + bind} if bind is not None else {}
+    return env.req("POST", "/v1/login", {"ticket": str(ticket)}, headers=hdrs)
 
 
 def _wechat(env, loc, person, deny=False):
@@ -61,7 +84,9 @@ def _web_login(env, app, person, scope=None):
     r = _callback(env, back, cookie)
     q = _landing(env, r)
     assert set(q) == {"ticket"}, q
-    return q["ticket"][0], r
+    ticket = Browser(q["ticket"][0])
+    ticket.bind = cookie.bind
+    return ticket, r
 
 
 def test_official_account_web_login_end_to_end(env):
@@ -78,14 +103,14 @@ def test_official_account_web_login_end_to_end(env):
     # The callback clears the cookie.
     assert any(c.startswith("wxauth_oauth=;") and "Max-Age=0" in c
                for c in r.headers.get_all("Set-Cookie")), r.describe()
-    j = check_token_answer(env.req("POST", "/v1/login", {"ticket": ticket}),
+    j = check_token_answer(_trade(env, ticket),
                            appid=env.appid("oa"))
     assert j["account"]["openid"] == expected_openid(env.appid("oa"), p)
     assert j["user"]["unionid"] == expected_unionid(p)
     expect_ok(env.session(j["access_token"]), "the web login's token")
     # A ticket is traded once.
     before = env.snapshot()
-    e = expect_error(env.req("POST", "/v1/login", {"ticket": ticket}), 401, "invalid_code")
+    e = expect_error(_trade(env, ticket), 401, "invalid_code")
     assert "ticket" in e["message"]
     expect_unchanged(before, env.snapshot(), "a used ticket")
 
@@ -97,7 +122,7 @@ def test_website_web_login_end_to_end(env):
     assert u.path == "/connect/qrconnect", loc
     assert urllib.parse.parse_qs(u.query)["scope"] == ["snsapi_login"]
     ticket, _ = _web_login(env, "web", p)
-    j = check_token_answer(env.req("POST", "/v1/login", {"ticket": ticket}),
+    j = check_token_answer(_trade(env, ticket),
                            appid=env.appid("web"))
     assert j["account"]["openid"] == expected_openid(env.appid("web"), p)
 
@@ -177,10 +202,81 @@ def test_ticket_expires(env):
     ticket, _ = _web_login(env, "oa", env.person("webexp"))
     env.sql("UPDATE oauth_tickets SET created_at = now() - interval '2 minutes'"
             " WHERE used_at IS NULL")
-    expect_error(env.req("POST", "/v1/login", {"ticket": ticket}), 401, "invalid_code")
+    expect_error(_trade(env, ticket), 401, "invalid_code")
     for body in ({"ticket": "short"}, {"ticket": ticket, "code": "x.n1"}, {}):
         r = env.req("POST", "/v1/login", body)
         assert r.status in (400, 401), r.describe()
         expect_error(r, r.status, ("invalid_request", "invalid_code"))
     expect_token_error(env.session("v4.local." + ticket), ("invalid_token",))
 
+
+
+# -- what travelled in a URL is never a credential (issue 22) ---------------
+
+def _code_of(back):
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)["code"][0]
+
+
+def test_callback_code_is_never_a_credential(env):
+    """The code WeChat put in the callback URL (an access log, a proxy, a
+    Referer hold it): POST /v1/login and /v1/link refuse it, within the
+    replay window and after, and it never reaches WeChat a second time."""
+    p = env.person("webcode")
+    loc, cookie = _authorize(env, "oa")
+    back = _wechat(env, loc, p)
+    code = _code_of(back)
+    ticket = Browser(_landing(env, _callback(env, back, cookie))["ticket"][0])
+    ticket.bind = cookie.bind
+    other = env.signed_in("mp1", env.person("webcodeother"))
+    before = env.snapshot()
+    for body in ({"appid": env.appid("oa"), "code": code}, {"code": code, "appid": env.appid("oa")}):
+        e = expect_error(env.req("POST", "/v1/login", body), 401, "invalid_code")
+        assert "access_token" not in e
+    expect_error(env.req("POST", "/v1/link", {"appid": env.appid("oa"), "code": code},
+                         token=other["access_token"]), 401, "invalid_code")
+    expect_unchanged(before, env.snapshot(), "a code from a callback URL, replayed")
+    assert env.code_calls(code) == 1, env.code_calls(code)
+    # The browser that began still gets its session.
+    j = check_token_answer(_trade(env, ticket), appid=env.appid("oa"))
+    assert j["account"]["openid"] == expected_openid(env.appid("oa"), p)
+
+
+def test_callback_refuses_a_code_seen_before(env):
+    """A code already exchanged (by the victim's own callback, or by a POST)
+    injected into another browser's callback with that browser's own state
+    gives it no ticket."""
+    victim = env.person("webinj")
+    loc, cookie = _authorize(env, "oa")
+    back = _wechat(env, loc, victim)
+    _landing(env, _callback(env, back, cookie))
+    code = _code_of(back)
+    loc2, attacker = _authorize(env, "oa")
+    state2 = urllib.parse.parse_qs(urllib.parse.urlsplit(loc2).query)["state"][0]
+    q = _landing(env, _callback(env, "/v1/oauth/callback?code=%s&state=%s" % (code, state2),
+                                attacker))
+    assert q == {"error": ["invalid_code"]}, q
+    # A code POSTed to /v1/login first (an official account's page may do
+    # that) is no ticket either.
+    r = env.login("oa", env.person("webinj2"))
+    assert r.status == 200, r.describe()
+    loc3, third = _authorize(env, "oa")
+    state3 = urllib.parse.parse_qs(urllib.parse.urlsplit(loc3).query)["state"][0]
+    q = _landing(env, _callback(env, "/v1/oauth/callback?code=%s&state=%s" % (r.code, state3),
+                                third))
+    assert q == {"error": ["invalid_code"]}, q
+    assert env.code_calls(code) == 1 and env.code_calls(r.code) == 1
+
+
+def test_ticket_is_worth_nothing_to_another_browser(env):
+    """Login CSRF and a ticket read from a log: traded without the binding
+    cookie of the browser that began, or with another browser's, it is
+    refused and used up."""
+    for other in (None, "x" * 43, "other-browser"):
+        ticket, _ = _web_login(env, "oa", env.person("webbind"))
+        if other == "other-browser":
+            _, mine = _authorize(env, "oa")        # the victim's own browser
+            other = mine.bind
+        e = expect_error(_trade(env, ticket, bind=other), 401, "invalid_code")
+        assert "browser" in e["message"], e
+        # Burned: the right browser is refused afterwards too.
+        expect_error(_trade(env, ticket), 401, "invalid_code")

@@ -34,12 +34,19 @@ def test_prune_deletes_only_what_is_past_its_retention(env):
             " ('sessions_revoked', %s, now() - interval '91 days'),"
             " ('sessions_revoked', %s, now() - interval '89 days')", uid_old, uid_old)
     assert _count(env, "SELECT count(*) FROM audit_log WHERE user_id = %s", uid_old) > 0
+    # The change log of the revocation views: a day and an hour.
+    rev_sid = env.sql("SELECT id FROM sessions WHERE user_id = %s", uid_rev)[0][0]
+    env.sql("INSERT INTO view_log (kind, a, at) VALUES ('s', %s, now() - interval '25 hours'),"
+            " ('s', %s, now() - interval '23 hours')", rev_sid, rev_sid)
     out = _prune(env)
     assert "pruned: 0 sessions" not in out and ", 0 events" not in out, out
     assert _count(env, "SELECT count(*) FROM sessions WHERE user_id IN (%s, %s)",
                   uid_old, uid_rev) == 0
     assert _count(env, "SELECT count(*) FROM audit_log WHERE user_id = %s", uid_old) == 0
     assert _count(env, "SELECT count(*) FROM events WHERE user_id = %s", uid_old) == 1
+    assert _count(env, "SELECT count(*) FROM view_log WHERE a = %s AND at < now() - interval"
+                  " '1 day'", rev_sid) == 0
+    assert _count(env, "SELECT count(*) FROM view_log WHERE a = %s", rev_sid) >= 1
     # What is younger stays, and works.
     assert _count(env, "SELECT count(*) FROM sessions WHERE user_id = %s",
                   keep["user"]["id"]) == 1
