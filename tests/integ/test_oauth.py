@@ -6,7 +6,7 @@ POST /v1/login {"ticket"}; every refusal; and the mobile app's login."""
 import urllib.parse
 
 from lib import (check_token_answer, expect_error, expect_ok, expect_token_error,
-                 expect_unchanged, expected_openid, expected_unionid)
+                 expect_unchanged, expected_openid, expected_unionid, remember)
 
 def _allowed(env):
     return "%s/echo/after-login" % env.base_url
@@ -33,7 +33,8 @@ def _authorize(env, app="oa", redirect=None, scope=None, expect=302):
     for want in ("HttpOnly", "Secure", "SameSite=Lax", "Path=/v1/login"):
         assert want in battrs, (want, binds[0])
     cookie = Browser(attrs[0][len("wxauth_oauth="):])
-    cookie.bind = battrs[0][len("wxauth_bind="):]
+    cookie.bind = remember("web_bind", battrs[0][len("wxauth_bind="):])
+    remember("state", urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)["state"][0])
     assert len(cookie.bind) == 43, binds[0]
     return loc, cookie
 
@@ -61,6 +62,8 @@ def _wechat(env, loc, person, deny=False):
     assert r.status == 302, r.describe()
     back = urllib.parse.urlsplit(r.headers.get("Location"))
     assert back.path == "/v1/oauth/callback", back
+    for v in urllib.parse.parse_qs(back.query).get("code", []):
+        remember("code", v)
     return back.path + "?" + back.query
 
 
@@ -84,7 +87,7 @@ def _web_login(env, app, person, scope=None):
     r = _callback(env, back, cookie)
     q = _landing(env, r)
     assert set(q) == {"ticket"}, q
-    ticket = Browser(q["ticket"][0])
+    ticket = Browser(remember("ticket", q["ticket"][0]))
     ticket.bind = cookie.bind
     return ticket, r
 

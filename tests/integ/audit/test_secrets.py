@@ -54,7 +54,8 @@ def test_no_secret_in_any_log(env):
     assert len(secrets) > len(env.apps) + 1, \
         "the registry holds no code or token: did the other tests run? (%d values)" % len(secrets)
     kinds = {k for k, _ in secrets}
-    for kind in ("code", "refresh_token", "access_token", "session_key", "phone"):
+    for kind in ("code", "refresh_token", "access_token", "session_key", "phone",
+                 "state", "ticket", "web_bind"):
         assert kind in kinds, "no %s in the registry: the check would not cover them" % kind
     hits = []
     for path in files:
