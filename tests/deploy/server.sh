@@ -98,13 +98,31 @@ unit_env() {
 	[ -f "$f" ] && grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$f"
 	return 0
 }
-# unit_exec CMD...: becomes CMD as the unit's user (in a subshell of its own
-# when backgrounded, so that its pid is serve's); unit_run waits for it.
+# unit_groups USER GROUP: the supplementary groups systemd gives the unit,
+# in its own way: initgroups(User, Group) (Group, and every group that
+# lists User as a member in /etc/group; not User's primary group unless it
+# is Group), then SupplementaryGroups=.
+unit_groups() {
+	gs=$2
+	for grp in $(getent group | awk -F: -v u="$1" \
+	    '{ n = split($4, m, ","); for (i = 1; i <= n; i++) if (m[i] == u) print $1 }'); do
+		gs="$gs,$grp"
+	done
+	for grp in $(unit_value SupplementaryGroups); do
+		gs="$gs,$grp"
+	done
+	echo "$gs"
+}
+# unit_exec CMD...: becomes CMD as the unit's user, with the unit's
+# credentials set as systemd sets them (unit_groups), never
+# setpriv --init-groups, which would add the user's primary group and hide
+# a unit that cannot read its config (in a subshell of its own when
+# backgrounded, so that its pid is serve's); unit_run waits for it.
 unit_exec() {
 	u=$(unit_value User)
 	g=$(unit_value Group)
 	# shellcheck disable=SC2046 # VAR=value words of the EnvironmentFile
-	exec setpriv --reuid="$u" --regid="$g" --init-groups env -i \
+	exec setpriv --reuid="$u" --regid="$g" --groups="$(unit_groups "$u" "$g")" env -i \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/nonexistent USER="$u" LOGNAME="$u" $(unit_env) "$@"
 }
