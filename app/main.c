@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -176,7 +177,10 @@ out:
 
 /* keygen: a new key file (refusing to overwrite one), or with rotate a new
  * first key ahead of the keys already in path. Written to a temporary file
- * with mode 0600 and renamed into place. */
+ * of a name nobody can guess, made by mkostemp (O_EXCL: never a file or a
+ * link someone put there first; mode 0600 from the start), then linked
+ * into place (a new file: refused if one appeared meanwhile) or renamed
+ * over the old one (rotate). */
 static int
 keygen(const char *path, int rotate)
 {
@@ -200,9 +204,9 @@ keygen(const char *path, int rotate)
 		fprintf(stderr, "keygen: %s exists; use --rotate to add a key\n", path);
 		goto out;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
 		goto out;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1) {
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1 || fchmod(fd, 0600) == -1) {
 		fprintf(stderr, "keygen: cannot create %s: %s\n", tmp, strerror(errno));
 		goto out;
 	}
@@ -218,11 +222,14 @@ keygen(const char *path, int rotate)
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) == -1) {
-		fprintf(stderr, "keygen: cannot rename to %s: %s\n", path, strerror(errno));
+	if ((rotate ? rename(tmp, path) : link(tmp, path)) == -1) {
+		fprintf(stderr, "keygen: cannot %s %s: %s\n", rotate ? "rename to" : "create",
+		    path, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
+	if (!rotate)
+		unlink(tmp);
 	printf("%s: %s\n", path, rotate ? "new first key added" : "written");
 	rc = 0;
 out:

@@ -104,6 +104,31 @@ def test_keygen(env):
         assert "k4.local." not in r.stdout + r.stderr
 
 
+def test_keygen_in_a_folder_others_can_write(env):
+    """A file or a link planted where keygen used to write its temporary
+    file (KEY.tmp) receives nothing, and no temporary file is left."""
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o1777)
+        for plant in ("link", "file"):
+            path = os.path.join(d, "keys-" + plant)
+            bait = os.path.join(d, "bait-" + plant)
+            open(bait, "w").close()
+            os.chmod(bait, 0o666)
+            if plant == "link":
+                os.symlink(bait, path + ".tmp")
+            else:
+                os.link(bait, path + ".tmp")
+            for args in (("keygen", path), ("keygen", "--rotate", path)):
+                r = _run(env, *args)
+                assert r.returncode == 0, (args, r.stderr)
+                assert open(bait).read() == "", "%s: the key went into a planted %s" % (
+                    args, plant)
+                st = os.lstat(path)
+                assert st.st_mode & 0o777 == 0o600 and not os.path.islink(path), oct(st.st_mode)
+            left = sorted(n for n in os.listdir(d) if n.startswith("keys-%s." % plant))
+            assert left == ["keys-%s.tmp" % plant], left
+
+
 def test_help_version_and_usage_errors(env):
     """--help, -h and COMMAND --help print to stdout and exit 0; --version;
     a usage error is one line on stderr and exit 2."""
