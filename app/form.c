@@ -219,6 +219,8 @@ decode(const char *p, const char *end, char *out, size_t outlen)
 	size_t o = 0;
 	int hi, lo, c;
 
+	if (outlen == 0)
+		return -1;      /* not even the NUL fits */
 	for (; p < end; p++) {
 		c = (unsigned char)*p;
 		if (c == '%') {

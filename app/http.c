@@ -14,6 +14,7 @@
 
 #include "enc.h"
 #include "http.h"
+#include "jstrict.h"
 
 #define JSON_DEPTH 16
 
@@ -216,137 +217,15 @@ finite_only(struct json_object *o, int depth)
 	}
 }
 
-static int
-hex4(const char *s, unsigned *out)
-{
-	unsigned v = 0;
-	int i, d;
-
-	for (i = 0; i < 4; i++) {
-		if ((d = enc_hexval((unsigned char)s[i])) < 0)
-			return -1;
-		v = v * 16 + (unsigned)d;
-	}
-	*out = v;
-	return 0;
-}
-
-/* plain_name: n bytes of letters, digits and '_': safe to name in a message. */
-static int
-plain_name(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return 0;
-	return n > 0;
-}
-
-/*
- * lone_surrogate: the body has a \u escape of a surrogate that is not half
- * of a pair (json-c would store U+FFFD without a word). key receives the
- * top-level field it is in ("" when it is in a key or nested deeper than a
- * plain name can say). Returns 1 when found. The body is valid JSON here.
- */
-/*
- * bare_ok: outside strings, only what RFC 8259 allows there: structure,
- * white space, numbers and the letters of true, false and null. json-c's
- * strict mode still takes single-quoted strings; this refuses them, and
- * comments, whatever json-c's version does.
- */
-static int
-bare_ok(const char *b, size_t len)
-{
-	size_t i;
-	int in_str = 0;
-
-	for (i = 0; i < len; i++) {
-		if (in_str) {
-			if (b[i] == '\\')
-				i++;
-			else if (b[i] == '"')
-				in_str = 0;
-		} else if (b[i] == '"') {
-			in_str = 1;
-		} else if (b[i] == '\0' ||
-		    strchr(" \t\n\r{}[]:,0123456789+-.eEtrufalsn", b[i]) == NULL) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int
-lone_surrogate(const char *b, size_t len, char *key, size_t keylen)
-{
-	size_t i, start = 0;
-	unsigned u, lo;
-	int depth = 0, in_str = 0, is_key = 0, expect_key = 0;
-
-	key[0] = '\0';
-	for (i = 0; i < len; i++) {
-		if (!in_str) {
-			if (b[i] == '{') {
-				depth++;
-				expect_key = 1;
-			} else if (b[i] == '[') {
-				depth++;
-				expect_key = 0;
-			} else if (b[i] == '}' || b[i] == ']') {
-				depth--;
-			} else if (b[i] == ',') {
-				expect_key = depth == 1 || expect_key;
-			} else if (b[i] == '"') {
-				in_str = 1;
-				is_key = expect_key;
-				expect_key = 0;
-				start = i + 1;
-			}
-			continue;
-		}
-		if (b[i] == '"') {
-			in_str = 0;
-			/* A top-level key: remember it, if it is a plain name. */
-			if (is_key && depth == 1 && i - start < keylen &&
-			    plain_name(b + start, i - start)) {
-				memcpy(key, b + start, i - start);
-				key[i - start] = '\0';
-			}
-			continue;
-		}
-		if (b[i] != '\\')
-			continue;
-		i++;
-		if (i >= len || b[i] != 'u' || i + 4 >= len || hex4(b + i + 1, &u) == -1)
-			continue;
-		i += 4;
-		if (u >= 0xdc00 && u <= 0xdfff)
-			goto found;
-		if (u >= 0xd800 && u <= 0xdbff) {
-			if (i + 6 < len && b[i + 1] == '\\' && b[i + 2] == 'u' &&
-			    hex4(b + i + 3, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
-				i += 6;
-				continue;
-			}
-			goto found;
-		}
-	}
-	return 0;
-found:
-	if (is_key || depth != 1)
-		key[0] = '\0';
-	return 1;
-}
-
 enum err
 http_parse_json(struct req *r, int allow_empty)
 {
 	struct json_tokener *tok = NULL;
 	struct json_object *o = NULL;
 	enum err rc = ERR_INVALID_JSON;
+	enum jstrict js;
 	size_t off;
-	int bad_utf8 = 0;
+	int bad_utf8;
 
 	if (r->body_len == 0) {
 		if (allow_empty)
@@ -356,31 +235,30 @@ http_parse_json(struct req *r, int allow_empty)
 	/* json-c takes an int length. */
 	if (r->body_len > (size_t)0x7fffffff)
 		goto out;
+	/* RFC 8259 first, whatever json-c lets through (jstrict.h). */
+	if ((js = jstrict_check(r->body, r->body_len, r->bad_field,
+	    sizeof(r->bad_field))) == JS_SYNTAX)
+		goto out;
 	if ((tok = json_tokener_new_ex(JSON_DEPTH)) == NULL) {
 		rc = ERR_INTERNAL;
 		goto out;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/* Invalid UTF-8 inside a string: still refused, but parsed without
+	 * json-c's check, so that the front door can name the field when it
+	 * is one that must be text. */
+	bad_utf8 = js == JS_UTF8;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    (bad_utf8 ? 0 : JSON_TOKENER_VALIDATE_UTF8));
 	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
-	if (o == NULL && json_tokener_get_error(tok) == json_tokener_error_parse_utf8_string) {
-		/* Invalid UTF-8 inside a string: still refused, but parsed again
-		 * without that check, so that the front door can name the field
-		 * when it is one that must be text. */
-		bad_utf8 = 1;
-		json_tokener_reset(tok);
-		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-		o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
-	}
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success)
 		goto out;
 	/* Only white space may follow the value. */
 	for (off = json_tokener_get_parse_end(tok); off < r->body_len; off++)
 		if (!isspace((unsigned char)r->body[off]))
 			goto out;
-	if (!json_object_is_type(o, json_type_object) || !finite_only(o, 0) ||
-	    !bare_ok(r->body, r->body_len))
+	if (!json_object_is_type(o, json_type_object) || !finite_only(o, 0))
 		goto out;
-	if (lone_surrogate(r->body, r->body_len, r->bad_field, sizeof(r->bad_field))) {
+	if (js == JS_SURROGATE) {
 		rc = ERR_INVALID_REQUEST;
 		goto out;
 	}

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -66,6 +67,33 @@ query(const char *q, struct fval v[FORM_MAX], char *why, size_t len)
 	static char buf[128];
 
 	return form_query(q, qfields, v, buf, sizeof(buf), why, len);
+}
+
+/* A value that fills the buffer exactly, then an empty one: the empty one
+ * does not fit either (its NUL), and nothing is written past the buffer
+ * (the buffer ends where its allocation ends, for ASan). */
+static void
+test_query_buffer_exactly_full(void **state)
+{
+	static const struct field f2[] = {
+		{"appid", FT_STRING, 0, 0, 64},
+		{"scope", FT_STRING, 0, 0, 64},
+		FIELDS_END
+	};
+	struct fval v[FORM_MAX];
+	char why[128];
+	char *buf = malloc(2);
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(form_query("appid=b&scope=", f2, v, buf, 2, why, sizeof(why)),
+	    ERR_INVALID_REQUEST);
+	assert_string_equal(why, "parameter 'scope' is malformed or too long");
+	assert_int_equal(form_query("appid=b", f2, v, buf, 2, why, sizeof(why)), OK);
+	assert_string_equal(v[0].s, "b");
+	assert_int_equal(form_query("scope=", f2, v, buf, 0, why, sizeof(why)),
+	    ERR_INVALID_REQUEST);
+	free(buf);
 }
 
 static void
@@ -191,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_buffer_exactly_full),
 		cmocka_unit_test(test_utf8),
 	};
 

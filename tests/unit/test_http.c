@@ -129,6 +129,21 @@ test_json(void **state)
 		{"{\"a\":1,}", ERR_INVALID_JSON}, {"\"x\"", ERR_INVALID_JSON},
 		{"{\"code\":\"\\ud800\"}", ERR_INVALID_REQUEST},
 		{"{\"code\":\"\xff\"}", ERR_INVALID_JSON},
+		/* What json-c's strict mode took (issue 22's fuzzing), in any
+		 * member, known or not. */
+		{"{\"\":00}", ERR_INVALID_JSON}, {"{\"x\":-01}", ERR_INVALID_JSON},
+		{"{\"x\":1.}", ERR_INVALID_JSON}, {"{\"x\":-.5}", ERR_INVALID_JSON},
+		{"{\"x\":.5}", ERR_INVALID_JSON}, {"{\"x\":1e}", ERR_INVALID_JSON},
+		{"{\"x\":+1}", ERR_INVALID_JSON}, {"{\"\x0f\":{}}", ERR_INVALID_JSON},
+		{"{\"x\":\"a\tb\"}", ERR_INVALID_JSON},
+		{"{\"x\":\"\xc1\xb9\"}", ERR_INVALID_JSON},              /* overlong */
+		{"{\"x\":\"\xe0\x80\xaf\"}", ERR_INVALID_JSON},          /* overlong */
+		{"{\"x\":\"\xed\xa0\x80\"}", ERR_INVALID_JSON},          /* U+D800 */
+		{"{\"x\":\"\xf4\x90\x80\x80\"}", ERR_INVALID_JSON},      /* > U+10FFFF */
+		{"{\"x\":\"\xf0\x9f\x98\x80 \xe5\xbe\xae\"}", OK},     /* 4- and 3-byte */
+		{"{\"x\":-0.5e+10,\"y\":[0,1E-2,true,false,null]}", OK},
+		{"{\"x\":\"\\ud83d\\ude00\"}", OK},                     /* a pair */
+		{"{\"x\":\"\\x\"}", ERR_INVALID_JSON}, {"{\"x\":tru}", ERR_INVALID_JSON},
 	};
 	struct req r;
 	size_t i;
@@ -148,6 +163,10 @@ test_json(void **state)
 	http_req_cleanup(&r);
 	assert_int_equal(parse("{\"nick\":{\"in\":\"\\udc00\"}}", 0, &r),
 	    ERR_INVALID_REQUEST);
+	assert_string_equal(r.bad_field, "");
+	http_req_cleanup(&r);
+	/* Not blamed on the member before it (issue 22). */
+	assert_int_equal(parse("{\"k\":\"\",\"\":\"\\udc00\"}", 0, &r), ERR_INVALID_REQUEST);
 	assert_string_equal(r.bad_field, "");
 	http_req_cleanup(&r);
 	/* Invalid UTF-8: the object is kept for the gate to name the field. */

@@ -35,7 +35,7 @@ test_nothing_without_shared_memory(void **state)
 	assert_null(pcache_new());
 	pcache_put(NULL, U1, 0, "x", 1, NOW);
 	assert_null(pcache_get(NULL, U1, NOW, &len));
-	pcache_changed(NULL, U1, 1);
+	pcache_changed(NULL, pcache_bucket(U1), 1);
 	pcache_clear(NULL);
 	pcache_free(NULL);
 }
@@ -73,22 +73,33 @@ test_keeps_and_forgets(void **state)
 	/* A notification this worker hears drops its copy, nobody else's. */
 	put(a, U1, "{}", NOW);
 	put(b, U1, "{}", NOW);
-	pcache_changed(a, U1, 0);
+	pcache_changed(a, pcache_bucket(U1), 0);
 	assert_null(pcache_get(a, U1, NOW, &len));
 	assert_non_null(pcache_get(b, U1, NOW, &len));
 
 	/* A change worker a made: worker b's copy is stale at once, before b
 	 * hears of it. */
 	put(a, U1, "{}", NOW);
-	pcache_changed(a, U1, 1);
+	pcache_changed(a, pcache_bucket(U1), 1);
 	assert_null(pcache_get(b, U1, NOW, &len));
 	/* An answer read before that change but stored after it: never used. */
 	g = pcache_gen(U2);
-	pcache_changed(a, U2, 1);
+	pcache_changed(a, pcache_bucket(U2), 1);
 	pcache_put(b, U2, g, "{\"old\":1}", 9, NOW);
 	assert_null(pcache_get(b, U2, NOW, &len));
 	put(b, U2, "{\"new\":1}", NOW);
 	assert_string_equal(pcache_get(b, U2, NOW, &len), "{\"new\":1}");
+
+	/* The bucket is the id's last three hex digits, as db/008 computes
+	 * it; a hint for another bucket, or none that could be one, drops
+	 * nothing. */
+	assert_int_equal(pcache_bucket(U1), 0xc2d);
+	assert_int_equal(pcache_bucket(U2), 0xe1f);
+	put(a, U1, "{}", NOW);
+	pcache_changed(a, 0xc2d ^ 1, 0);
+	pcache_changed(a, 4096, 1);
+	pcache_changed(a, 99999, 1);
+	assert_non_null(pcache_get(a, U1, NOW, &len));
 
 	/* Too large to keep; everything gone after a clear. */
 	memset(big, 'x', sizeof big - 1);
