@@ -38,9 +38,9 @@ TOOLS    = $(OUT)/tests/tokmint
 DEB_PKGS = gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
 	libsodium-dev libpq-dev libssl-dev libcmocka-dev nginx postgresql \
 	spawn-fcgi apache2 libapache2-mod-fcgid wrk curl python3 ca-certificates procps util-linux \
-	openssl systemd dpkg-dev lintian man-db prometheus
+	openssl systemd dpkg-dev lintian man-db prometheus clang libclang-rt-14-dev
 
-.PHONY: all deps run stop test testbins unit bench install deb clean help FORCE
+.PHONY: all deps run stop test testbins fuzzbins fuzz unit bench install deb clean help FORCE
 
 all: $(OUT)/wxauth
 
@@ -51,6 +51,7 @@ help:
 	@echo "make test     every test (unit, integration, sanitizers) in a scratch folder"
 	@echo "make unit     the C unit tests only: no root, no services, seconds"
 	@echo "make bench    wrk through nginx"
+	@echo "make fuzz     every libFuzzer target for FUZZ_SECONDS (default 300) each"
 	@echo "make install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "make deb      the Debian package build/wxauth_$(VERSION)_ARCH.deb"
 
@@ -91,6 +92,34 @@ $(OUT)/tests/tokmint: tests/tools/tokmint.c $(LIBOBJ)
 
 testbins: $(TESTBIN) $(TOOLS)
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c): clang, ASan and UBSan, into
+# build-fuzz/. `make test` runs each for a few seconds on its corpus
+# (tests/fuzz/corpus/NAME); `make fuzz` for FUZZ_SECONDS each.
+FUZZCC      = clang
+FUZZOUT     = build-fuzz
+FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DWXAUTH_DATADIR='"$(PREFIX)/share/wxauth"' \
+	-DWXAUTH_VERSION='"$(VERSION)"' -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) \
+	-Iinclude $(PKG_CFLAGS) -MMD -MP
+FUZZSRC     = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZBIN     = $(FUZZSRC:tests/fuzz/%.c=$(FUZZOUT)/%)
+FUZZLIB     = $(filter-out $(FUZZOUT)/app/main.o,$(SRC:app/%.c=$(FUZZOUT)/app/%.o))
+FUZZ_SECONDS ?= 300
+
+$(FUZZOUT)/app/%.o: app/%.c
+	@mkdir -p $(@D)
+	$(FUZZCC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZOUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZLIB)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZLIB) $(LDLIBS)
+
+fuzzbins: $(FUZZBIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzzbins
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 $(OUT)/tests/bench_fcgi: tests/bench/hello.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs fcgi 2>/dev/null || echo -lfcgi)
@@ -108,6 +137,7 @@ stop:
 test: deps
 	@$(MAKE) --no-print-directory all testbins
 	@$(MAKE) --no-print-directory BUILD=asan all testbins
+	@$(MAKE) --no-print-directory fuzzbins
 	@sh tests/run.sh
 
 bench: deps
@@ -151,6 +181,6 @@ deb: deps
 	@sh deploy/debian/build.sh $(VERSION) build/deb
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(OBJ:.o=.d) $(wildcard $(OUT)/tests/*.d)
+-include $(OBJ:.o=.d) $(wildcard $(OUT)/tests/*.d) $(wildcard $(FUZZOUT)/app/*.d $(FUZZOUT)/*.d)

@@ -945,8 +945,8 @@ flat_str(const char *p, const char *end, const char **next)
  * anything else, which json-c then reads: this is a fast path that never
  * refuses, so a token sealed by another PASETO library is judged the same.
  */
-static int
-claims_flat(const char *pt, size_t len, struct tok_claims *c)
+int
+tok_claims_flat(const char *pt, size_t len, struct tok_claims *c)
 {
 	char iat[TIME_STR * 2], exp[TIME_STR * 2];
 	struct {
@@ -1002,15 +1002,41 @@ claims_flat(const char *pt, size_t len, struct tok_claims *c)
 	return tok_time_parse(iat, &c->iat) == 0 && tok_time_parse(exp, &c->exp) == 0;
 }
 
+int
+tok_claims_json(const char *pt, size_t len, struct tok_claims *c)
+{
+	struct json_tokener *jt;
+	struct json_object *o = NULL;
+	int rc = -1;
+
+	memset(c, 0, sizeof *c);
+	if (len > INT_MAX || (jt = json_tokener_new()) == NULL)
+		return -2;
+	o = json_tokener_parse_ex(jt, pt, (int)len);
+	if (o != NULL && json_tokener_get_error(jt) == json_tokener_success &&
+	    json_tokener_get_parse_end(jt) == len && json_object_is_type(o, json_type_object) &&
+	    claim_str(o, "iss", c->iss, sizeof c->iss, 1) == 0 &&
+	    claim_str(o, "sub", c->sub, sizeof c->sub, 1) == 0 &&
+	    claim_str(o, "sid", c->sid, sizeof c->sid, 1) == 0 &&
+	    claim_str(o, "app", c->app, sizeof c->app, 1) == 0 &&
+	    claim_str(o, "oid", c->oid, sizeof c->oid, 1) == 0 &&
+	    claim_str(o, "uni", c->uni, sizeof c->uni, 0) == 0 &&
+	    claim_time(o, "iat", &c->iat) == 0 &&
+	    claim_time(o, "exp", &c->exp) == 0)
+		rc = 0;
+	json_object_put(o);
+	json_tokener_free(jt);
+	return rc;
+}
+
 enum err
 tok_open(const struct tok_keys *ks, const char *token, const char *iss,
     int64_t now, struct tok_claims *c)
 {
 	unsigned char f[FOOTER_MAX], pt[TOK_MAX];
 	const struct tok_key *k;
-	struct json_tokener *jt = NULL;
-	struct json_object *o = NULL;
 	const char *dot, *ftxt;
+	int j;
 	size_t tlen, flen = 0, ptlen = 0;
 	enum err rc = ERR_INVALID_TOKEN;
 
@@ -1038,26 +1064,10 @@ tok_open(const struct tok_keys *ks, const char *token, const char *iss,
 	/* From here the token is authentic; the claims are still checked. */
 	if (memchr(pt, '\0', ptlen) != NULL)
 		goto out;
-	if (!claims_flat((const char *)pt, ptlen, c)) {
-		memset(c, 0, sizeof *c);
-		if ((jt = json_tokener_new()) == NULL) {
-			rc = ERR_INTERNAL;
-			goto out;
-		}
-		o = json_tokener_parse_ex(jt, (const char *)pt, (int)ptlen);
-		if (o == NULL || json_tokener_get_error(jt) != json_tokener_success ||
-		    json_tokener_get_parse_end(jt) != ptlen ||
-		    !json_object_is_type(o, json_type_object))
-			goto out;
-		if (claim_str(o, "iss", c->iss, sizeof c->iss, 1) != 0 ||
-		    claim_str(o, "sub", c->sub, sizeof c->sub, 1) != 0 ||
-		    claim_str(o, "sid", c->sid, sizeof c->sid, 1) != 0 ||
-		    claim_str(o, "app", c->app, sizeof c->app, 1) != 0 ||
-		    claim_str(o, "oid", c->oid, sizeof c->oid, 1) != 0 ||
-		    claim_str(o, "uni", c->uni, sizeof c->uni, 0) != 0 ||
-		    claim_time(o, "iat", &c->iat) != 0 ||
-		    claim_time(o, "exp", &c->exp) != 0)
-			goto out;
+	if (!tok_claims_flat((const char *)pt, ptlen, c) &&
+	    (j = tok_claims_json((const char *)pt, ptlen, c)) != 0) {
+		rc = j == -2 ? ERR_INTERNAL : ERR_INVALID_TOKEN;
+		goto out;
 	}
 	if (iss != NULL && strcmp(c->iss, iss) != 0)
 		goto out;
@@ -1070,9 +1080,6 @@ out:
 	/* Claims are only for an authentic token of ours; expired counts. */
 	if (rc != OK && rc != ERR_TOKEN_EXPIRED)
 		memset(c, 0, sizeof *c);
-	json_object_put(o);
-	if (jt != NULL)
-		json_tokener_free(jt);
 	/* Only what the decryption wrote: the claims and their NUL. */
 	sodium_memzero(pt, ptlen < sizeof pt ? ptlen + 1 : sizeof pt);
 	return rc;

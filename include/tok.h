@@ -137,6 +137,17 @@ enum err tok_open(const struct tok_keys *ks, const char *token, const char *iss,
     int64_t now, struct tok_claims *c) WARN_UNUSED;
 
 /*
+ * The two readers of a token's claims (tok_open's, exposed for the unit and
+ * fuzz tests): tok_claims_flat, the fast one, reads only the form tok_seal
+ * writes (1: read; 0: not that form, never a refusal); tok_claims_json
+ * reads any JSON object (0: read; -1: not claims tok_open takes; -2: out
+ * of memory). Whatever the first reads, the second reads the same.
+ * tok_claims_flat writes only the claims it reads: c must come zeroed.
+ */
+int tok_claims_flat(const char *pt, size_t len, struct tok_claims *c);
+int tok_claims_json(const char *pt, size_t len, struct tok_claims *c);
+
+/*
  * tok_refresh_new: 32 random bytes as base64url into out (at least
  * TOK_REFRESH_STR bytes) and their hash into hash. Returns 0 or -1.
  * tok_refresh_hash: the hash of a presented refresh token (BLAKE2b-256 of the

@@ -11,7 +11,8 @@
 #      build/wxauth, then in environments of their own: the fault tests
 #      (tests/fault), two hosts on one PostgreSQL (tests/scale), and a
 #      PostgreSQL failover to a synchronous standby (tests/failover)
-#   4. unit tests, sanitizer build (build-asan/tests/test_*)
+#   4. unit tests, sanitizer build (build-asan/tests/test_*), then every
+#      libFuzzer target (build-fuzz/, tests/fuzz) for a few seconds
 #   5. integration tests against build-asan/wxauth; every sanitizer report
 #      file a process of that environment wrote counts as one failure
 #   6. tests/deploy/*.sh, if any
@@ -282,6 +283,12 @@ ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS UBSAN_OPTIONS
 unit_stage "unit-asan" build-asan
+
+# 4b. every libFuzzer target (tests/fuzz) for a few seconds, its seed
+# corpus (every finding so far) first; `make fuzz` runs them for longer.
+banner "fuzz targets (build-fuzz/, libFuzzer + ASan + UBSan, ${WXAUTH_FUZZ_SECONDS:-8} s each)"
+capture "$SCRATCH/fuzz.out" env WXAUTH_FUZZ_WORK="$SCRATCH/fuzz" sh tests/fuzz/run.sh "${WXAUTH_FUZZ_SECONDS:-8}"
+add_counted "fuzz" "$SCRATCH/fuzz.out"
 
 # 5. integration, sanitizers: reports go to files in the environment folder.
 banner "integration tests (build-asan/wxauth, ASan + UBSan)"
