@@ -140,6 +140,31 @@ get_errcode(struct json_object *o)
 	return -1000;   /* not an errcode we know: treated as unavailable */
 }
 
+enum err
+wx_answer(const char *text, long status, long *errcode, struct json_object **out)
+{
+	struct json_object *o;
+	enum err rc;
+
+	*out = NULL;
+	*errcode = 0;
+	/* Never branch on the content type: WeChat sends JSON as text/plain. */
+	o = json_tokener_parse(text);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return ERR_UPSTREAM_UNAVAILABLE;
+	}
+	*errcode = get_errcode(o);
+	if ((rc = wx_errcode(*errcode)) == OK && status != 200)
+		rc = ERR_UPSTREAM_UNAVAILABLE;
+	if (rc != OK) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return OK;
+}
+
 /*
  * call: GET url (or POST body as JSON when body is non-NULL), parse the
  * answer as a JSON object into *out (caller puts it) and map its errcode.
@@ -198,23 +223,10 @@ call(struct wx *w, const char *api, const char *url, const char *body,
 		goto out;
 	}
 	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
-	/* Never branch on the content type: WeChat sends JSON as text/plain. */
-	o = json_tokener_parse(b->data);
-	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		log_warnx("wechat: %s: HTTP %ld, answer is not a JSON object (%zu bytes)",
+	if ((rc = wx_answer(b->data, status, &w->errcode, out)) == ERR_UPSTREAM_UNAVAILABLE &&
+	    w->errcode == 0)
+		log_warnx("wechat: %s: HTTP %ld, %zu bytes: not a JSON object, or not 200",
 		    api, status, b->len);
-		goto out;
-	}
-	w->errcode = get_errcode(o);
-	if ((rc = wx_errcode(w->errcode)) != OK)
-		goto out;
-	if (status != 200) {
-		log_warnx("wechat: %s: HTTP %ld", api, status);
-		rc = ERR_UPSTREAM_UNAVAILABLE;
-		goto out;
-	}
-	*out = o;
-	o = NULL;
 out:
 	metrics_wechat_call(api, rc, w->errcode, (double)took_us / 1e6);
 	curl_slist_free_all(hdrs);

@@ -55,6 +55,17 @@ void wx_free(struct wx *w);
  */
 enum err wx_errcode(long errcode);
 
+struct json_object;
+
+/*
+ * wx_answer: what an answer of WeChat's says, from its text (NUL-terminated)
+ * and HTTP status: OK with *out the JSON object (the caller puts it), or
+ * the error of its errcode (*errcode: 0 when absent, -1000 when not a
+ * number), or ERR_UPSTREAM_UNAVAILABLE (not a JSON object, or not 200).
+ */
+enum err wx_answer(const char *text, long status, long *errcode,
+    struct json_object **out) WARN_UNUSED;
+
 /*
  * wx_code2session: exchange a mini-program login code (sns/jscode2session).
  * Retries once, after a short pause, when WeChat answers -1 (busy).

@@ -127,10 +127,36 @@ test_hash(void **state)
 	assert_true(revoke_hash("foobar") == 0x85944171f73967e8ULL);
 }
 
+/* The view holds at most REVOKE_MAX entries of each kind: one more is
+ * refused (the worker then refuses tokens and reloads), never a silent
+ * loss; an entry already held is still updated. */
+static void
+test_bounded(void **state)
+{
+	struct revoke *rv = revoke_new();
+	char sid[UUID_STR];
+	size_t i;
+
+	(void)state;
+	assert_non_null(rv);
+	for (i = 0; i < REVOKE_MAX; i++) {
+		snprintf(sid, sizeof(sid), "00000000-0000-7000-8000-%012zx", i);
+		assert_int_equal(revoke_add_session(rv, sid, 100), 0);
+	}
+	assert_int_equal(revoke_add_session(rv, "ffffffff-0000-7000-8000-000000000000", 100), -1);
+	assert_int_equal(revoke_add_session(rv, "00000000-0000-7000-8000-000000000001", 200), 0);
+	assert_true(revoke_has_session(rv, "00000000-0000-7000-8000-000000000001"));
+	assert_false(revoke_has_session(rv, "ffffffff-0000-7000-8000-000000000000"));
+	/* The merges are bounded apart from the sessions. */
+	assert_int_equal(revoke_add_merge(rv, "a", "b", "", 100), 0);
+	revoke_free(rv);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_growth_and_bad_keys),
 		cmocka_unit_test(test_merges),
