@@ -5,7 +5,8 @@ them; the tests check what a user of the gate sees."""
 import subprocess
 import time
 
-from lib import (burst_session, check_session_identity, expect_ok, wait_until)
+from lib import (burst_session, check_session_identity, expect_ok, expect_unchanged,
+                 parallel, wait_until)
 
 INTRUDER = "wxauth_intruder"
 
@@ -127,3 +128,52 @@ def test_forged_hint_flood_costs_no_availability(env):
         n += 1
     assert p.wait(timeout=30) == 0, p.stderr.read()
     assert wait_until(lambda: env.session(s["access_token"]).status == 200, timeout=2)
+
+
+def test_admin_routes_answer_only_allowed_addresses(env):
+    """With the right admin key, from an address the recipe does not allow
+    (127.0.0.2: loopback, but not in its allow list), every admin route,
+    the events feed and /metrics are refused by nginx; from 127.0.0.1 they
+    answer."""
+    s = env.signed_in("mp1", env.person("allow"))
+    uid = s["user"]["id"]
+    routes = [("GET", "/v1/admin/users?id=" + uid), ("GET", "/v1/events?limit=1"),
+              ("GET", "/v1/merges?limit=1"), ("GET", "/metrics"),
+              ("POST", "/v1/admin/users/%s/revoke" % uid)]
+    before = env.snapshot()
+    for method, path in routes:
+        r = env.req(method, path, token=env.admin_key, source="127.0.0.2")
+        assert r.status == 403, (path, r.describe())
+    expect_unchanged(before, env.snapshot(), "admin calls from an address not allowed")
+    expect_ok(env.session(s["access_token"]), "not revoked")
+    for method, path in routes[:4]:
+        expect_ok(env.req(method, path, token=env.admin_key), path)
+
+
+def test_unlink_racing_a_login_of_that_account(env):
+    """DELETE /v1/accounts/{appid} while the same account logs in: the login
+    either came first (its session ends with the unlink) or lands on the
+    account's new user; never a live session of that account on the old
+    user."""
+    for i in range(3):
+        p = env.person("unrace%d" % i)
+        a = env.signed_in("mp1", p)
+        env.signed_in("mp2", p)                         # the same user, by unionid
+        calls = [lambda: env.req("DELETE", "/v1/accounts/" + env.appid("mp2"),
+                                 token=a["access_token"]),
+                 lambda: env.login("mp2", p)]
+        ru, rl = parallel(lambda k: calls[k](), 2)
+        assert ru.status == 200, ru.describe()
+        assert rl.status == 200, rl.describe()
+        bad = env.sql("SELECT s.id FROM sessions s JOIN accounts x ON x.id = s.account_id"
+                      " WHERE x.appid = %s AND x.openid = %s AND s.revoked_at IS NULL"
+                      " AND s.user_id <> x.user_id", env.appid("mp2"),
+                      rl.json["account"]["openid"])
+        assert bad == [], "a live session of the unlinked account on its old user: %s" % bad
+        # A token of that login that still works speaks for the account's
+        # user now (its own, or the holder of its unionid, README "Unlink").
+        r = env.session(rl.json["access_token"])
+        if r.status == 200:
+            now = env.sql("SELECT user_id FROM accounts WHERE appid = %s AND openid = %s",
+                          env.appid("mp2"), rl.json["account"]["openid"])
+            assert [[r.json["user"]["id"]]] == now, (r.describe(), now)
