@@ -13,7 +13,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN    = -Wall -Wextra -Werror -Wmissing-prototypes -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DWXAUTH_DATADIR='"$(PREFIX)/share/wxauth"' -DWXAUTH_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP
+# The layers (README "Layout"), lowest first: app/LAYER/*.c, include/LAYER/*.h.
+LAYERS   = base crypto http view store wechat login handlers front server
+INCLUDES = $(LAYERS:%=-Iinclude/%)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DWXAUTH_DATADIR='"$(PREFIX)/share/wxauth"' -DWXAUTH_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP
 LDLIBS  = $(PKG_LIBS)
 
 # BUILD=asan builds everything with AddressSanitizer and UBSan into build-asan/.
@@ -27,9 +30,9 @@ else
 OUT ?= build
 endif
 
-SRC      = $(wildcard app/*.c)
+SRC      = $(wildcard $(LAYERS:%=app/%/*.c))
 OBJ      = $(SRC:app/%.c=$(OUT)/app/%.o)
-LIBOBJ   = $(filter-out $(OUT)/app/main.o,$(OBJ))
+LIBOBJ   = $(filter-out $(OUT)/app/server/main.o,$(OBJ))
 TESTSRC  = $(wildcard tests/unit/test_*.c)
 TESTBIN  = $(TESTSRC:tests/unit/%.c=$(OUT)/tests/%)
 TOOLS    = $(OUT)/tests/tokmint
@@ -77,7 +80,7 @@ $(OUT)/app/%.o: app/%.c
 $(OUT)/prefix: FORCE
 	@mkdir -p $(@D)
 	@echo '$(PREFIX) $(VERSION)' | cmp -s - $@ || echo '$(PREFIX) $(VERSION)' >$@
-$(OUT)/app/main.o: $(OUT)/prefix
+$(OUT)/app/server/main.o: $(OUT)/prefix
 
 $(OUT)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
@@ -100,10 +103,10 @@ FUZZOUT     = build-fuzz
 FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DWXAUTH_DATADIR='"$(PREFIX)/share/wxauth"' \
 	-DWXAUTH_VERSION='"$(VERSION)"' -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) \
-	-Iinclude $(PKG_CFLAGS) -MMD -MP
+	$(INCLUDES) $(PKG_CFLAGS) -MMD -MP
 FUZZSRC     = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZBIN     = $(FUZZSRC:tests/fuzz/%.c=$(FUZZOUT)/%)
-FUZZLIB     = $(filter-out $(FUZZOUT)/app/main.o,$(SRC:app/%.c=$(FUZZOUT)/app/%.o))
+FUZZLIB     = $(filter-out $(FUZZOUT)/app/server/main.o,$(SRC:app/%.c=$(FUZZOUT)/app/%.o))
 FUZZ_SECONDS ?= 300
 
 $(FUZZOUT)/app/%.o: app/%.c
@@ -183,4 +186,4 @@ deb: deps
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(OBJ:.o=.d) $(wildcard $(OUT)/tests/*.d) $(wildcard $(FUZZOUT)/app/*.d $(FUZZOUT)/*.d)
+-include $(OBJ:.o=.d) $(wildcard $(OUT)/tests/*.d) $(wildcard $(FUZZOUT)/app/*/*.d $(FUZZOUT)/*.d)

@@ -5,6 +5,7 @@
 #                                 (e.g. -k PATTERN while developing)
 #
 # Stages, in order:
+#   0. the layers: no include goes up (tests/tools/layers.sh)
 #   1. unit tests, release build (build/tests/test_*)
 #   2. the WeChat mock's own tests (tests/mock/test_wxmock.py), if present
 #   3. integration tests against a full environment (tests/env.sh) running
@@ -226,6 +227,10 @@ if [ -d ../shared/vectors ]; then
 fi
 
 # 1. unit tests, release
+banner "layers: every include goes down (tests/tools/layers.sh)"
+capture "$SCRATCH/layers.out" sh tests/tools/layers.sh
+add_counted "layers" "$SCRATCH/layers.out"
+
 banner "unit tests (build/)"
 unit_stage "unit" build
 

@@ -589,7 +589,7 @@ def expect_error(r, status, names, field=None):
     if field is not None:
         assert field in j["message"], \
             "the message should name the field %r: %s" % (field, r.describe())
-    # The header policy of the error table (app/err.c), on every error.
+    # The header policy of the error table (app/base/err.c), on every error.
     if r.status == 401:
         assert r.headers.get("WWW-Authenticate") == 'Bearer error="invalid_token"', \
             "a 401 without WWW-Authenticate: %s" % r.describe()

@@ -1,4 +1,4 @@
-"""How a worker ends a FastCGI connection (app/worker.c, finish).
+"""How a worker ends a FastCGI connection (app/server/worker.c, finish).
 
 Spoken straight to the main pool's Unix socket, as nginx does, with a small
 FastCGI client. A request read to its end is answered and the connection

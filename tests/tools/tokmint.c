@@ -13,7 +13,7 @@
  * usage, with a message on stderr.
  *
  * Test tooling only: it is never installed. Built from tests/tools/tokmint.c
- * with app/tok.c and app/enc.c.
+ * with app/crypto/tok.c and app/base/enc.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

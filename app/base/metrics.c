@@ -23,21 +23,22 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
-#include "http.h"
 #include "log.h"
 #include "metrics.h"
 
 #ifndef WXAUTH_VERSION
 #define WXAUTH_VERSION "unknown"
 #endif
-#include "route.h"
-
 #define SLOTS_MAX 320                   /* = the pool's SLOTS: main and gate */
-#define ROUTES (R__MAX + 1)             /* the last one: no route matched */
+#define ROUTES (METRICS_ROUTES_MAX + 1) /* the last one: no route matched */
+#define UNMATCHED METRICS_ROUTES_MAX
+
+/* The routes' names, handed over by the front (metrics_routes). */
+static const char *const *route_names;
+static size_t nroutes;
 #define WX_ENTRIES 128                  /* distinct (api, errcode) pairs */
 #define WX_API_MAX 32
 #define WX_SPINS 10000                  /* while another process fills an entry */
-#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* Pseudo errcodes for calls that got no errcode from WeChat. */
 #define WX_TIMEOUT (LONG_MIN + 1)
@@ -235,7 +236,7 @@ metrics_request(int route, int status, double seconds)
 
 	if (s == NULL)
 		return;
-	ri = route >= 0 && route < R__MAX ? (size_t)route : R__MAX;
+	ri = route >= 0 && (size_t)route < nroutes ? (size_t)route : UNMATCHED;
 	add(&s->requests[ri][status_index(status)], 1);
 	observe(s->hist[ri], &s->sum_ns[ri], seconds);
 }
@@ -449,10 +450,18 @@ family(struct out *o, const char *name, const char *type, const char *help)
 	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+void
+metrics_routes(const char *const *names, size_t n)
+{
+	route_names = names;
+	nroutes = n < METRICS_ROUTES_MAX ? n : METRICS_ROUTES_MAX;
+}
+
+/* route_name: row i's name; NULL for a row no route uses. */
 static const char *
 route_name(size_t i)
 {
-	return i < R__MAX ? routes[i].name : "unmatched";
+	return i < nroutes ? route_names[i] : i == UNMATCHED ? "unmatched" : NULL;
 }
 
 /* first_of: the first route index with the same name as i (HEAD and GET
@@ -462,8 +471,10 @@ first_of(size_t i)
 {
 	size_t j;
 
+	if (route_name(i) == NULL)
+		return i;
 	for (j = 0; j < i; j++)
-		if (strcmp(route_name(j), route_name(i)) == 0)
+		if (route_name(j) != NULL && strcmp(route_name(j), route_name(i)) == 0)
 			return j;
 	return i;
 }
@@ -577,7 +588,7 @@ render_requests(struct out *o, const struct sums *t)
 	family(o, "wxauth_requests_total", "counter",
 	    "Requests answered by the workers, by route and HTTP status.");
 	for (r = 0; r < ROUTES; r++) {
-		for (k = 0; k <= NSTATUS; k++) {
+		for (k = 0; k <= NSTATUS && route_name(r) != NULL; k++) {
 			if ((n = t->requests[r][k]) == 0)
 				continue;
 			put(o, "wxauth_requests_total{route=\"");
@@ -591,8 +602,9 @@ render_requests(struct out *o, const struct sums *t)
 	family(o, "wxauth_request_duration_seconds", "histogram",
 	    "Time from a request reaching a worker to its answer, by route.");
 	for (r = 0; r < ROUTES; r++)
-		histogram(o, "wxauth_request_duration_seconds", "route", route_name(r),
-		    t->hist[r], t->sum_ns[r]);
+		if (route_name(r) != NULL)
+			histogram(o, "wxauth_request_duration_seconds", "route", route_name(r),
+			    t->hist[r], t->sum_ns[r]);
 }
 
 static void
@@ -741,19 +753,4 @@ fail:
 	free(t);
 	free(o.p);
 	return NULL;
-}
-
-enum err
-metrics_serve(struct svc *s, struct req *r, const struct tok_claims *who)
-{
-	char *text;
-	size_t len;
-
-	(void)s;
-	(void)who;
-	if ((text = metrics_render(&len)) == NULL)
-		return ERR_INTERNAL;
-	http_send_body(r, 200, CONTENT_TYPE, text, len);
-	free(text);
-	return OK;
 }

@@ -17,9 +17,23 @@
 
 #include "common.h"
 #include "tok.h"
-#include "wx.h"
 
 struct db;
+
+/* What WeChat told of a person (OAuth userinfo), as a login stores it: it
+ * fills the user's empty fields. gender: 0 unknown, 1, 2; -1 absent. */
+struct db_profile {
+	char nickname[256];
+	char avatar_url[1024];
+	int gender;
+	char country[64];
+	char province[64];
+	char city[64];
+	char language[16];
+};
+
+/* An app's server access_token as stored (WeChat: keep 512 bytes). */
+#define DB_TOKEN_MAX 512
 
 /* What the database tells a worker's revocation view. */
 enum db_event {
@@ -124,7 +138,7 @@ struct db_login {
 	const char *appid;
 	const char *openid;
 	const char *unionid;            /* NULL or empty when WeChat gave none */
-	const struct wx_profile *profile;       /* OAuth userinfo, or NULL */
+	const struct db_profile *profile;       /* OAuth userinfo, or NULL */
 	const unsigned char *sealed_key;        /* session_key sealed by box_seal, or NULL */
 	size_t sealed_len;
 	const unsigned char *code_hash; /* TOK_HASHBYTES: the code, a credential once */
@@ -377,7 +391,7 @@ enum err db_open_data_store(struct db *db, const struct db_open_data *in,
 
 /* The app access token as wechat_tokens holds it. */
 struct db_wxtoken {
-	char token[WX_TOKEN_MAX];       /* wipe after use */
+	char token[DB_TOKEN_MAX];       /* wipe after use */
 	long left;                      /* seconds until it expires, <= 0 when it has */
 	long age;                       /* seconds since it was fetched */
 	long forced_age;                /* seconds since a force_refresh, -1 never */

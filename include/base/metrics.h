@@ -15,11 +15,20 @@
 #ifndef WXAUTH_METRICS_H
 #define WXAUTH_METRICS_H
 
-#include "common.h"
-#include "http.h"
-#include "tok.h"
+#include <stdbool.h>
+#include <stddef.h>
 
-struct svc;
+#include "common.h"
+
+/* The answer's content type. */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/* Rows of request counters a slot holds: the routes, and "unmatched". */
+#define METRICS_ROUTES_MAX 64
+
+/* metrics_routes: the routes' names, index = the route number that
+ * metrics_request is given (at most METRICS_ROUTES_MAX); names must live
+ * as long as the process. Before it, every request counts as unmatched. */
+void metrics_routes(const char *const *names, size_t n);
 
 
 /* Why the master replaced a worker (wxauth_worker_restarts_total). */
@@ -68,8 +77,9 @@ int metrics_init(int nslots) WARN_UNUSED;
  */
 void metrics_attach(int slot);
 
-/* metrics_request: one answered request; route is an enum route value, or
- * R__MAX when no route matched; seconds from arrival to answer. */
+/* metrics_request: one answered request; route is a route number (see
+ * metrics_routes), or any other value when no route matched; seconds from
+ * arrival to answer. */
 void metrics_request(int route, int status, double seconds);
 
 /*
@@ -106,8 +116,5 @@ void metrics_restart(enum metrics_restart why);
  * that the caller frees; *len gets its length. NULL when out of memory.
  */
 char *metrics_render(size_t *len);
-
-/* metrics_serve: the GET /metrics handler. */
-enum err metrics_serve(struct svc *s, struct req *r, const struct tok_claims *who);
 
 #endif

@@ -505,6 +505,7 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 		return 1;
 	}
 	metrics_attach(slot);
+	metrics_routes(route_names(), R__MAX);
 	if (worker_init(&w, c, slot, role) == -1) {
 		close(ep);
 		return 1;

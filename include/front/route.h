@@ -67,6 +67,9 @@ extern const struct route_def routes[R__MAX];
  * ERR_METHOD_NOT_ALLOWED when the path exists with other methods, or
  * ERR_NOT_FOUND.
  */
+/* route_names: the routes' names, by route number (for base/metrics). */
+const char *const *route_names(void);
+
 enum err route_find(enum method m, const char *path, enum route *out,
     char *param, size_t plen) WARN_UNUSED;
 

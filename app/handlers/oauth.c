@@ -31,11 +31,11 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "auth.h"
 #include "box.h"
 #include "db.h"
 #include "enc.h"
 #include "log.h"
+#include "login.h"
 #include "oauth.h"
 
 #define COOKIE "wxauth_oauth"
@@ -299,14 +299,14 @@ oauth_callback(struct svc *s, struct req *r, const struct tok_claims *who)
 		return rc;
 	if (!fresh)
 		return http_fail(r, ERR_INVALID_STATE, "this state was used already");
-	rc = auth_code_login(s, r, app->appid, code, code_hash);
+	rc = login_code(s, r, app->appid, code, false, code_hash);
 	if (rc == ERR_DB_UNAVAILABLE || rc == ERR_INTERNAL || rc == ERR_DB_BUSY)
 		return rc;
 	if (rc != OK)
 		return back_to(r, pd.target, "error", err_name(rc));
 	if (tok_refresh_new(ticket, sizeof(ticket), th) == -1)
 		return ERR_INTERNAL;
-	auth_bind_hash(pd.bind, bh);
+	login_bind_hash(pd.bind, bh);
 	if ((rc = db_ticket_put(s->db, th, code_hash, bh)) == OK)
 		rc = back_to(r, pd.target, "ticket", ticket);
 	sodium_memzero(ticket, sizeof(ticket));

@@ -7,10 +7,13 @@
 #include "admin.h"
 #include "auth.h"
 #include "health.h"
-#include "metrics.h"
 #include "oauth.h"
+#include "metrics.h"
 #include "profile.h"
 #include "route.h"
+#include "scrape.h"
+
+_Static_assert(R__MAX <= METRICS_ROUTES_MAX, "metrics has a row for every route");
 
 const struct route_def routes[R__MAX] = {
 	[R_LOGIN] = {M_POST, "/v1/login", "login", RF_BODY, auth_login_fields, NULL,
@@ -57,7 +60,7 @@ const struct route_def routes[R__MAX] = {
 	    oauth_callback_fields, NULL, oauth_callback},
 	[R_HEALTHZ] = {M_GET, "/healthz", "healthz", RF_GATE, NULL, NULL, health_live},
 	[R_READYZ] = {M_GET, "/readyz", "readyz", 0, NULL, NULL, health_ready},
-	[R_METRICS] = {M_GET, "/metrics", "metrics", RF_GATE, NULL, NULL, metrics_serve},
+	[R_METRICS] = {M_GET, "/metrics", "metrics", RF_GATE, NULL, NULL, scrape_serve},
 };
 
 /*
@@ -105,4 +108,15 @@ route_find(enum method m, const char *path, enum route *out, char *param,
 	}
 	param[0] = '\0';
 	return rc;
+}
+
+const char *const *
+route_names(void)
+{
+	static const char *names[R__MAX];
+	size_t i;
+
+	for (i = 0; i < R__MAX; i++)
+		names[i] = routes[i].name;
+	return names;
 }

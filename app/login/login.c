@@ -1,53 +1,26 @@
 /*
- * auth.c - from a login code to a session, and the session's life: refresh
- * with rotation and reuse detection, logout, and the token check that
- * nginx's auth_request calls for every downstream request.
+ * login.c - the login engine the session handlers share (handlers/auth.c,
+ * handlers/oauth.c): a code proven with WeChat (proof, in a guarded
+ * buffer), its account and session in the store, the answer sealed and
+ * kept with the code (the idempotent stored answer), a web login's ticket
+ * traded by its browser, a link, a refresh with rotation and its grace.
+ * It answers through the request (http.h); it is no handler, and calls none.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "auth.h"
 #include "box.h"
 #include "db.h"
-#include "jw.h"
 #include "log.h"
-#include "revoke.h"
+#include "login.h"
 #include "wx.h"
 
-#define CODE_MAX 128
 #define SEALED_MAX (WX_SESSION_KEY_STR + BOX_OVERHEAD)
-
-/* Login and link carry the same two fields, at the same entries; a login
- * may carry a web login's ticket instead of a code. */
-enum { CODE_APPID, CODE_CODE, CODE_TICKET };
-const struct field auth_login_fields[] = {
-	[CODE_APPID] = {"appid", FT_STRING, FF_TOKEN, 1, APPID_MAX},
-	[CODE_CODE] = {"code", FT_STRING, FF_TOKEN, 1, CODE_MAX},
-	[CODE_TICKET] = {"ticket", FT_STRING, FF_TOKEN, 1, 64},
-	FIELDS_END
-};
-
-const struct field auth_link_fields[] = {
-	[CODE_APPID] = {"appid", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, APPID_MAX},
-	[CODE_CODE] = {"code", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, CODE_MAX},
-	FIELDS_END
-};
-
-enum { REFRESH_TOKEN };
-const struct field auth_refresh_fields[] = {
-	[REFRESH_TOKEN] = {"refresh_token", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, 256},
-	FIELDS_END
-};
-
-enum { LOGOUT_ALL };
-const struct field auth_logout_fields[] = {
-	[LOGOUT_ALL] = {"all", FT_BOOL, 0, 0, 0},
-	FIELDS_END
-};
 
 static void
 set_str(struct json_object *o, const char *k, const char *v)
@@ -212,6 +185,7 @@ struct proof {
 	struct wx_session s;            /* mini-program */
 	struct wx_oauth oa;             /* official account, website, mobile */
 	struct wx_profile pr;           /* sns/userinfo, with snsapi_userinfo */
+	struct db_profile stored;       /* what of it the store keeps */
 	unsigned char sealed[SEALED_MAX];
 };
 
@@ -223,6 +197,20 @@ struct proof {
  * time; proof_put wipes the buffer when the request is done with it.
  */
 static struct proof *proof_buf;
+
+/* stored_profile: what of WeChat's userinfo the store keeps. */
+static const struct db_profile *
+stored_profile(const struct wx_profile *w, struct db_profile *out)
+{
+	memcpy(out->nickname, w->nickname, sizeof(out->nickname));
+	memcpy(out->avatar_url, w->avatar_url, sizeof(out->avatar_url));
+	out->gender = w->gender;
+	memcpy(out->country, w->country, sizeof(out->country));
+	memcpy(out->province, w->province, sizeof(out->province));
+	memcpy(out->city, w->city, sizeof(out->city));
+	memcpy(out->language, w->language, sizeof(out->language));
+	return out;
+}
 
 static struct proof *
 proof_get(void)
@@ -277,7 +265,7 @@ prove(struct svc *s, const struct conf_app *app,
 			/* The profile is a bonus: without it the login still
 			 * stands on the openid. */
 			if (wx_oauth_userinfo(s->wx, &p->oa, &p->pr) == OK) {
-				in->profile = &p->pr;
+				in->profile = stored_profile(&p->pr, &p->stored);
 				if (p->oa.unionid[0] == '\0')
 					snprintf(p->oa.unionid, sizeof(p->oa.unionid), "%s", p->pr.unionid);
 			} else {
@@ -343,8 +331,8 @@ send_fresh(struct req *r, const struct db_ident *id, struct sealer *sl)
  * callback) it is only stored with the code's row, whose hash lands in
  * code_hash, for a ticket to fetch.
  */
-static enum err
-code_login(struct svc *s, struct req *r, const char *appid, const char *code, bool send,
+enum err
+login_code(struct svc *s, struct req *r, const char *appid, const char *code, bool send,
     unsigned char code_hash[TOK_HASHBYTES])
 {
 	const struct conf_app *app;
@@ -401,7 +389,7 @@ out:
 }
 
 void
-auth_bind_hash(const char *b, unsigned char out[TOK_HASHBYTES])
+login_bind_hash(const char *b, unsigned char out[TOK_HASHBYTES])
 {
 	crypto_generichash(out, TOK_HASHBYTES, (const unsigned char *)b, strlen(b),
 	    (const unsigned char *)"wxauth web-login binding", 24);
@@ -414,8 +402,8 @@ auth_bind_hash(const char *b, unsigned char out[TOK_HASHBYTES])
  * (compared in constant time). A ticket presented without it is used up
  * all the same: one seen in a log or sent in a link is worth nothing.
  */
-static enum err
-ticket_login(struct svc *s, struct req *r, const char *ticket)
+enum err
+login_ticket(struct svc *s, struct req *r, const char *ticket)
 {
 	unsigned char th[TOK_HASHBYTES], code_hash[TOK_HASHBYTES];
 	unsigned char want[TOK_HASHBYTES], have[TOK_HASHBYTES];
@@ -431,7 +419,7 @@ ticket_login(struct svc *s, struct req *r, const char *ticket)
 	memset(have, 0xff, sizeof(have));
 	if (http_cookie(r, OAUTH_BIND_COOKIE, bind, sizeof(bind)) == 1 &&
 	    strlen(bind) == OAUTH_BIND_STR - 1)
-		auth_bind_hash(bind, have);
+		login_bind_hash(bind, have);
 	rc = db_ticket_take(s->db, th, OAUTH_TICKET_TTL, code_hash, want, st);
 	if (rc == ERR_NOT_FOUND)
 		rc = http_fail(r, ERR_INVALID_CODE, "the ticket is invalid, expired or used");
@@ -450,28 +438,8 @@ ticket_login(struct svc *s, struct req *r, const char *ticket)
 }
 
 enum err
-auth_login(struct svc *s, struct req *r, const struct tok_claims *who)
-{
-	unsigned char code_hash[TOK_HASHBYTES];
-
-	(void)who;
-	if (r->in[CODE_CODE].set == r->in[CODE_TICKET].set)
-		return http_fail(r, ERR_INVALID_REQUEST,
-		    "field 'code' is required (or field 'ticket', not both)");
-	if (r->in[CODE_TICKET].set)
-		return ticket_login(s, r, r->in[CODE_TICKET].s);
-	return code_login(s, r, r->in[CODE_APPID].s, r->in[CODE_CODE].s, true, code_hash);
-}
-
-enum err
-auth_code_login(struct svc *s, struct req *r, const char *appid, const char *code,
-    unsigned char code_hash[TOK_HASHBYTES])
-{
-	return code_login(s, r, appid, code, false, code_hash);
-}
-
-enum err
-auth_link(struct svc *s, struct req *r, const struct tok_claims *who)
+login_link(struct svc *s, struct req *r, const char *appid, const char *code,
+    const char *user_id)
 {
 	const struct conf_app *app;
 	struct tok_hashes hash;
@@ -483,8 +451,7 @@ auth_link(struct svc *s, struct req *r, const struct tok_claims *who)
 	bool already = false;
 	enum err rc = ERR_INTERNAL;
 
-	if ((app = login_input(s, r, r->in[CODE_APPID].s, r->in[CODE_CODE].s, &in,
-	    &hash)) == NULL)
+	if ((app = login_input(s, r, appid, code, &in, &hash)) == NULL)
 		return ERR_UNKNOWN_APP;
 	if ((p = proof_get()) == NULL || (seen = malloc(sizeof(*seen))) == NULL)
 		goto out;
@@ -494,8 +461,8 @@ auth_link(struct svc *s, struct req *r, const struct tok_claims *who)
 	 * shared phone) could otherwise pull its owner into their own user. */
 	if (seen->seen)
 		rc = ERR_INVALID_CODE;
-	else if ((rc = prove(s, app, r->in[CODE_CODE].s, p, &in)) == OK)
-		rc = db_link(s->db, who->sub, &in, &id, &already);
+	else if ((rc = prove(s, app, code, p, &in)) == OK)
+		rc = db_link(s->db, user_id, &in, &id, &already);
 	db_code_unlock(s->db, hash.h[0]);
 	if (rc != OK)
 		goto out;
@@ -516,7 +483,7 @@ out:
 }
 
 enum err
-auth_refresh(struct svc *s, struct req *r, const struct tok_claims *who)
+login_refresh(struct svc *s, struct req *r, const char *refresh_token)
 {
 	unsigned char old[TOK_HASHBYTES], rhash[TOK_HASHBYTES];
 	char refresh[TOK_REFRESH_STR];
@@ -527,9 +494,8 @@ auth_refresh(struct svc *s, struct req *r, const struct tok_claims *who)
 	struct sealer sl;
 	enum err rc = ERR_INTERNAL;
 
-	(void)who;
 	memset(&sl, 0, sizeof(sl));
-	if (tok_refresh_hash(r->in[REFRESH_TOKEN].s, old) == -1)
+	if (tok_refresh_hash(refresh_token, old) == -1)
 		return ERR_INVALID_TOKEN;
 	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1 ||
 	    (stored = malloc(sizeof(*stored))) == NULL)
@@ -558,60 +524,4 @@ out:
 	free(stored);
 	sodium_memzero(refresh, sizeof(refresh));
 	return rc;
-}
-
-enum err
-auth_logout(struct svc *s, struct req *r, const struct tok_claims *who)
-{
-	struct json_object *o;
-	long count = 0;
-	enum err rc;
-
-	rc = db_logout(s->db, who->sid, who->sub, r->in[LOGOUT_ALL].set && r->in[LOGOUT_ALL].b,
-	    r->id, &count);
-	if (rc != OK)
-		return rc;
-	/* This worker knows at once; the others through NOTIFY. */
-	if (revoke_add_session(s->rev, who->sid, who->exp + 60) == -1)
-		return ERR_INTERNAL;
-	if ((o = json_object_new_object()) == NULL)
-		return ERR_INTERNAL;
-	json_object_object_add(o, "revoked", json_object_new_int64(count));
-	http_send_json(r, 200, o);
-	json_object_put(o);
-	return OK;
-}
-
-enum err
-auth_session(struct svc *s, struct req *r, const struct tok_claims *who)
-{
-	char buf[1024];
-	struct jw w;
-	int64_t left = who->exp - (int64_t)time(NULL);
-	long n;
-
-	(void)s;
-	/* For nginx auth_request: the identity as headers, as well as JSON. */
-	http_header(r, "X-Auth-User", who->sub);
-	http_header(r, "X-Auth-Appid", who->app);
-	http_header(r, "X-Auth-Openid", who->oid);
-	http_header(r, "X-Auth-Unionid", who->uni);
-	/* The shape of add_ident's, written straight (the check's hot path). */
-	jw_init(&w, buf, sizeof(buf));
-	jw_open(&w, NULL, 0);
-	jw_open(&w, "user", 0);
-	jw_str(&w, "id", who->sub);
-	jw_str(&w, "unionid", who->uni);
-	jw_close(&w);
-	jw_open(&w, "account", 0);
-	jw_str(&w, "appid", who->app);
-	jw_str(&w, "openid", who->oid);
-	jw_close(&w);
-	jw_str(&w, "session_id", who->sid);
-	jw_int(&w, "expires_in", left > 0 ? left : 0);
-	jw_close(&w);
-	if ((n = jw_end(&w)) < 0)
-		return ERR_INTERNAL;
-	http_send_json_text(r, 200, buf, (size_t)n);
-	return OK;
 }

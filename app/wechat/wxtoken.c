@@ -15,6 +15,8 @@
 #include "wx.h"
 #include "wxtoken.h"
 
+_Static_assert(DB_TOKEN_MAX == WX_TOKEN_MAX, "the store keeps a whole token");
+
 /* One app's token as this worker last saw it. */
 struct slot {
 	char token[WX_TOKEN_MAX];       /* empty: none */

@@ -362,7 +362,7 @@ out:
 }
 
 static enum err
-fill_profile(struct db *db, const char *user_id, const struct wx_profile *pr)
+fill_profile(struct db *db, const char *user_id, const struct db_profile *pr)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;

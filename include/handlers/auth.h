@@ -1,0 +1,22 @@
+/*
+ * auth.h - the session handlers: login, link, refresh, logout, and the
+ * token check's answer (the check itself is the gate's, gate.h).
+ */
+#ifndef WXAUTH_AUTH_H
+#define WXAUTH_AUTH_H
+
+#include "svc.h"
+
+
+extern const struct field auth_login_fields[];
+extern const struct field auth_refresh_fields[];
+extern const struct field auth_logout_fields[];
+extern const struct field auth_link_fields[];
+
+enum err auth_login(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err auth_refresh(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err auth_logout(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err auth_session(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err auth_link(struct svc *s, struct req *r, const struct tok_claims *who);
+
+#endif
