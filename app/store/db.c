@@ -87,6 +87,8 @@ static const struct db_stmt *const tables[] = {
 	db_profile_stmts,
 	db_admin_stmts,
 	db_account_stmts,
+	db_wxtoken_stmts,
+	db_weblogin_stmts,
 };
 
 /*

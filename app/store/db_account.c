@@ -1,7 +1,7 @@
 /*
- * db_account.c - the rest of an account's life: the user's sessions
- * (devices), unlinking one app account, deleting a user, and the events
- * feed. Every change and its event row commit together.
+ * db_account.c - an account's life: the session_key a decrypt needs,
+ * unlinking one app account, deleting a user. Every change and its event
+ * row commit together.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,36 +15,16 @@
 #include "log.h"
 
 enum account_stmt {
-	AC_SESSIONS,
-	AC_SESSION_END,
 	AC_USER_LOCK,
 	AC_UNLINK_ACCOUNTS,
 	AC_UNLINK,
 	AC_SESSION_FRESH,
 	AC_DELETE,
-	AC_EVENTS,
-	AC_STATE_USE,
-	AC_TICKET_PUT,
-	AC_TICKET_TAKE,
+	AC_ACC_KEY,
 	AC__MAX
 };
 
 const struct db_stmt db_account_stmts[] = {
-	/* Live sessions only, never a token or a hash. */
-	[AC_SESSIONS] = {"account_sessions",
-	    "SELECT coalesce(json_agg(json_build_object('id', s.id, 'appid', a.appid,"
-	    " 'created_at', " DB_TIME("s.created_at") ", 'refreshed_at', "
-	    DB_TIME("s.refreshed_at") ", 'expires_at', " DB_TIME("s.expires_at") ","
-	    " 'ip', s.ip, 'user_agent', s.user_agent, 'current', s.id = $2::uuid)"
-	    " ORDER BY s.created_at DESC, s.id), '[]')::text"
-	    " FROM sessions s JOIN accounts a ON a.id = s.account_id"
-	    " WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"},
-	/* One of the user's own live sessions; another's answers nothing. */
-	[AC_SESSION_END] = {"account_session_end",
-	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = 'ended'"
-	    " WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND expires_at > now()"
-	    " RETURNING id)"
-	    DB_REVOKED_EVENT("$1::uuid", "'ended'")},
 	/* The live user, locked: a merge or a deletion of it waits, or is waited for. */
 	[AC_USER_LOCK] = {"account_user_lock",
 	    "SELECT id FROM users WHERE id = $1 AND merged_into IS NULL AND deleted_at IS NULL"
@@ -113,22 +93,9 @@ const struct db_stmt db_account_stmts[] = {
 	    " VALUES ('user_deleted', $1, $3, jsonb_build_object('by', $2::text)))"
 	    " SELECT (SELECT count(*) FROM r WHERE now_ended),"
 	    " (SELECT count(pg_notify('wxauth_event', id::text)) FROM e)"},
-	[AC_EVENTS] = {"account_events",
-	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'type', type,"
-	    " 'at', " DB_TIME("at") ", 'user_id', user_id) || detail ORDER BY id), '[]')::text"
-	    " FROM (SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2) e"},
-	[AC_STATE_USE] = {"oauth_state_use",
-	    "INSERT INTO oauth_states (hash) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"},
-	[AC_TICKET_PUT] = {"oauth_ticket_put",
-	    "INSERT INTO oauth_tickets (hash, code_hash, bind_hash) VALUES ($1, $2, $3)"},
-	/* Once, within $2 seconds: the ticket's login answer. */
-	[AC_TICKET_TAKE] = {"oauth_ticket_take",
-	    "WITH t AS (UPDATE oauth_tickets SET used_at = now() WHERE hash = $1"
-	    " AND used_at IS NULL AND created_at > now() - make_interval(secs => $2)"
-	    " RETURNING code_hash, bind_hash)"
-	    " SELECT encode(t.code_hash, 'hex'), coalesce(encode(c.answer, 'hex'), ''),"
-	    " coalesce(encode(t.bind_hash, 'hex'), '')"
-	    " FROM t JOIN login_codes c ON c.code_hash = t.code_hash"},
+	[AC_ACC_KEY] = {"profile_acc_key",
+	    "SELECT id, coalesce(encode(session_key, 'hex'), '') FROM accounts"
+	    " WHERE appid = $1 AND openid = $2"},
 	[AC__MAX] = {NULL, NULL}
 };
 
@@ -138,61 +105,10 @@ run(struct db *db, enum account_stmt s, const struct db_params *p, PGresult **ou
 	return db_exec(db, &db_account_stmts[s], p, out);
 }
 
-enum err
-db_sessions_list(struct db *db, const char *user_id, const char *current, char **json)
-{
-	struct db_params p = {0};
-
-	db_p_text(&p, user_id);
-	db_p_text(&p, current);
-	return db_exec_text(db, &db_account_stmts[AC_SESSIONS], &p, json);
-}
-
-enum err
-db_events_feed(struct db *db, long long after, long limit, char **json)
-{
-	struct db_params p = {0};
-
-	db_p_int(&p, after);
-	db_p_int(&p, limit);
-	return db_exec_text(db, &db_account_stmts[AC_EVENTS], &p, json);
-}
-
-/* ---- one session ---- */
-
-struct end_ctx {
-	const char *user_id, *sid, *request_id;
-};
-
 static enum err
-end_txn(struct db *db, void *arg)
+run_row(struct db *db, enum account_stmt s, const struct db_params *p, PGresult **out)
 {
-	struct end_ctx *x = arg;
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	enum err rc;
-
-	db_p_text(&p, x->user_id);
-	db_p_text(&p, x->sid);
-	if ((rc = db_exec_row(db, &db_account_stmts[AC_SESSION_END], &p, &res)) != OK)
-		goto out;
-	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
-		rc = ERR_NOT_FOUND;
-		goto out;
-	}
-	rc = db_audit(db, "session_ended", x->user_id, 0, x->sid, x->request_id, NULL, NULL);
-out:
-	PQclear(res);
-	return rc;
-}
-
-enum err
-db_session_end(struct db *db, const char *user_id, const char *sid,
-    const char *request_id)
-{
-	struct end_ctx x = {user_id, sid, request_id};
-
-	return db_txn(db, end_txn, &x);
+	return db_exec_row(db, &db_account_stmts[s], p, out);
 }
 
 /* lock_user: the live user user_id, locked for this transaction;
@@ -317,80 +233,30 @@ db_delete_user(struct db *db, const struct db_delete *in)
 	return rc;
 }
 
-/* ---- the web login ---- */
 
 enum err
-db_oauth_state_use(struct db *db, const unsigned char *hash, bool *fresh)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	enum err rc;
-
-	*fresh = false;
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	db_p_bin(&p, hash, TOK_HASHBYTES);
-	if ((rc = run(db, AC_STATE_USE, &p, &res)) == OK)
-		*fresh = PQntuples(res) == 1;
-	PQclear(res);
-	return rc;
-}
-
-enum err
-db_ticket_put(struct db *db, const unsigned char *ticket_hash, const unsigned char *code_hash,
-    const unsigned char *bind_hash)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	enum err rc;
-
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	db_p_bin(&p, ticket_hash, TOK_HASHBYTES);
-	db_p_bin(&p, code_hash, TOK_HASHBYTES);
-	db_p_bin(&p, bind_hash, TOK_HASHBYTES);
-	rc = run(db, AC_TICKET_PUT, &p, &res);
-	PQclear(res);
-	return rc;
-}
-
-enum err
-db_ticket_take(struct db *db, const unsigned char *ticket_hash, long max_age,
-    unsigned char code_hash[TOK_HASHBYTES], unsigned char bind_hash[TOK_HASHBYTES],
-    struct db_stored *answer)
+db_account_key(struct db *db, const char *appid, const char *openid,
+    long long *account_id, unsigned char *sealed, size_t max, size_t *sealed_len)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	const char *hex;
-	size_t n = 0;
 	enum err rc;
 
-	answer->len = 0;
+	*account_id = 0;
+	*sealed_len = 0;
 	if ((rc = db_connect(db)) != OK)
 		return rc;
-	db_p_bin(&p, ticket_hash, TOK_HASHBYTES);
-	db_p_int(&p, max_age);
-	if ((rc = run(db, AC_TICKET_TAKE, &p, &res)) != OK)
+	db_p_text(&p, appid);
+	db_p_text(&p, openid);
+	if ((rc = run_row(db, AC_ACC_KEY, &p, &res)) != OK)
 		goto out;
-	rc = ERR_NOT_FOUND;
-	if (PQntuples(res) != 1)
-		goto out;
-	hex = PQgetvalue(res, 0, 0);
-	if (sodium_hex2bin(code_hash, TOK_HASHBYTES, hex, strlen(hex), NULL, &n, NULL) != 0 ||
-	    n != TOK_HASHBYTES)
-		goto out;
+	*account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	hex = PQgetvalue(res, 0, 1);
-	if (sodium_hex2bin(answer->b, sizeof(answer->b), hex, strlen(hex), NULL,
-	    &answer->len, NULL) != 0 || answer->len == 0)
-		goto out;
-	/* A ticket made before its binding existed binds to nothing: all
-	 * zeros, which no cookie hashes to. */
-	memset(bind_hash, 0, TOK_HASHBYTES);
-	hex = PQgetvalue(res, 0, 2);
-	if (*hex != '\0' && (sodium_hex2bin(bind_hash, TOK_HASHBYTES, hex, strlen(hex), NULL,
-	    &n, NULL) != 0 || n != TOK_HASHBYTES))
-		goto out;
-	rc = OK;
+	if (sodium_hex2bin(sealed, max, hex, strlen(hex), NULL, sealed_len, NULL) != 0) {
+		log_warnx("db: account %lld: sealed session_key does not fit", *account_id);
+		*sealed_len = 0;
+	}
 out:
 	PQclear(res);
 	return rc;

@@ -22,6 +22,7 @@ enum admin_stmt {
 	A_REVOKE_USER,
 	A_DENIED,
 	A_PRUNE,
+	A_EVENTS,
 	A__MAX
 };
 
@@ -84,6 +85,10 @@ const struct db_stmt db_admin_stmts[] = {
 	    " v AS (DELETE FROM view_log WHERE id IN (SELECT id FROM view_log"
 	    " WHERE at < now() - interval '1 day 1 hour' ORDER BY id LIMIT $4))"
 	    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a), (SELECT count(*) FROM e)"},
+	[A_EVENTS] = {"account_events",
+	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'type', type,"
+	    " 'at', " DB_TIME("at") ", 'user_id', user_id) || detail ORDER BY id), '[]')::text"
+	    " FROM (SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2) e"},
 	[A__MAX] = {NULL, NULL}
 };
 
@@ -220,4 +225,14 @@ db_prune(struct db *db, const struct db_retention *keep, long batch, struct db_p
 	}
 	PQclear(res);
 	return rc;
+}
+
+enum err
+db_events_feed(struct db *db, long long after, long limit, char **json)
+{
+	struct db_params p = {0};
+
+	db_p_int(&p, after);
+	db_p_int(&p, limit);
+	return db_exec_text(db, &db_admin_stmts[A_EVENTS], &p, json);
 }

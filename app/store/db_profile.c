@@ -2,7 +2,7 @@
  * db_profile.c - the units of work of profiles and open data: reading and
  * setting a user's profile, the session_key a decrypt needs, the replay
  * record of accepted encryptedData, storing decrypted profiles and phone
- * numbers, and the shared app access token in wechat_tokens.
+ * numbers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,27 +15,18 @@
 #include "dbi.h"
 #include "log.h"
 
-/* The advisory lock space of app token refreshes: the two-int form, so it
- * never meets the one-bigint locks of login codes. */
-#define WXTOKEN_LOCK_CLASS 0x7778   /* "wx" */
 #define PRUNE_EVERY 256
 
 enum profile_stmt {
 	P_USER_JSON,
 	P_USER_JSON_MERGED,
 	P_USER_SET,
-	P_ACC_KEY,
 	P_ACC_LOCK,
 	P_USER_SET_DATA,
 	P_USER_SET_PHONE,
 	P_SEEN_GET,
 	P_SEEN_ADD,
 	P_SEEN_PRUNE,
-	P_TOKEN_GET,
-	P_TOKEN_TRYLOCK,
-	P_TOKEN_UNLOCK,
-	P_TOKEN_PUT,
-	P_TOKEN_EXPIRE,
 	P__MAX
 };
 
@@ -66,9 +57,6 @@ const struct db_stmt db_profile_stmts[] = {
 	    " UPDATE users u SET nickname = coalesce($2, u.nickname),"
 	    " avatar_url = coalesce($3, u.avatar_url), updated_at = now()"
 	    " FROM r WHERE u.id = r.id AND r.next IS NULL AND u.deleted_at IS NULL RETURNING u.id"},
-	[P_ACC_KEY] = {"profile_acc_key",
-	    "SELECT id, coalesce(encode(session_key, 'hex'), '') FROM accounts"
-	    " WHERE appid = $1 AND openid = $2"},
 	/* The account and its user, both locked, the user alive: a deletion
 	 * waits for this transaction, or this one finds nothing after it. */
 	[P_ACC_LOCK] = {"profile_acc_lock",
@@ -92,31 +80,6 @@ const struct db_stmt db_profile_stmts[] = {
 	    "INSERT INTO open_data_seen (hash) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"},
 	[P_SEEN_PRUNE] = {"profile_seen_prune",
 	    "DELETE FROM open_data_seen WHERE seen_at < now() - make_interval(secs => $1)"},
-	/* Times relative to the database's clock, so hosts whose clocks
-	 * differ still agree on how long a token has left. */
-	[P_TOKEN_GET] = {"wxtoken_get",
-	    "SELECT access_token, floor(extract(epoch FROM expires_at - now()))::bigint,"
-	    " floor(extract(epoch FROM now() - fetched_at))::bigint,"
-	    " coalesce(floor(extract(epoch FROM now() - forced_at))::bigint, -1)"
-	    " FROM wechat_tokens WHERE appid = $1"},
-	[P_TOKEN_TRYLOCK] = {"wxtoken_trylock",
-	    "SELECT pg_try_advisory_lock($1::int, $2::int)"},
-	[P_TOKEN_UNLOCK] = {"wxtoken_unlock",
-	    "SELECT pg_advisory_unlock($1::int, $2::int)"},
-	/* Newer only: an older token never overwrites a newer one. */
-	[P_TOKEN_PUT] = {"wxtoken_put",
-	    "INSERT INTO wechat_tokens AS t (appid, access_token, expires_at, fetched_at,"
-	    " forced_at) VALUES ($1, $2, now() + make_interval(secs => $3), now(),"
-	    " CASE WHEN $4::boolean THEN now() END)"
-	    " ON CONFLICT (appid) DO UPDATE SET access_token = EXCLUDED.access_token,"
-	    " expires_at = EXCLUDED.expires_at, fetched_at = EXCLUDED.fetched_at,"
-	    " forced_at = coalesce(EXCLUDED.forced_at, t.forced_at)"
-	    " WHERE t.expires_at < EXCLUDED.expires_at RETURNING 1"},
-	/* Only if it is still the token that failed: one statement, so a
-	 * newer token stored meanwhile by another worker is never expired. */
-	[P_TOKEN_EXPIRE] = {"wxtoken_expire",
-	    "UPDATE wechat_tokens SET expires_at = least(expires_at, now())"
-	    " WHERE appid = $1 AND access_token = $2"},
 	[P__MAX] = {NULL, NULL}
 };
 
@@ -196,34 +159,6 @@ db_profile_set(struct db *db, const char *user_id, const char *nickname,
 	/* Nothing to set: the user was deleted while this request ran. */
 	if ((rc = run_row(db, P_USER_SET, &p, &res)) == ERR_NOT_FOUND)
 		rc = ERR_SESSION_REVOKED;
-	PQclear(res);
-	return rc;
-}
-
-enum err
-db_account_key(struct db *db, const char *appid, const char *openid,
-    long long *account_id, unsigned char *sealed, size_t max, size_t *sealed_len)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	const char *hex;
-	enum err rc;
-
-	*account_id = 0;
-	*sealed_len = 0;
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	db_p_text(&p, appid);
-	db_p_text(&p, openid);
-	if ((rc = run_row(db, P_ACC_KEY, &p, &res)) != OK)
-		goto out;
-	*account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	hex = PQgetvalue(res, 0, 1);
-	if (sodium_hex2bin(sealed, max, hex, strlen(hex), NULL, sealed_len, NULL) != 0) {
-		log_warnx("db: account %lld: sealed session_key does not fit", *account_id);
-		*sealed_len = 0;
-	}
-out:
 	PQclear(res);
 	return rc;
 }
@@ -371,117 +306,5 @@ db_open_data_store(struct db *db, const struct db_open_data *in, struct db_ident
 		if (run(db, P_SEEN_PRUNE, &p, &res) == OK)
 			PQclear(res);
 	}
-	return rc;
-}
-
-/* ---- the app access token ---- */
-
-/* lock_key: the second half of appid's advisory lock key. */
-static int
-lock_key(const char *appid)
-{
-	unsigned char h[8];
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, NULL, 0, sizeof(h));
-	crypto_generichash_update(&st, (const unsigned char *)"wxauth app token", 16);
-	crypto_generichash_update(&st, (const unsigned char *)appid, strlen(appid));
-	crypto_generichash_final(&st, h, sizeof(h));
-	return (int)(((unsigned)h[0] << 23) | ((unsigned)h[1] << 15) |
-	    ((unsigned)h[2] << 7) | (h[3] >> 1));       /* 31 bits: never negative */
-}
-
-enum err
-db_wxtoken_get(struct db *db, const char *appid, struct db_wxtoken *out)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	enum err rc;
-
-	memset(out, 0, sizeof(*out));
-	out->forced_age = -1;
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	db_p_text(&p, appid);
-	if ((rc = run_row(db, P_TOKEN_GET, &p, &res)) != OK)
-		goto out;
-	if (strlen(PQgetvalue(res, 0, 0)) >= sizeof(out->token)) {
-		rc = ERR_NOT_FOUND;
-		goto out;
-	}
-	db_copy(out->token, sizeof(out->token), PQgetvalue(res, 0, 0));
-	out->left = strtol(PQgetvalue(res, 0, 1), NULL, 10);
-	out->age = strtol(PQgetvalue(res, 0, 2), NULL, 10);
-	out->forced_age = strtol(PQgetvalue(res, 0, 3), NULL, 10);
-out:
-	PQclear(res);
-	return rc;
-}
-
-enum err
-db_wxtoken_trylock(struct db *db, const char *appid, bool *locked)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	enum err rc;
-
-	*locked = false;
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	db_p_int(&p, WXTOKEN_LOCK_CLASS);
-	db_p_int(&p, lock_key(appid));
-	if ((rc = run_row(db, P_TOKEN_TRYLOCK, &p, &res)) == OK)
-		*locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	return rc;
-}
-
-void
-db_wxtoken_unlock(struct db *db, const char *appid)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-
-	/* A lost connection releases the lock by itself. */
-	db_p_int(&p, WXTOKEN_LOCK_CLASS);
-	db_p_int(&p, lock_key(appid));
-	if (run(db, P_TOKEN_UNLOCK, &p, &res) == OK)
-		PQclear(res);
-}
-
-enum err
-db_wxtoken_put(struct db *db, const char *appid, const char *token, long expires_in,
-    bool forced, bool *stored)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	enum err rc;
-
-	*stored = false;
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	db_p_text(&p, appid);
-	db_p_text(&p, token);
-	db_p_int(&p, expires_in);
-	db_p_text(&p, forced ? "true" : "false");
-	if ((rc = run(db, P_TOKEN_PUT, &p, &res)) == OK)
-		*stored = PQntuples(res) > 0;
-	PQclear(res);
-	return rc;
-}
-
-enum err
-db_wxtoken_expire(struct db *db, const char *appid, const char *token)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	enum err rc;
-
-	if ((rc = db_connect(db)) != OK)
-		return rc;
-	db_p_text(&p, appid);
-	db_p_text(&p, token);
-	rc = run(db, P_TOKEN_EXPIRE, &p, &res);
-	PQclear(res);
 	return rc;
 }

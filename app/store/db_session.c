@@ -40,6 +40,8 @@ enum session_stmt {
 	S_REVOKE_SESSION,
 	S_REVOKE_REUSED,
 	S_REVOKE_USER,
+	S_SESSIONS,
+	S_SESSION_END,
 	S__MAX
 };
 
@@ -160,6 +162,21 @@ const struct db_stmt db_session_stmts[] = {
 	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = $2"
 	    " WHERE user_id = $1 AND revoked_at IS NULL RETURNING id)"
 	    DB_REVOKED_EVENT("$1::uuid", "$2::text")},
+	/* Live sessions only, never a token or a hash. */
+	[S_SESSIONS] = {"account_sessions",
+	    "SELECT coalesce(json_agg(json_build_object('id', s.id, 'appid', a.appid,"
+	    " 'created_at', " DB_TIME("s.created_at") ", 'refreshed_at', "
+	    DB_TIME("s.refreshed_at") ", 'expires_at', " DB_TIME("s.expires_at") ","
+	    " 'ip', s.ip, 'user_agent', s.user_agent, 'current', s.id = $2::uuid)"
+	    " ORDER BY s.created_at DESC, s.id), '[]')::text"
+	    " FROM sessions s JOIN accounts a ON a.id = s.account_id"
+	    " WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"},
+	/* One of the user's own live sessions; another's answers nothing. */
+	[S_SESSION_END] = {"account_session_end",
+	    "WITH r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = 'ended'"
+	    " WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND expires_at > now()"
+	    " RETURNING id)"
+	    DB_REVOKED_EVENT("$1::uuid", "'ended'")},
 	[S__MAX] = {NULL, NULL}
 };
 
@@ -857,4 +874,49 @@ db_logout(struct db *db, const char *sid, const char *user_id, bool all,
 	rc = db_txn(db, logout_txn, &x);
 	*count = x.count;
 	return rc;
+}
+
+enum err
+db_sessions_list(struct db *db, const char *user_id, const char *current, char **json)
+{
+	struct db_params p = {0};
+
+	db_p_text(&p, user_id);
+	db_p_text(&p, current);
+	return db_exec_text(db, &db_session_stmts[S_SESSIONS], &p, json);
+}
+
+struct end_ctx {
+	const char *user_id, *sid, *request_id;
+};
+
+static enum err
+end_txn(struct db *db, void *arg)
+{
+	struct end_ctx *x = arg;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	db_p_text(&p, x->user_id);
+	db_p_text(&p, x->sid);
+	if ((rc = db_exec_row(db, &db_session_stmts[S_SESSION_END], &p, &res)) != OK)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	rc = db_audit(db, "session_ended", x->user_id, 0, x->sid, x->request_id, NULL, NULL);
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_session_end(struct db *db, const char *user_id, const char *sid,
+    const char *request_id)
+{
+	struct end_ctx x = {user_id, sid, request_id};
+
+	return db_txn(db, end_txn, &x);
 }

@@ -69,6 +69,8 @@ extern const struct db_stmt db_merge_stmts[];
 extern const struct db_stmt db_profile_stmts[];
 extern const struct db_stmt db_admin_stmts[];
 extern const struct db_stmt db_account_stmts[];
+extern const struct db_stmt db_wxtoken_stmts[];
+extern const struct db_stmt db_weblogin_stmts[];
 
 #define DB_PARAMS_MAX 16
 
