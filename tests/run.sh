@@ -5,7 +5,9 @@
 #                                 (e.g. -k PATTERN while developing)
 #
 # Stages, in order:
-#   0. the layers: no include goes up (tests/tools/layers.sh)
+#   0. the layers: no include goes up (tests/tools/layers.sh); every
+#      setting documented in the sample, the man page and README
+#      (tests/tools/settings.py)
 #   1. unit tests, release build (build/tests/test_*)
 #   2. the WeChat mock's own tests (tests/mock/test_wxmock.py), if present
 #   3. integration tests against a full environment (tests/env.sh) running
@@ -230,6 +232,10 @@ fi
 banner "layers: every include goes down (tests/tools/layers.sh)"
 capture "$SCRATCH/layers.out" sh tests/tools/layers.sh
 add_counted "layers" "$SCRATCH/layers.out"
+
+banner "settings: the config table, the sample, the man page and README agree"
+capture "$SCRATCH/settings.out" "$PY" tests/tools/settings.py
+add_counted "settings" "$SCRATCH/settings.out"
 
 banner "unit tests (build/)"
 unit_stage "unit" build

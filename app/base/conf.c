@@ -116,7 +116,6 @@ static const struct setting globals[] = {
 	{"wechat_connect_timeout_ms", K_LONG, G(wechat_connect_timeout_ms), "2000", 100, 60000, 0, 0},
 	{"wechat_timeout_ms", K_LONG, G(wechat_timeout_ms), "5000", 100, 120000, 0, 0},
 	{"wechat_ca_file", K_PATH, G(wechat_ca_file), "", 0, 0, 0, 0},
-	/* Up to 20 years: tests accept WeChat's official 2016 vector with it. */
 	/* The gate pool: a second pool of `serve` on its own socket that
 	 * answers only the token check, so that it never queues behind a
 	 * login waiting on WeChat or the database. Off when gate_listen is
@@ -134,6 +133,7 @@ static const struct setting globals[] = {
 	{"login_replay_window", K_LONG, G(login_replay_window), "10", 0, 300, 0, 0},
 	{"delete_login_max_age", K_LONG, G(delete_login_max_age), "300", 10, 3600, 0, 0},
 	{"refresh_reuse_grace", K_LONG, G(refresh_reuse_grace), "5", 0, 300, 0, 0},
+	/* Up to 20 years: tests accept WeChat's official 2016 vector with it. */
 	{"watermark_max_age", K_LONG, G(watermark_max_age), "86400", 60, 630720000, 0, 0},
 	/* Retention: how long what is over stays, in days; workers prune a
 	 * batch every prune_interval seconds (0: only `wxauth prune`). */

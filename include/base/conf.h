@@ -86,7 +86,7 @@ struct conf {
 	long retain_events_days;        /* the events feed */
 	long prune_interval;            /* seconds between a worker's prune batches, 0: never */
 	long refresh_reuse_grace;       /* seconds, default 5, 0 = strict */
-	/* profile and open data (later issues read these) */
+	/* profile and open data (handlers/profile.c, wechat/wxdata.c) */
 	long watermark_max_age;         /* seconds, default 86400 */
 	char avatar_hosts[CONF_HOSTS_MAX][CONF_STR_MAX];
 	size_t navatar_hosts;
@@ -98,7 +98,8 @@ struct conf {
 /*
  * conf_load: read path into c (which the caller owns; any previous content is
  * overwritten). Returns 0, or -1 with errbuf holding "path:line: what is
- * wrong" (line 0 for whole-file problems such as no [app] section). On
+ * wrong" (line 0 for whole-file problems). A file without an [app] section
+ * loads (check-config says every login is refused until one is added). On
  * failure c is wiped.
  */
 int conf_load(struct conf *c, const char *path, char *errbuf, size_t errlen) WARN_UNUSED;

@@ -94,7 +94,7 @@ void db_copy(char *dst, size_t dstlen, const char *src);
 /*
  * db_exec: run statement s; on OK *out holds the result (caller PQclears).
  * Returns ERR_RETRY for unique violations, serialisation failures and
- * deadlocks, ERR_UPSTREAM_TIMEOUT when lock_timeout expired,
+ * deadlocks, ERR_DB_BUSY when lock_timeout expired,
  * ERR_DB_UNAVAILABLE when the connection is lost, ERR_INTERNAL otherwise.
  * db_exec_row also requires exactly one row (else ERR_NOT_FOUND).
  */
