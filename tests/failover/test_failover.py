@@ -50,49 +50,34 @@ def _in_recovery(env):
     return env.sql("SELECT pg_is_in_recovery()")[0][0]
 
 
-class Load:
+class Load(lib.Background):
     """Logins of new people and checks of known-good tokens, until stopped;
     every answer kept as (monotonic time sent, status, json or None)."""
 
     def __init__(self, env, tokens):
         self.env, self.tokens = env, tokens
         self.logins, self.checks = [], []
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._login, args=(i,)) for i in range(LOGIN_THREADS)] + \
-            [threading.Thread(target=self._check, args=(i,)) for i in range(CHECK_THREADS)]
+        super().__init__([lambda n, i=i: self._login(i) for i in range(LOGIN_THREADS)] +
+                         [lambda n, i=i: self._check(i + n) for i in range(CHECK_THREADS)])
 
     def _login(self, k):
-        while not self.stop.is_set():
-            t = time.monotonic()
-            try:
-                r = self.env.login("mp1", self.env.person("fo%d" % k))
-                self.logins.append((t, r.status, r.json if r.status == 200 else r.text[:200]))
-            except Exception as e:      # no answer at all counts too
-                self.logins.append((t, 0, repr(e)))
+        t = time.monotonic()
+        try:
+            r = self.env.login("mp1", self.env.person("fo%d" % k))
+            self.logins.append((t, r.status, r.json if r.status == 200 else r.text[:200]))
+        except Exception as e:      # no answer at all counts too
+            self.logins.append((t, 0, repr(e)))
 
-    def _check(self, k):
-        i = k
-        while not self.stop.is_set():
-            tok, uid = self.tokens[i % len(self.tokens)]
-            i += 1
-            t = time.monotonic()
-            try:
-                r = self.env.session(tok)
-                ok = r.status == 200 and r.json["user"]["id"] == uid
-                self.checks.append((t, r.status if ok or r.status != 200 else -1, None))
-            except Exception as e:
-                self.checks.append((t, 0, repr(e)))
-            time.sleep(0.002)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
+    def _check(self, i):
+        tok, uid = self.tokens[i % len(self.tokens)]
+        t = time.monotonic()
+        try:
+            r = self.env.session(tok)
+            ok = r.status == 200 and r.json["user"]["id"] == uid
+            self.checks.append((t, r.status if ok or r.status != 200 else -1, None))
+        except Exception as e:
+            self.checks.append((t, 0, repr(e)))
+        time.sleep(0.002)
 
 
 def test_failover_loses_no_acknowledged_login(env):

@@ -73,34 +73,21 @@ def _pool_whole(env, old):
 
 # -- measuring the gate -------------------------------------------------------
 
-class Gate:
+class Gate(lib.Background):
     """GET /v1/session through nginx in a loop, in a thread, while a fault
     lasts: (seconds, status) of every request."""
 
     def __init__(self, env, token, clients=2):
         self.env, self.token, self.results = env, token, []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(clients)]
+        super().__init__([self._one] * clients)
 
-    def _loop(self):
-        deadline = time.monotonic() + 120
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            t0 = time.monotonic()
-            try:
-                st = self.env.session(self.token, timeout=15).status
-            except Exception:  # noqa: BLE001 - a failure is a result here
-                st = 0
-            self.results.append((time.monotonic() - t0, st))
-
-    def __enter__(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for t in self._threads:
-            t.join(30)
+    def _one(self, k):
+        t0 = time.monotonic()
+        try:
+            st = self.env.session(self.token, timeout=15).status
+        except Exception:  # noqa: BLE001 - a failure is a result here
+            st = 0
+        self.results.append((time.monotonic() - t0, st))
 
     def report(self, name):
         lat = sorted(d for d, _ in self.results)

@@ -533,6 +533,36 @@ def _sql_literal(s):
 
 # -- waiting and concurrency ------------------------------------------------
 
+
+class Background:
+    """Load from threads while a fault lasts: each function of `steps` runs
+    in a thread of its own, called as step(k) with k = 0, 1, 2, ... until
+    the with-block ends or `seconds` pass. The fault, load and pool tests
+    each keep what they need of the answers (in the steps)."""
+
+    def __init__(self, steps, seconds=120):
+        self._steps, self._seconds = steps, seconds
+        self.stopping = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(s,), daemon=True)
+                         for s in steps]
+
+    def _loop(self, step):
+        deadline = time.monotonic() + self._seconds
+        k = 0
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            step(k)
+            k += 1
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for t in self._threads:
+            t.join(30)
+
 def wait_until(fn, timeout=5.0, interval=0.05, msg=None):
     """Call fn until it returns something truthy or timeout seconds passed.
 

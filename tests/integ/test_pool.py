@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 
+import lib
 import opendata as od
 from lib import (check_session_identity, check_token_answer, expect_accepted_everywhere,
                  expect_error, expect_ok, expect_unchanged, read_text, wait_until)
@@ -105,47 +106,32 @@ def _keys(path):
         return [l.strip() for l in f if l.strip().startswith("k4.local.")]
 
 
-class Load:
+class Load(lib.Background):
     """Threads that keep sending GET /v1/session (and every few a login) and
     record every answer that is not a 200."""
 
     def __init__(self, env, token, threads=4, login_every=5):
         self.env, self.token = env, token
         self.login_every = login_every
-        self.stop = threading.Event()
         self.lock = threading.Lock()
         self.bad = []
         self.done = 0
-        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True)
-                        for i in range(threads)]
+        super().__init__([lambda k, i=i: self.one(i, k + 1) for i in range(threads)])
 
-    def run(self, i):
-        k = 0
-        while not self.stop.is_set():
-            k += 1
-            try:
-                if k % self.login_every == 0:
-                    r = self.env.login("mp1", "load%d" % i)
-                else:
-                    r = self.env.session(self.token)
-                ok = r.status == 200
-                what = r
-            except Exception as e:  # noqa: B902 - a broken connection is a failure too
-                ok, what = False, "%s: %s" % (type(e).__name__, e)
-            with self.lock:
-                self.done += 1
-                if not ok:
-                    self.bad.append(what)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
+    def one(self, i, k):
+        try:
+            if k % self.login_every == 0:
+                r = self.env.login("mp1", "load%d" % i)
+            else:
+                r = self.env.session(self.token)
+            ok = r.status == 200
+            what = r
+        except Exception as e:  # noqa: B902 - a broken connection is a failure too
+            ok, what = False, "%s: %s" % (type(e).__name__, e)
+        with self.lock:
+            self.done += 1
+            if not ok:
+                self.bad.append(what)
 
 
 # -- tests ---------------------------------------------------------------------
