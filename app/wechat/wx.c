@@ -118,17 +118,19 @@ wx_free(struct wx *w)
 	free(w);
 }
 
-/* errcode: absent is success; WeChat sometimes sends it as a string. */
+/* num_field: an integer member of o, also when WeChat sends it as a
+ * string of digits; absent when it is missing, bad when it is something
+ * else. */
 static long
-get_errcode(struct json_object *o)
+num_field(struct json_object *o, const char *name, long absent, long bad)
 {
 	struct json_object *v;
 	const char *s;
 	char *end;
 	long n;
 
-	if (!json_object_object_get_ex(o, "errcode", &v) || v == NULL)
-		return 0;
+	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
+		return absent;
 	if (json_object_is_type(v, json_type_int))
 		return (long)json_object_get_int64(v);
 	if (json_object_is_type(v, json_type_string)) {
@@ -137,7 +139,15 @@ get_errcode(struct json_object *o)
 		if (*s != '\0' && *end == '\0')
 			return n;
 	}
-	return -1000;   /* not an errcode we know: treated as unavailable */
+	return bad;
+}
+
+/* errcode: absent is success; one that is not a number (-1000) is an
+ * errcode we do not know: treated as unavailable. */
+static long
+get_errcode(struct json_object *o)
+{
+	return num_field(o, "errcode", 0, -1000);
 }
 
 enum err
@@ -307,18 +317,20 @@ url_make(struct wx *w, char *url, size_t len, const char *path,
 }
 
 /*
- * call_code: call() for a code exchange. WeChat's -1 is "system busy": the
- * code was not consumed, so one retry after a pause is safe (WECHAT.md).
- * Nothing else is retried.
+ * call_busy: call() for an exchange of something the person gave once (a
+ * login code, a phone code). WeChat's -1 is "system busy": the code was
+ * not consumed, so one retry after a pause is safe (WECHAT.md). Nothing
+ * else is retried, nowhere else.
  */
 static enum err
-call_code(struct wx *w, const char *api, const char *url, struct json_object **o)
+call_busy(struct wx *w, const char *api, const char *url, const char *body,
+    struct json_object **o)
 {
-	enum err rc = call(w, api, url, NULL, o);
+	enum err rc = call(w, api, url, body, o);
 
 	if (rc == ERR_UPSTREAM_UNAVAILABLE && w->errcode == -1) {
 		pause_ms(WX_BUSY_PAUSE_MS);
-		rc = call(w, api, url, NULL, o);
+		rc = call(w, api, url, body, o);
 	}
 	return rc;
 }
@@ -338,7 +350,7 @@ wx_code2session(struct wx *w, const struct conf_app *app, const char *code,
 	memset(out, 0, sizeof(*out));
 	if (url_make(w, url, sizeof(url), "/sns/jscode2session", kv) == -1)
 		goto out;
-	if ((rc = call_code(w, "jscode2session", url, &o)) != OK)
+	if ((rc = call_busy(w, "jscode2session", url, NULL, &o)) != OK)
 		goto out;
 	rc = ERR_UPSTREAM_UNAVAILABLE;
 	if (field(o, "openid", out->openid, sizeof(out->openid), 1) == -1 ||
@@ -362,28 +374,6 @@ out:
 	return rc;
 }
 
-/* int_field: an integer field, also when sent as a string; dflt if absent. */
-static long
-int_field(struct json_object *o, const char *name, long dflt)
-{
-	struct json_object *v;
-	const char *s;
-	char *end;
-	long n;
-
-	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
-		return dflt;
-	if (json_object_is_type(v, json_type_int))
-		return (long)json_object_get_int64(v);
-	if (json_object_is_type(v, json_type_string)) {
-		s = json_object_get_string(v);
-		n = strtol(s, &end, 10);
-		if (*s != '\0' && *end == '\0')
-			return n;
-	}
-	return dflt;
-}
-
 enum err
 wx_oauth_exchange(struct wx *w, const struct conf_app *app, const char *code,
     struct wx_oauth *out)
@@ -397,7 +387,7 @@ wx_oauth_exchange(struct wx *w, const struct conf_app *app, const char *code,
 	memset(out, 0, sizeof(*out));
 	if (url_make(w, url, sizeof(url), "/sns/oauth2/access_token", kv) == -1)
 		goto out;
-	if ((rc = call_code(w, "oauth2_access_token", url, &o)) != OK)
+	if ((rc = call_busy(w, "oauth2_access_token", url, NULL, &o)) != OK)
 		goto out;
 	rc = ERR_UPSTREAM_UNAVAILABLE;
 	if (field(o, "openid", out->openid, sizeof(out->openid), 1) == -1 ||
@@ -407,7 +397,7 @@ wx_oauth_exchange(struct wx *w, const struct conf_app *app, const char *code,
 		log_warnx("wechat: oauth2/access_token: answer lacks openid or access_token");
 		goto out;
 	}
-	out->snapshot = int_field(o, "is_snapshotuser", 0) == 1;
+	out->snapshot = num_field(o, "is_snapshotuser", 0, 0) == 1;
 	rc = OK;
 out:
 	sodium_memzero(url, sizeof(url));
@@ -447,7 +437,7 @@ wx_oauth_userinfo(struct wx *w, const struct wx_oauth *oa, struct wx_profile *ou
 	(void)field(o, "city", out->city, sizeof(out->city), 0);
 	(void)field(o, "language", out->language, sizeof(out->language), 0);
 	(void)field(o, "unionid", out->unionid, sizeof(out->unionid), 0);
-	out->gender = (int)int_field(o, "sex", -1);
+	out->gender = (int)num_field(o, "sex", -1, -1);
 	if (out->gender < 0 || out->gender > 2)
 		out->gender = -1;
 	rc = OK;
@@ -476,18 +466,18 @@ enum err
 wx_stable_token(struct wx *w, const struct conf_app *app, int force,
     char *token, size_t tokenlen, long *expires_in)
 {
+	const char *const none[] = {NULL};
 	char url[WX_URL_MAX];
 	struct json_object *req = NULL, *o = NULL, *v;
 	const char *body = NULL;
 	enum err rc = ERR_INTERNAL;
-	int n;
 
 	token[0] = '\0';
 	*expires_in = 0;
 	/* stable_token only: cgi-bin/token would invalidate the token every
 	 * other worker and host is using. */
-	n = snprintf(url, sizeof(url), "%s/cgi-bin/stable_token", w->conf->wechat_base_url);
-	if (n < 0 || (size_t)n >= sizeof(url) || (req = json_object_new_object()) == NULL)
+	if (url_make(w, url, sizeof(url), "/cgi-bin/stable_token", none) == -1 ||
+	    (req = json_object_new_object()) == NULL)
 		goto out;
 	json_object_object_add(req, "grant_type", json_object_new_string("client_credential"));
 	json_object_object_add(req, "appid", json_object_new_string(app->appid));
@@ -519,52 +509,24 @@ out:
 	return rc;
 }
 
-/* token_url: base URL + path + "?access_token=…" (+ more pairs from kv, a
- * NULL-terminated list of names and values). Returns 0 or -1. */
-static int
-token_url(struct wx *w, char *url, size_t len, const char *path,
-    const char *access_token, const char *const *kv)
-{
-	size_t off;
-	int n;
-
-	n = snprintf(url, len, "%s%s", w->conf->wechat_base_url, path);
-	if (n < 0 || (size_t)n >= len)
-		return -1;
-	off = (size_t)n;
-	if (url_add(url, len, &off, w->curl, "access_token", access_token) == -1)
-		return -1;
-	for (; kv != NULL && kv[0] != NULL; kv += 2)
-		if (url_add(url, len, &off, w->curl, kv[0], kv[1]) == -1)
-			return -1;
-	return 0;
-}
-
 enum err
 wx_phone_number(struct wx *w, const struct conf_app *app, const char *access_token,
     const char *code, struct wxdata_phone *out)
 {
+	const char *const kv[] = {"access_token", access_token, NULL};
 	char url[WX_URL_MAX];
 	struct json_object *req = NULL, *o = NULL, *info, *wm, *v;
 	const char *body;
 	enum err rc = ERR_INTERNAL;
-	int try;
 
 	memset(out, 0, sizeof(*out));
-	if (token_url(w, url, sizeof(url), "/wxa/business/getuserphonenumber",
-	    access_token, NULL) == -1 || (req = json_object_new_object()) == NULL)
+	if (url_make(w, url, sizeof(url), "/wxa/business/getuserphonenumber", kv) == -1 ||
+	    (req = json_object_new_object()) == NULL)
 		goto out;
 	json_object_object_add(req, "code", json_object_new_string(code));
 	if ((body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN)) == NULL)
 		goto out;
-	for (try = 0; try < 2; try++) {
-		rc = call(w, "getuserphonenumber", url, body, &o);
-		/* -1 is "system busy": the code was not used; one retry. */
-		if (rc != ERR_UPSTREAM_UNAVAILABLE || w->errcode != -1 || try == 1)
-			break;
-		pause_ms(WX_BUSY_PAUSE_MS);
-	}
-	if (rc != OK)
+	if ((rc = call_busy(w, "getuserphonenumber", url, body, &o)) != OK)
 		goto out;
 	rc = ERR_UPSTREAM_UNAVAILABLE;
 	if (!json_object_object_get_ex(o, "phone_info", &info) ||
@@ -596,13 +558,13 @@ enum err
 wx_checksession(struct wx *w, const char *access_token, const char *openid,
     const char *signature)
 {
-	const char *const kv[] = {"openid", openid, "signature", signature,
-	    "sig_method", "hmac_sha256", NULL};
+	const char *const kv[] = {"access_token", access_token, "openid", openid,
+	    "signature", signature, "sig_method", "hmac_sha256", NULL};
 	char url[WX_URL_MAX];
 	struct json_object *o = NULL;
 	enum err rc = ERR_INTERNAL;
 
-	if (token_url(w, url, sizeof(url), "/wxa/checksession", access_token, kv) == -1)
+	if (url_make(w, url, sizeof(url), "/wxa/checksession", kv) == -1)
 		goto out;
 	rc = call(w, "checksession", url, NULL, &o);
 out:
