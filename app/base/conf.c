@@ -36,6 +36,7 @@
 #include <sodium.h>
 
 #include "conf.h"
+#include "utf8.h"
 
 #define LINE_LEN 4096        /* longest line, its newline not counted */
 #define SECRET_FILE_LEN 4096 /* a bigger file cannot hold a secret of ours */
@@ -251,46 +252,6 @@ trim(char *s)
 	while (len > 0 && is_blank((unsigned char)s[len - 1]))
 		s[--len] = '\0';
 	return s;
-}
-
-/* utf8_valid: whether s[0..len) is well-formed UTF-8 (no overlong forms, no
- * surrogates, nothing above U+10FFFF). */
-static int
-utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0, n, k;
-	unsigned long cp;
-
-	while (i < len) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
-			n = 1;
-			cp = s[i] & 0x1f;
-		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
-			n = 2;
-			cp = s[i] & 0x0f;
-		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
-			n = 3;
-			cp = s[i] & 0x07;
-		} else {
-			return 0;
-		}
-		if (len - i <= n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return 0;
-		i += n + 1;
-	}
-	return 1;
 }
 
 /* copy: src[0..len) and a NUL into dst of size bytes; -1 when it does not fit. */
@@ -1162,7 +1123,7 @@ conf_load(struct conf *c, const char *path, char *errbuf, size_t errlen)
 		s = line;
 		if (p.line == 1 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 			s += 3; /* a byte order mark some editors write */
-		if (!utf8_valid((const unsigned char *)s, strlen(s))) {
+		if (!utf8_valid(s, strlen(s))) {
 			fail(&p, p.line, "line is not valid UTF-8");
 			goto out;
 		}

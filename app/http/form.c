@@ -8,6 +8,7 @@
 
 #include "enc.h"
 #include "form.h"
+#include "utf8.h"
 
 static bool
 token_ok(const char *s, size_t len)
@@ -23,41 +24,14 @@ token_ok(const char *s, size_t len)
 bool
 form_text_ok(const char *s, size_t len, size_t min, size_t max)
 {
-	/* The smallest code point each length may encode. */
-	static const unsigned least_cp[4] = {0, 0x80, 0x800, 0x10000};
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	size_t points = 0;
-	unsigned cp, least;
-	int extra;
+	size_t points = 0, n;
+	unsigned cp;
 
 	while (p < end) {
-		if (*p < 0x80) {
-			cp = *p;
-			extra = 0;
-		} else if ((*p & 0xe0) == 0xc0) {
-			cp = *p & 0x1f;
-			extra = 1;
-		} else if ((*p & 0xf0) == 0xe0) {
-			cp = *p & 0x0f;
-			extra = 2;
-		} else if ((*p & 0xf8) == 0xf0) {
-			cp = *p & 0x07;
-			extra = 3;
-		} else {
+		if ((n = utf8_next(p, (size_t)(end - p), &cp)) == 0)
 			return false;
-		}
-		if (end - p <= extra)
-			return false;
-		least = least_cp[extra];
-		for (p++; extra > 0; extra--, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (*p & 0x3f);
-		}
-		/* Overlong forms (0xc0 0xaf is not '/'), surrogates and
-		 * out-of-range points. */
-		if (cp < least || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
+		p += n;
 		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
 		    cp == 0x2028 || cp == 0x2029)
 			return false;

@@ -9,6 +9,7 @@
 
 #include "enc.h"
 #include "jstrict.h"
+#include "utf8.h"
 
 struct scan {
 	const unsigned char *b;
@@ -33,41 +34,6 @@ static int
 at(const struct scan *s, unsigned char c)
 {
 	return s->i < s->len && s->b[s->i] == c;
-}
-
-/* utf8: the length of the well-formed UTF-8 sequence at p (n bytes left):
- * shortest form, no surrogate, at most U+10FFFF (RFC 3629). 0: none. */
-static size_t
-utf8(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t k, need;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 2;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 3;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;      /* overlong */
-	else if (c == 0xed)
-		hi = 0x9f;      /* surrogates */
-	else if (c == 0xf0)
-		lo = 0x90;      /* overlong */
-	else if (c == 0xf4)
-		hi = 0x8f;      /* above U+10FFFF */
-	if (n < need + 1 || p[1] < lo || p[1] > hi)
-		return 0;
-	for (k = 2; k <= need; k++)
-		if (p[k] < 0x80 || p[k] > 0xbf)
-			return 0;
-	return need + 1;
 }
 
 static int
@@ -102,7 +68,7 @@ static int
 string(struct scan *s, char *name, size_t namelen, int in_member)
 {
 	size_t start = s->i + 1, n;
-	unsigned u, lo;
+	unsigned u, lo, cp;
 	int plain = 1;
 	unsigned char c;
 
@@ -137,7 +103,7 @@ string(struct scan *s, char *name, size_t namelen, int in_member)
 				soft(s, JS_SURROGATE, in_member);
 			continue;
 		}
-		if ((n = utf8(s->b + s->i, s->len - s->i)) == 0) {
+		if ((n = utf8_next(s->b + s->i, s->len - s->i, &cp)) == 0) {
 			soft(s, JS_UTF8, in_member);
 			n = 1;
 		}
