@@ -422,54 +422,23 @@ set_url(struct parser *p, const struct setting *s, char *dst, const char *v,
 	return 0;
 }
 
-/* set_redirects: an app's allowed web-login targets, replacing the list:
- * absolute http(s) URLs of printable ASCII, at most s->max of them. */
+/* A list item's check: the word v[0..len) is good (then copied into out,
+ * CONF_STR_MAX bytes, zeroed), or what fail() says. */
+typedef int (*item_fn)(struct parser *p, const struct setting *s, const char *v,
+    size_t len, char *out, int line);
+
+/* word_list: v's blank-separated words through item into list, replacing
+ * what it held; at least s->min and at most s->max of them. one and many
+ * name them in messages ("host", "hosts"). */
 static int
-set_redirects(struct parser *p, const struct setting *s, char *dst, const char *v,
-    int line)
+word_list(struct parser *p, const struct setting *s, const char *v, int line,
+    char (*list)[CONF_STR_MAX], size_t *n, item_fn item, const char *one,
+    const char *many)
 {
-	struct conf_app *a = (struct conf_app *)(void *)(dst - offsetof(struct conf_app,
-	    redirects));
-	size_t len, i;
+	size_t len;
 
-	memset(a->redirects, 0, sizeof a->redirects);
-	a->nredirects = 0;
-	for (;;) {
-		while (is_blank((unsigned char)*v))
-			v++;
-		if (*v == '\0')
-			return 0;
-		len = 0;
-		while (v[len] != '\0' && !is_blank((unsigned char)v[len]))
-			len++;
-		if ((long long)a->nredirects >= s->max)
-			return fail(p, line, "%s lists more than %lld URLs", s->name, s->max);
-		if (len >= sizeof a->redirects[0] || (strncmp(v, "https://", 8) != 0 &&
-		    strncmp(v, "http://", 7) != 0) || memchr(v, '#', len) != NULL)
-			return fail(p, line, "%s: '%.*s' is not an http(s) URL without a "
-			    "fragment", s->name, (int)(len > 64 ? 64 : len), v);
-		for (i = 0; i < len; i++)
-			if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
-				return fail(p, line, "%s: a URL holds a character that is "
-				    "not printable ASCII", s->name);
-		memcpy(a->redirects[a->nredirects++], v, len);
-		v += len;
-	}
-}
-
-/* set_hosts: replaces the whole list; host names are stored in lower case
- * so that callers compare them with strcmp. */
-static int
-set_hosts(struct parser *p, const struct setting *s, char *dst, const char *v,
-    int line)
-{
-	struct conf *c = p->c;
-	size_t len, i;
-
-	/* The table's offset must lead to the one list we know how to count. */
-	assert(dst == (char *)c->avatar_hosts);
-	memset(c->avatar_hosts, 0, sizeof c->avatar_hosts);
-	c->navatar_hosts = 0;
+	memset(list, 0, (size_t)s->max * sizeof(*list));
+	*n = 0;
 	for (;;) {
 		while (is_blank((unsigned char)*v))
 			v++;
@@ -478,22 +447,75 @@ set_hosts(struct parser *p, const struct setting *s, char *dst, const char *v,
 		len = 0;
 		while (v[len] != '\0' && !is_blank((unsigned char)v[len]))
 			len++;
-		if ((long long)c->navatar_hosts >= s->max)
-			return fail(p, line, "%s lists more than %lld hosts",
-			    s->name, s->max);
-		if (!valid_hostname(v, len) || len >= sizeof c->avatar_hosts[0])
-			return fail(p, line, "%s: '%.*s' is not a host name",
-			    s->name, (int)(len > 64 ? 64 : len), v);
-		for (i = 0; i < len; i++)
-			c->avatar_hosts[c->navatar_hosts][i] =
-			    (v[i] >= 'A' && v[i] <= 'Z') ? (char)(v[i] - 'A' + 'a') : v[i];
-		c->navatar_hosts++;
+		if ((long long)*n >= s->max)
+			return fail(p, line, "%s lists more than %lld %s", s->name, s->max, many);
+		if (item(p, s, v, len, list[*n], line) == -1)
+			return -1;
+		(*n)++;
 		v += len;
 	}
-	if ((long long)c->navatar_hosts < s->min)
-		return fail(p, line, "%s must list at least %lld host", s->name,
-		    s->min);
+	if ((long long)*n < s->min)
+		return fail(p, line, "%s must list at least %lld %s", s->name, s->min,
+		    s->min == 1 ? one : many);
 	return 0;
+}
+
+/* redirect: an absolute http(s) URL of printable ASCII, no fragment. */
+static int
+redirect(struct parser *p, const struct setting *s, const char *v, size_t len,
+    char *out, int line)
+{
+	size_t i;
+
+	if (len >= CONF_STR_MAX || (strncmp(v, "https://", 8) != 0 &&
+	    strncmp(v, "http://", 7) != 0) || memchr(v, '#', len) != NULL)
+		return fail(p, line, "%s: '%.*s' is not an http(s) URL without a "
+		    "fragment", s->name, (int)(len > 64 ? 64 : len), v);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e)
+			return fail(p, line, "%s: a URL holds a character that is "
+			    "not printable ASCII", s->name);
+	memcpy(out, v, len);
+	return 0;
+}
+
+/* host: a host name, stored in lower case so that callers compare with
+ * strcmp. */
+static int
+host(struct parser *p, const struct setting *s, const char *v, size_t len,
+    char *out, int line)
+{
+	size_t i;
+
+	if (!valid_hostname(v, len) || len >= CONF_STR_MAX)
+		return fail(p, line, "%s: '%.*s' is not a host name",
+		    s->name, (int)(len > 64 ? 64 : len), v);
+	for (i = 0; i < len; i++)
+		out[i] = (v[i] >= 'A' && v[i] <= 'Z') ? (char)(v[i] - 'A' + 'a') : v[i];
+	return 0;
+}
+
+/* set_redirects: an app's allowed web-login targets, replacing the list. */
+static int
+set_redirects(struct parser *p, const struct setting *s, char *dst, const char *v,
+    int line)
+{
+	struct conf_app *a = (struct conf_app *)(void *)(dst - offsetof(struct conf_app,
+	    redirects));
+
+	return word_list(p, s, v, line, a->redirects, &a->nredirects, redirect, "URL", "URLs");
+}
+
+/* set_hosts: the avatar hosts, replacing the list. */
+static int
+set_hosts(struct parser *p, const struct setting *s, char *dst, const char *v,
+    int line)
+{
+	struct conf *c = p->c;
+
+	/* The table's offset must lead to the one list we know how to count. */
+	assert(dst == (char *)c->avatar_hosts);
+	return word_list(p, s, v, line, c->avatar_hosts, &c->navatar_hosts, host, "host", "hosts");
 }
 
 /* number: v as a whole number in base (10, or 8 for a mode) within the
