@@ -1,0 +1,263 @@
+/*
+ * paseto.c - PASETO v4.local (tok.h: tok_v4_encrypt, tok_v4_decrypt): PAE,
+ * the BLAKE2b-derived keys, XChaCha20 and the BLAKE2b-256 tag, over
+ * libsodium, to the byte of the specification (Version4.md); the official
+ * vectors run in tests/unit/test_tok.c. Every derived key is wiped on every
+ * path.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "enc.h"
+#include "tok.h"
+
+#define V4_HEADER "v4.local."
+#define V4_HEADERLEN (sizeof V4_HEADER - 1)
+#define V4_EK_INFO "paseto-encryption-key"
+#define V4_AK_INFO "paseto-auth-key-for-aead"
+#define V4_EKBYTES 32           /* XChaCha20 key */
+#define V4_N2BYTES 24           /* XChaCha20 nonce */
+#define V4_AKBYTES 32           /* BLAKE2b key of the tag */
+#define V4_PAE_PIECES 5         /* h, n, c, f, i */
+
+/* PAE's LE64: little-endian, top bit cleared as the specification says. */
+static void
+le64(unsigned char out[8], uint64_t n)
+{
+	size_t i;
+
+	n &= (uint64_t)INT64_MAX;
+	for (i = 0; i < 8; i++) {
+		out[i] = (unsigned char)(n & 0xff);
+		n >>= 8;
+	}
+}
+
+/* One PAE piece, LE64(len) || p, fed to a running BLAKE2b. */
+static int
+pae_piece(crypto_generichash_state *st, const unsigned char *p, size_t len)
+{
+	unsigned char l[8];
+
+	le64(l, len);
+	if (crypto_generichash_update(st, l, sizeof l) != 0)
+		return -1;
+	return crypto_generichash_update(st, p != NULL ? p : (const unsigned char *)"", len);
+}
+
+/*
+ * v4_keys: Ek || n2 = BLAKE2b-448(key = k, "paseto-encryption-key" || n) and
+ * Ak = BLAKE2b-256(key = k, "paseto-auth-key-for-aead" || n). The caller
+ * wipes ek, n2 and ak.
+ */
+static int
+v4_keys(unsigned char ek[V4_EKBYTES], unsigned char n2[V4_N2BYTES],
+    unsigned char ak[V4_AKBYTES], const unsigned char key[TOK_KEYBYTES],
+    const unsigned char nonce[TOK_NONCEBYTES])
+{
+	unsigned char msg[sizeof V4_AK_INFO - 1 + TOK_NONCEBYTES];
+	unsigned char tmp[V4_EKBYTES + V4_N2BYTES];
+	const size_t eklen = sizeof V4_EK_INFO - 1, aklen = sizeof V4_AK_INFO - 1;
+	int rc = -1;
+
+	memcpy(msg, V4_EK_INFO, eklen);
+	memcpy(msg + eklen, nonce, TOK_NONCEBYTES);
+	if (crypto_generichash(tmp, sizeof tmp, msg, eklen + TOK_NONCEBYTES,
+	    key, TOK_KEYBYTES) != 0)
+		goto out;
+	memcpy(ek, tmp, V4_EKBYTES);
+	memcpy(n2, tmp + V4_EKBYTES, V4_N2BYTES);
+
+	memcpy(msg, V4_AK_INFO, aklen);
+	memcpy(msg + aklen, nonce, TOK_NONCEBYTES);
+	if (crypto_generichash(ak, V4_AKBYTES, msg, aklen + TOK_NONCEBYTES,
+	    key, TOK_KEYBYTES) != 0)
+		goto out;
+	rc = 0;
+out:
+	sodium_memzero(tmp, sizeof tmp);
+	return rc;
+}
+
+/* v4_tag: t = BLAKE2b-256(key = Ak, PAE(h, n, c, f, i)), streamed. */
+static int
+v4_tag(unsigned char tag[TOK_MACBYTES], const unsigned char ak[V4_AKBYTES],
+    const unsigned char *nonce, const unsigned char *c, size_t clen,
+    const unsigned char *f, size_t flen, const unsigned char *i, size_t ilen)
+{
+	crypto_generichash_state st;
+	unsigned char count[8];
+	int rc = -1;
+
+	le64(count, V4_PAE_PIECES);
+	if (crypto_generichash_init(&st, ak, V4_AKBYTES, TOK_MACBYTES) != 0 ||
+	    crypto_generichash_update(&st, count, sizeof count) != 0 ||
+	    pae_piece(&st, (const unsigned char *)V4_HEADER, V4_HEADERLEN) != 0 ||
+	    pae_piece(&st, nonce, TOK_NONCEBYTES) != 0 ||
+	    pae_piece(&st, c, clen) != 0 ||
+	    pae_piece(&st, f, flen) != 0 ||
+	    pae_piece(&st, i, ilen) != 0 ||
+	    crypto_generichash_final(&st, tag, TOK_MACBYTES) != 0)
+		goto out;
+	rc = 0;
+out:
+	/* The state holds Ak. */
+	sodium_memzero(&st, sizeof st);
+	return rc;
+}
+
+int
+tok_v4_encrypt(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES],
+    const unsigned char *msg, size_t msglen, const unsigned char *footer, size_t footerlen,
+    const unsigned char *implicit, size_t implicitlen,
+    const unsigned char *nonce)
+{
+	unsigned char n[TOK_NONCEBYTES], ek[V4_EKBYTES], n2[V4_N2BYTES], ak[V4_AKBYTES];
+	unsigned char *body = NULL;
+	size_t bodylen, pos;
+	int rc = -1;
+
+	assert(out != NULL && key != NULL);
+	assert(msg != NULL || msglen == 0);
+	assert(footer != NULL || footerlen == 0);
+	assert(implicit != NULL || implicitlen == 0);
+	if (outlen > 0)
+		out[0] = '\0';
+	/* Far above anything real; keeps every length below from overflowing. */
+	if (msglen > SIZE_MAX / 8 || footerlen > SIZE_MAX / 8)
+		goto out;
+	if (outlen < V4_HEADERLEN + ENC_B64URL_LEN(TOK_NONCEBYTES + msglen + TOK_MACBYTES))
+		goto out;
+
+	bodylen = TOK_NONCEBYTES + msglen + TOK_MACBYTES;
+	if ((body = malloc(bodylen)) == NULL)
+		goto out;
+	if (nonce != NULL)
+		memcpy(n, nonce, TOK_NONCEBYTES);
+	else
+		randombytes_buf(n, sizeof n);
+	if (v4_keys(ek, n2, ak, key, n) != 0)
+		goto out;
+
+	/* body = n || c || t */
+	memcpy(body, n, TOK_NONCEBYTES);
+	if (crypto_stream_xchacha20_xor(body + TOK_NONCEBYTES,
+	    msg != NULL ? msg : (const unsigned char *)"", msglen, n2, ek) != 0)
+		goto out;
+	if (v4_tag(body + TOK_NONCEBYTES + msglen, ak, n, body + TOK_NONCEBYTES,
+	    msglen, footer, footerlen, implicit, implicitlen) != 0)
+		goto out;
+
+	memcpy(out, V4_HEADER, V4_HEADERLEN);
+	pos = V4_HEADERLEN;
+	if (enc_b64url(out + pos, outlen - pos, body, bodylen) != 0)
+		goto out;
+	pos += strlen(out + pos);
+	if (footerlen > 0) {
+		/* '.' and at least the NUL. */
+		if (outlen - pos < 2)
+			goto out;
+		out[pos++] = '.';
+		if (enc_b64url(out + pos, outlen - pos, footer, footerlen) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0 && outlen > 0)
+		out[0] = '\0';
+	sodium_memzero(ek, sizeof ek);
+	sodium_memzero(n2, sizeof n2);
+	sodium_memzero(ak, sizeof ak);
+	free(body);
+	return rc;
+}
+
+int
+tok_v4_decrypt(unsigned char *out, size_t outmax, size_t *outlen,
+    const unsigned char key[TOK_KEYBYTES], const char *token,
+    const unsigned char *footer, size_t footerlen,
+    const unsigned char *implicit, size_t implicitlen)
+{
+	unsigned char ek[V4_EKBYTES], n2[V4_N2BYTES], ak[V4_AKBYTES], tag[TOK_MACBYTES];
+	unsigned char *body = NULL, *f = NULL;
+	const char *b64, *dot, *ftxt = NULL;
+	size_t tlen, b64len, ftxtlen = 0, bodylen = 0, flen = 0, clen;
+	int rc = -1;
+
+	assert(out != NULL && outlen != NULL && key != NULL);
+	assert(footer != NULL || footerlen == 0);
+	assert(implicit != NULL || implicitlen == 0);
+	*outlen = 0;
+	if (outmax > 0)
+		out[0] = '\0';
+	if (token == NULL)
+		goto out;
+	tlen = strlen(token);
+	if (tlen < V4_HEADERLEN || memcmp(token, V4_HEADER, V4_HEADERLEN) != 0)
+		goto out;
+
+	/* h || b64(n || c || t) [|| "." || b64(f)]: a dot means a footer. */
+	b64 = token + V4_HEADERLEN;
+	b64len = tlen - V4_HEADERLEN;
+	if ((dot = memchr(b64, '.', b64len)) != NULL) {
+		b64len = (size_t)(dot - b64);
+		ftxt = dot + 1;
+		ftxtlen = (size_t)(token + tlen - ftxt);
+		/* We never write "v4.local.x." and do not read it. */
+		if (ftxtlen == 0)
+			goto out;
+		/* Decoding never yields more bytes than characters. */
+		if ((f = malloc(ftxtlen)) == NULL)
+			goto out;
+		if (enc_unb64url(f, ftxtlen, &flen, ftxt, ftxtlen) != 0)
+			goto out;
+	}
+	/* The specification asks for a constant-time footer comparison. */
+	if (footer != NULL) {
+		if (flen != footerlen)
+			goto out;
+		if (flen > 0 && sodium_memcmp(f, footer, flen) != 0)
+			goto out;
+	}
+
+	if ((body = malloc(b64len > 0 ? b64len : 1)) == NULL)
+		goto out;
+	if (enc_unb64url(body, b64len, &bodylen, b64, b64len) != 0)
+		goto out;
+	if (bodylen < TOK_NONCEBYTES + TOK_MACBYTES)
+		goto out;
+	clen = bodylen - TOK_NONCEBYTES - TOK_MACBYTES;
+	if (clen >= outmax)
+		goto out;
+
+	/* Authenticate first: nothing is decrypted under a forged tag. */
+	if (v4_keys(ek, n2, ak, key, body) != 0)
+		goto out;
+	if (v4_tag(tag, ak, body, body + TOK_NONCEBYTES, clen, f, flen,
+	    implicit, implicitlen) != 0)
+		goto out;
+	if (crypto_verify_32(tag, body + TOK_NONCEBYTES + clen) != 0)
+		goto out;
+	if (crypto_stream_xchacha20_xor(out, body + TOK_NONCEBYTES, clen, n2, ek) != 0)
+		goto out;
+	out[clen] = '\0';
+	*outlen = clen;
+	rc = 0;
+out:
+	sodium_memzero(ek, sizeof ek);
+	sodium_memzero(n2, sizeof n2);
+	sodium_memzero(ak, sizeof ak);
+	sodium_memzero(tag, sizeof tag);
+	free(body);
+	free(f);
+	return rc;
+}
