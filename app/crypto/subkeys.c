@@ -25,6 +25,8 @@
 static const char *const hash_labels[TOK_H__MAX] = {
 	[TOK_H_LOGIN_CODE] = "wxauth login code",
 	[TOK_H_OPEN_DATA] = "wxauth open data",
+	[TOK_H_OAUTH_STATE] = "wxauth oauth state",
+	[TOK_H_WEB_BIND] = "wxauth web-login binding",
 };
 
 struct tok_hashkeys {
@@ -84,4 +86,35 @@ tok_hash(const struct tok_hashkeys *hk, enum tok_hash_purpose purpose,
 	}
 	out->n = hk->n;
 	sodium_memzero(&st, sizeof(st));
+}
+
+bool
+tok_hash_is(const struct tok_hashes *hs, const unsigned char h[TOK_HASHBYTES])
+{
+	size_t i;
+	int same = 0;
+
+	for (i = 0; i < hs->n; i++)
+		same |= sodium_memcmp(hs->h[i], h, TOK_HASHBYTES) == 0;
+	return same != 0;
+}
+
+bool
+tok_secret_equal(const char *a, const char *b)
+{
+	static unsigned char key[crypto_generichash_KEYBYTES];
+	static int keyed;
+	unsigned char ha[crypto_generichash_BYTES], hb[crypto_generichash_BYTES];
+	bool same;
+
+	if (!keyed) {
+		randombytes_buf(key, sizeof(key));
+		keyed = 1;
+	}
+	crypto_generichash(ha, sizeof(ha), (const unsigned char *)a, strlen(a), key, sizeof(key));
+	crypto_generichash(hb, sizeof(hb), (const unsigned char *)b, strlen(b), key, sizeof(key));
+	same = sodium_memcmp(ha, hb, sizeof(ha)) == 0;
+	sodium_memzero(ha, sizeof(ha));
+	sodium_memzero(hb, sizeof(hb));
+	return same;
 }

@@ -267,8 +267,8 @@ oauth_callback(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	const char *state = r->in[CB_STATE].s, *code = r->in[CB_CODE].s;
 	const struct conf_app *app;
-	unsigned char sh[TOK_HASHBYTES], code_hash[TOK_HASHBYTES], th[TOK_HASHBYTES];
-	unsigned char bh[TOK_HASHBYTES];
+	unsigned char code_hash[TOK_HASHBYTES], th[TOK_HASHBYTES];
+	struct tok_hashes hs;
 	char ticket[TOK_REFRESH_STR];
 	struct pending pd;
 	bool fresh = false;
@@ -294,8 +294,8 @@ oauth_callback(struct svc *s, struct req *r, const struct tok_claims *who)
 	/* WeChat calls back without a code when the person said no. */
 	if (code == NULL)
 		return back_to(r, pd.target, "error", "access_denied");
-	crypto_generichash(sh, sizeof(sh), (const unsigned char *)state, strlen(state), NULL, 0);
-	if ((rc = db_oauth_state_use(s->db, sh, &fresh)) != OK)
+	tok_hash(s->hash_keys, TOK_H_OAUTH_STATE, "", state, &hs);
+	if ((rc = db_oauth_state_use(s->db, hs.h[0], &fresh)) != OK)
 		return rc;
 	if (!fresh)
 		return http_fail(r, ERR_INVALID_STATE, "this state was used already");
@@ -306,8 +306,8 @@ oauth_callback(struct svc *s, struct req *r, const struct tok_claims *who)
 		return back_to(r, pd.target, "error", err_name(rc));
 	if (tok_refresh_new(ticket, sizeof(ticket), th) == -1)
 		return ERR_INTERNAL;
-	login_bind_hash(pd.bind, bh);
-	if ((rc = db_ticket_put(s->db, th, code_hash, bh)) == OK)
+	login_bind_hashes(s, pd.bind, &hs);
+	if ((rc = db_ticket_put(s->db, th, code_hash, hs.h[0])) == OK)
 		rc = back_to(r, pd.target, "ticket", ticket);
 	sodium_memzero(ticket, sizeof(ticket));
 	return rc;

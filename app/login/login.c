@@ -389,10 +389,9 @@ out:
 }
 
 void
-login_bind_hash(const char *b, unsigned char out[TOK_HASHBYTES])
+login_bind_hashes(const struct svc *s, const char *b, struct tok_hashes *out)
 {
-	crypto_generichash(out, TOK_HASHBYTES, (const unsigned char *)b, strlen(b),
-	    (const unsigned char *)"wxauth web-login binding", 24);
+	tok_hash(s->hash_keys, TOK_H_WEB_BIND, "", b, out);
 }
 
 /*
@@ -405,8 +404,8 @@ login_bind_hash(const char *b, unsigned char out[TOK_HASHBYTES])
 enum err
 login_ticket(struct svc *s, struct req *r, const char *ticket)
 {
-	unsigned char th[TOK_HASHBYTES], code_hash[TOK_HASHBYTES];
-	unsigned char want[TOK_HASHBYTES], have[TOK_HASHBYTES];
+	unsigned char th[TOK_HASHBYTES], code_hash[TOK_HASHBYTES], want[TOK_HASHBYTES];
+	struct tok_hashes have;
 	char bind[OAUTH_BIND_STR];
 	struct db_stored *st;
 	struct sealer sl;
@@ -416,14 +415,14 @@ login_ticket(struct svc *s, struct req *r, const char *ticket)
 		return http_fail(r, ERR_INVALID_CODE, "the ticket is invalid, expired or used");
 	if ((st = malloc(sizeof(*st))) == NULL)
 		return ERR_INTERNAL;
-	memset(have, 0xff, sizeof(have));
+	have.n = 0;
 	if (http_cookie(r, OAUTH_BIND_COOKIE, bind, sizeof(bind)) == 1 &&
 	    strlen(bind) == OAUTH_BIND_STR - 1)
-		login_bind_hash(bind, have);
+		login_bind_hashes(s, bind, &have);
 	rc = db_ticket_take(s->db, th, OAUTH_TICKET_TTL, code_hash, want, st);
 	if (rc == ERR_NOT_FOUND)
 		rc = http_fail(r, ERR_INVALID_CODE, "the ticket is invalid, expired or used");
-	if (rc == OK && sodium_memcmp(want, have, sizeof(want)) != 0)
+	if (rc == OK && !tok_hash_is(&have, want))
 		rc = http_fail(r, ERR_INVALID_CODE, "the ticket belongs to the browser that "
 		    "started the login (its wxauth_bind cookie); it is used up now");
 	if (rc == OK) {

@@ -10,6 +10,7 @@
 #ifndef WXAUTH_TOK_H
 #define WXAUTH_TOK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "common.h"
@@ -168,7 +169,13 @@ int tok_refresh_hash(const char *token, unsigned char hash[TOK_HASHBYTES]) WARN_
  * hash under any listed key is stored (TOK_HASH_KEYS_MAX hashes to look
  * up). Only removing a data key forgets what was hashed under it.
  */
-enum tok_hash_purpose { TOK_H_LOGIN_CODE, TOK_H_OPEN_DATA, TOK_H__MAX };
+enum tok_hash_purpose {
+	TOK_H_LOGIN_CODE,       /* login_codes: a code used */
+	TOK_H_OPEN_DATA,        /* open_data_seen: a blob accepted */
+	TOK_H_OAUTH_STATE,      /* oauth_states: a web login's state honoured */
+	TOK_H_WEB_BIND,         /* oauth_tickets: a browser's binding cookie */
+	TOK_H__MAX
+};
 
 struct tok_hashkeys;
 
@@ -190,6 +197,14 @@ struct tok_hashes {
  */
 void tok_hash(const struct tok_hashkeys *hk, enum tok_hash_purpose purpose,
     const char *scope, const char *value, struct tok_hashes *out);
+
+/* tok_hash_is: h equals one of hs's hashes (compared in constant time,
+ * each of them): a value hashed before a data key rotation still matches. */
+bool tok_hash_is(const struct tok_hashes *hs, const unsigned char h[TOK_HASHBYTES]);
+
+/* tok_secret_equal: two secrets are equal, compared in constant time
+ * whatever their lengths (both hashed under a key of this process first). */
+bool tok_secret_equal(const char *a, const char *b);
 
 /*
  * ISO 8601 / RFC 3339 time from and to unix seconds.

@@ -19,8 +19,9 @@
 #define OAUTH_BIND_COOKIE "wxauth_bind"
 #define OAUTH_BIND_STR 44               /* 32 bytes, base64url, and a NUL */
 
-/* login_bind_hash: the hash a ticket keeps of binding value b. */
-void login_bind_hash(const char *b, unsigned char out[TOK_HASHBYTES]);
+/* login_bind_hashes: the hashes of binding value b under every data key;
+ * a ticket keeps the first. */
+void login_bind_hashes(const struct svc *s, const char *b, struct tok_hashes *out);
 
 /*
  * login_code: POST /v1/login with a code of appid (NULL: the only app).
