@@ -126,11 +126,44 @@ test_hashes(void **state)
 	tok_keys_free(rotated);
 }
 
+/* What box seals is under a key derived from the data key, not under the
+ * data key itself (which roots the hash subkeys too); what was sealed under
+ * the raw data key before still opens. */
+static void
+test_derived_key_and_the_old_form(void **state)
+{
+	unsigned char old[32], sealed[64], plain[32];
+	unsigned long long n = 0;
+	size_t len = 0;
+	struct tok_keys *ks;
+
+	(void)state;
+	memset(old, 0x5a, sizeof(old));
+	ks = tok_keys_new(old, 1);
+	assert_non_null(ks);
+	assert_int_equal(box_seal(sealed, sizeof(sealed), &len, ks,
+	    (const unsigned char *)"0123456789abcdef", 16, "ad"), 0);
+	assert_int_not_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &n, NULL,
+	    sealed + BOX_NONCEBYTES, len - BOX_NONCEBYTES, (const unsigned char *)"ad", 2,
+	    sealed, old), 0);
+	/* The old form: sealed under the old key. */
+	randombytes_buf(sealed, BOX_NONCEBYTES);
+	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + BOX_NONCEBYTES,
+	    &n, (const unsigned char *)"fedcba9876543210", 16, (const unsigned char *)"ad", 2,
+	    NULL, sealed, old), 0);
+	assert_int_equal(box_open(plain, sizeof(plain), &len, ks, sealed,
+	    BOX_NONCEBYTES + (size_t)n, "ad"), 0);
+	assert_int_equal(len, 16);
+	assert_memory_equal(plain, "fedcba9876543210", 16);
+	tok_keys_free(ks);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seal_open),
+		cmocka_unit_test(test_derived_key_and_the_old_form),
 		cmocka_unit_test(test_hashes),
 	};
 
