@@ -38,24 +38,10 @@ const struct db_stmt db_merge_stmts[] = {
 	/* Fill the survivor's empty profile fields from the loser; return the
 	 * names of the fields filled, for the merges row (and undo). */
 	[M_MERGE_FIELDS] = {"merge_fields",
-	    "WITH f AS (SELECT array_remove(ARRAY["
-	    " CASE WHEN s.nickname IS NULL AND l.nickname IS NOT NULL THEN 'nickname' END,"
-	    " CASE WHEN s.avatar_url IS NULL AND l.avatar_url IS NOT NULL THEN 'avatar_url' END,"
-	    " CASE WHEN s.gender IS NULL AND l.gender IS NOT NULL THEN 'gender' END,"
-	    " CASE WHEN s.country IS NULL AND l.country IS NOT NULL THEN 'country' END,"
-	    " CASE WHEN s.province IS NULL AND l.province IS NOT NULL THEN 'province' END,"
-	    " CASE WHEN s.city IS NULL AND l.city IS NOT NULL THEN 'city' END,"
-	    " CASE WHEN s.language IS NULL AND l.language IS NOT NULL THEN 'language' END,"
+	    "WITH f AS (SELECT array_remove(ARRAY[" DB_PROFILE(DB_FILLS_)
 	    " CASE WHEN s.phone IS NULL AND l.phone IS NOT NULL THEN 'phone' END], NULL) AS names"
 	    " FROM users s, users l WHERE s.id = $2 AND l.id = $1),"
-	    " u AS (UPDATE users s SET nickname = coalesce(s.nickname, l.nickname),"
-	    " avatar_url = coalesce(s.avatar_url, l.avatar_url),"
-	    " gender = coalesce(s.gender, l.gender), country = coalesce(s.country, l.country),"
-	    " province = coalesce(s.province, l.province), city = coalesce(s.city, l.city),"
-	    " language = coalesce(s.language, l.language),"
-	    " phone = CASE WHEN s.phone IS NULL THEN l.phone ELSE s.phone END,"
-	    " pure_phone = CASE WHEN s.phone IS NULL THEN l.pure_phone ELSE s.pure_phone END,"
-	    " country_code = CASE WHEN s.phone IS NULL THEN l.country_code ELSE s.country_code END,"
+	    " u AS (UPDATE users s SET" DB_PROFILE(DB_FILL_) DB_PHONE(DB_PHONE_FILL_)
 	    " updated_at = now() FROM users l WHERE s.id = $2 AND l.id = $1 RETURNING s.id)"
 	    " SELECT to_json(names) FROM f, u"},
 	[M_MERGE_TOMBSTONE] = {"merge_tombstone",
@@ -103,17 +89,7 @@ const struct db_stmt db_merge_stmts[] = {
 	[M_UNMERGE_FIELDS] = {"unmerge_fields",
 	    "WITH f AS (SELECT ARRAY(SELECT jsonb_array_elements_text(moved->'fields'))"
 	    " AS n FROM merges WHERE id = $1)"
-	    " UPDATE users s SET"
-	    " nickname = CASE WHEN 'nickname' = ANY(f.n) AND s.nickname IS NOT DISTINCT FROM l.nickname THEN NULL ELSE s.nickname END,"
-	    " avatar_url = CASE WHEN 'avatar_url' = ANY(f.n) AND s.avatar_url IS NOT DISTINCT FROM l.avatar_url THEN NULL ELSE s.avatar_url END,"
-	    " gender = CASE WHEN 'gender' = ANY(f.n) AND s.gender IS NOT DISTINCT FROM l.gender THEN NULL ELSE s.gender END,"
-	    " country = CASE WHEN 'country' = ANY(f.n) AND s.country IS NOT DISTINCT FROM l.country THEN NULL ELSE s.country END,"
-	    " province = CASE WHEN 'province' = ANY(f.n) AND s.province IS NOT DISTINCT FROM l.province THEN NULL ELSE s.province END,"
-	    " city = CASE WHEN 'city' = ANY(f.n) AND s.city IS NOT DISTINCT FROM l.city THEN NULL ELSE s.city END,"
-	    " language = CASE WHEN 'language' = ANY(f.n) AND s.language IS NOT DISTINCT FROM l.language THEN NULL ELSE s.language END,"
-	    " phone = CASE WHEN 'phone' = ANY(f.n) AND s.phone IS NOT DISTINCT FROM l.phone THEN NULL ELSE s.phone END,"
-	    " pure_phone = CASE WHEN 'phone' = ANY(f.n) AND s.phone IS NOT DISTINCT FROM l.phone THEN NULL ELSE s.pure_phone END,"
-	    " country_code = CASE WHEN 'phone' = ANY(f.n) AND s.phone IS NOT DISTINCT FROM l.phone THEN NULL ELSE s.country_code END,"
+	    " UPDATE users s SET" DB_PROFILE(DB_UNFILL_) DB_PHONE(DB_PHONE_UNFILL_)
 	    " updated_at = now() FROM users l, f WHERE s.id = $3 AND l.id = $2"},
 	[M_UNMERGE_UNIONID] = {"unmerge_unionid",
 	    "UPDATE users SET unionid = NULL, updated_at = now() WHERE id = $1"},

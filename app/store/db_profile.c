@@ -39,9 +39,7 @@ const struct db_stmt db_profile_stmts[] = {
 	 * P_USER_JSON_MERGED follow users.merged_into. */
 #define PROFILE_ANSWER \
 	" SELECT json_build_object('user', json_build_object('id', u.id," \
-	" 'unionid', u.unionid, 'nickname', u.nickname, 'avatar_url', u.avatar_url," \
-	" 'gender', u.gender, 'country', u.country, 'province', u.province," \
-	" 'city', u.city, 'language', u.language, 'phone_number', u.phone," \
+	" 'unionid', u.unionid," DB_PROFILE(DB_SHOW_) " 'phone_number', u.phone," \
 	" 'pure_phone_number', u.pure_phone, 'country_code', u.country_code," \
 	" 'created_at', " DB_TIME("u.created_at") ", 'updated_at', " DB_TIME("u.updated_at") ")," \
 	" 'accounts', (SELECT coalesce(json_agg(json_build_object('appid', a.appid," \

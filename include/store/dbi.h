@@ -48,6 +48,36 @@ struct db_stmt {
 	" SELECT (SELECT count(*) FROM r)," \
 	" (SELECT count(pg_notify('wxauth_event', id::text)) FROM e)"
 
+/*
+ * The profile's columns, named once. DB_PROFILE(X) lists those a person's
+ * WeChat data fills, in the order answers show them; DB_PHONE(X) the phone
+ * number's three, which move together, keyed on phone. The statements that
+ * erase (deletion), fill and record (merge), empty again (unmerge) or
+ * answer (userinfo) the profile are built from these lists, so a column
+ * added here is erased, merged and shown everywhere at once. Each piece
+ * ends with a comma.
+ */
+#define DB_PROFILE(X) X(nickname) X(avatar_url) X(gender) X(country) X(province) \
+	X(city) X(language)
+#define DB_PHONE(X) X(phone) X(pure_phone) X(country_code)
+
+/* c = NULL: erased. */
+#define DB_ERASE_(c) " " #c " = NULL,"
+#define DB_PROFILE_ERASE DB_PROFILE(DB_ERASE_) DB_PHONE(DB_ERASE_)
+/* The name of a column of s (survivor) that l (loser) fills, or NULL. */
+#define DB_FILLS_(c) " CASE WHEN s." #c " IS NULL AND l." #c " IS NOT NULL THEN '" #c "' END,"
+/* s's column, filled from l where empty; the phone as one. */
+#define DB_FILL_(c) " " #c " = coalesce(s." #c ", l." #c "),"
+#define DB_PHONE_FILL_(c) " " #c " = CASE WHEN s.phone IS NULL THEN l." #c " ELSE s." #c " END,"
+/* s's column emptied again if the merge filled it (named in f.n) and it
+ * still holds what l gave; the phone as one. */
+#define DB_UNFILL_(c) " " #c " = CASE WHEN '" #c "' = ANY(f.n) AND s." #c \
+	" IS NOT DISTINCT FROM l." #c " THEN NULL ELSE s." #c " END,"
+#define DB_PHONE_UNFILL_(c) " " #c " = CASE WHEN 'phone' = ANY(f.n) AND s.phone" \
+	" IS NOT DISTINCT FROM l.phone THEN NULL ELSE s." #c " END,"
+/* 'c', u.c in an answer's json_build_object. */
+#define DB_SHOW_(c) " '" #c "', u." #c ","
+
 /* DB_ACCOUNTS_OF(ids): a JSON array of {appid, openid} of the accounts
  * whose id is in the set ids (a SELECT of ids). */
 #define DB_ACCOUNTS_OF(ids) \
