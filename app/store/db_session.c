@@ -417,12 +417,99 @@ user_unionid(struct db *db, struct db_ident *id)
 }
 
 /*
- * attach: make the account in `in` exist and belong to the right user. An
- * existing account keeps its user, unless want_user (a link) is another
- * user: then the two merge. A new account goes to want_user, else to the
- * user holding its unionid, else to a new user. Then the unionid links
- * (link_unionid) and WeChat's profile fills empty fields. *already tells a
- * link that the account was want_user's before.
+ * returning: the account of `in` exists (account_id, on user_id): a new
+ * session_key, maybe a new unionid; with want_user (a link) of another
+ * user, the two users merge. *already tells a link that the account was
+ * want_user's before.
+ */
+static enum err
+returning(struct db *db, const struct db_login *in, const char *want_user,
+    struct db_ident *out, bool *already)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	char survivor[UUID_STR], loser[UUID_STR];
+	enum err rc;
+
+	if (want_user != NULL && strcmp(out->user_id, want_user) != 0) {
+		if ((rc = db_merge(db, out->user_id, want_user, "link",
+		    in->request_id, survivor, loser)) != OK)
+			return rc;
+		db_copy(out->user_id, sizeof(out->user_id), survivor);
+		db_copy(out->merged_from, sizeof(out->merged_from), loser);
+		if ((rc = user_unionid(db, out)) != OK)
+			return rc;
+	} else if (want_user != NULL) {
+		*already = true;
+	}
+	db_p_int(&p, out->account_id);
+	db_p_bin(&p, in->sealed_key, in->sealed_len);
+	db_p_text(&p, in->unionid);
+	rc = run(db, S_ACC_UPDATE, &p, &res);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * first: the account of `in` is new: it goes to want_user (a link), else to
+ * the user holding its unionid (locked: never one being deleted), else to
+ * a new user.
+ */
+static enum err
+first(struct db *db, const struct db_login *in, const char *want_user,
+    struct db_ident *out)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	if (want_user != NULL) {
+		db_copy(out->user_id, sizeof(out->user_id), want_user);
+		if ((rc = user_unionid(db, out)) != OK)
+			return rc;
+	} else if (in->unionid != NULL && *in->unionid != '\0') {
+		db_p_text(&p, in->unionid);
+		if ((rc = run(db, S_USER_BY_UNIONID, &p, &res)) != OK)
+			goto out;
+		if (PQntuples(res) == 1) {
+			db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
+			db_copy(out->unionid, sizeof(out->unionid), in->unionid);
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	if (out->user_id[0] == '\0') {
+		/* A concurrent login of the same person may create the same
+		 * unionid: the unique index turns that into a retry, which
+		 * then finds the other user. */
+		memset(&p, 0, sizeof(p));
+		db_p_text(&p, in->unionid);
+		if ((rc = run_row(db, S_USER_NEW, &p, &res)) != OK)
+			goto out;
+		db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
+		db_copy(out->unionid, sizeof(out->unionid), in->unionid);
+		out->created = true;
+		PQclear(res);
+		res = NULL;
+	}
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, in->appid);
+	db_p_text(&p, in->openid);
+	db_p_text(&p, out->user_id);
+	db_p_text(&p, in->unionid);
+	db_p_bin(&p, in->sealed_key, in->sealed_len);
+	if ((rc = run_row(db, S_ACC_NEW, &p, &res)) == OK)
+		out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * attach: make the account in `in` exist and belong to the right user
+ * (returning, first), then link the unionid (link_unionid) and let
+ * WeChat's profile fill empty fields. *already tells a link that the
+ * account was want_user's before.
  */
 static enum err
 attach(struct db *db, const struct db_login *in, const char *want_user,
@@ -430,7 +517,6 @@ attach(struct db *db, const struct db_login *in, const char *want_user,
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
-	char survivor[UUID_STR], loser[UUID_STR];
 	enum err rc;
 
 	memset(out, 0, sizeof(*out));
@@ -442,76 +528,16 @@ attach(struct db *db, const struct db_login *in, const char *want_user,
 	if ((rc = run(db, S_ACC_GET, &p, &res)) != OK)
 		goto out;
 	if (PQntuples(res) == 1) {
-		/* A returning account: new session_key, maybe a new unionid. */
 		out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 1));
 		db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 2));
-		PQclear(res);
-		res = NULL;
-		if (want_user != NULL && strcmp(out->user_id, want_user) != 0) {
-			if ((rc = db_merge(db, out->user_id, want_user, "link",
-			    in->request_id, survivor, loser)) != OK)
-				goto out;
-			db_copy(out->user_id, sizeof(out->user_id), survivor);
-			db_copy(out->merged_from, sizeof(out->merged_from), loser);
-			if ((rc = user_unionid(db, out)) != OK)
-				goto out;
-		} else if (want_user != NULL) {
-			*already = true;
-		}
-		memset(&p, 0, sizeof(p));
-		db_p_int(&p, out->account_id);
-		db_p_bin(&p, in->sealed_key, in->sealed_len);
-		db_p_text(&p, in->unionid);
-		if ((rc = run(db, S_ACC_UPDATE, &p, &res)) != OK)
-			goto out;
+		rc = returning(db, in, want_user, out, already);
 	} else {
-		PQclear(res);
-		res = NULL;
-		if (want_user != NULL) {
-			db_copy(out->user_id, sizeof(out->user_id), want_user);
-			if ((rc = user_unionid(db, out)) != OK)
-				goto out;
-		} else if (in->unionid != NULL && *in->unionid != '\0') {
-			/* A new account joins the user holding its unionid. */
-			memset(&p, 0, sizeof(p));
-			db_p_text(&p, in->unionid);
-			if ((rc = run(db, S_USER_BY_UNIONID, &p, &res)) != OK)
-				goto out;
-			if (PQntuples(res) == 1) {
-				db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
-				db_copy(out->unionid, sizeof(out->unionid), in->unionid);
-			}
-			PQclear(res);
-			res = NULL;
-		}
-		if (out->user_id[0] == '\0') {
-			/* A concurrent login of the same person may create the
-			 * same unionid: the unique index turns that into a retry,
-			 * which then finds the other user. */
-			memset(&p, 0, sizeof(p));
-			db_p_text(&p, in->unionid);
-			if ((rc = run_row(db, S_USER_NEW, &p, &res)) != OK)
-				goto out;
-			db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
-			db_copy(out->unionid, sizeof(out->unionid), in->unionid);
-			out->created = true;
-			PQclear(res);
-			res = NULL;
-		}
-		memset(&p, 0, sizeof(p));
-		db_p_text(&p, in->appid);
-		db_p_text(&p, in->openid);
-		db_p_text(&p, out->user_id);
-		db_p_text(&p, in->unionid);
-		db_p_bin(&p, in->sealed_key, in->sealed_len);
-		if ((rc = run_row(db, S_ACC_NEW, &p, &res)) != OK)
-			goto out;
-		out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		rc = first(db, in, want_user, out);
 	}
-	if ((rc = link_unionid(db, out, in->unionid, in->request_id)) != OK)
-		goto out;
-	if (in->profile != NULL)
+	if (rc == OK)
+		rc = link_unionid(db, out, in->unionid, in->request_id);
+	if (rc == OK && in->profile != NULL)
 		rc = fill_profile(db, out->user_id, in->profile);
 out:
 	PQclear(res);
