@@ -210,16 +210,31 @@ struct unmerge_ctx {
 	size_t whylen;
 };
 
+/* exec_only: run s, whose answer nothing needs. */
 static enum err
-unmerge_txn(struct db *db, void *arg)
+exec_only(struct db *db, enum merge_stmt s, const struct db_params *p)
 {
-	struct unmerge_ctx *x = arg;
+	PGresult *res = NULL;
+	enum err rc = db_exec(db, &db_merge_stmts[s], p, &res);
+
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * unmerge_check: merge x->id may be undone: it exists, is not undone, the
+ * loser still points at the survivor, the survivor is live, every account
+ * it moved is still the survivor's, and neither user was deleted. Its two
+ * users into loser and survivor, whether the unionid moved. Otherwise
+ * ERR_NOT_FOUND or ERR_FORBIDDEN, with x->why saying why.
+ */
+static enum err
+unmerge_check(struct db *db, struct unmerge_ctx *x, char *loser, char *survivor,
+    bool *unionid_moved)
+{
 	struct db_params p = {0};
 	PGresult *res = NULL;
-	char loser[UUID_STR], survivor[UUID_STR], detail[160];
-	bool unionid_moved;
 	enum err rc;
-	int n;
 
 	db_p_int(&p, x->id);
 	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_GET], &p, &res)) != OK)
@@ -229,80 +244,68 @@ unmerge_txn(struct db *db, void *arg)
 		rc = ERR_NOT_FOUND;
 		goto out;
 	}
-	db_copy(loser, sizeof(loser), PQgetvalue(res, 0, 0));
-	db_copy(survivor, sizeof(survivor), PQgetvalue(res, 0, 1));
+	db_copy(loser, UUID_STR, PQgetvalue(res, 0, 0));
+	db_copy(survivor, UUID_STR, PQgetvalue(res, 0, 1));
+	*unionid_moved = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
 	rc = ERR_FORBIDDEN;
-	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
+	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
 		snprintf(x->why, x->whylen, "merge %lld was undone already", x->id);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
 		snprintf(x->why, x->whylen, "user %s no longer points at %s", loser, survivor);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 4), "t") != 0) {
+	else if (strcmp(PQgetvalue(res, 0, 4), "t") != 0)
 		snprintf(x->why, x->whylen, "user %s was merged into another user since: "
 		    "undo that merge first", survivor);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 5), "0") != 0) {
+	else if (strcmp(PQgetvalue(res, 0, 5), "0") != 0)
 		snprintf(x->why, x->whylen, "%s account(s) this merge moved belong to "
 		    "another user now", PQgetvalue(res, 0, 5));
-		goto out;
-	}
 	/* A deleted person's data is gone: there is nothing to give back. */
-	if (strcmp(PQgetvalue(res, 0, 7), "t") == 0) {
+	else if (strcmp(PQgetvalue(res, 0, 7), "t") == 0)
 		snprintf(x->why, x->whylen, "merge %lld involves a deleted user", x->id);
-		goto out;
-	}
-	unionid_moved = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+	else
+		rc = OK;
+out:
 	PQclear(res);
-	res = NULL;
+	return rc;
+}
 
-	memset(&p, 0, sizeof(p));
+static enum err
+unmerge_txn(struct db *db, void *arg)
+{
+	struct unmerge_ctx *x = arg;
+	struct db_params p = {0}, one = {0};
+	char loser[UUID_STR], survivor[UUID_STR], detail[160];
+	bool unionid_moved = false;
+	enum err rc;
+	int n;
+
+	if ((rc = unmerge_check(db, x, loser, survivor, &unionid_moved)) != OK)
+		return rc;
 	db_p_int(&p, x->id);
 	db_p_text(&p, loser);
 	db_p_text(&p, survivor);
-	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_ACCOUNTS], &p, &res)) != OK)
-		goto out;
-	PQclear(res);
-	res = NULL;
-	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_SESSIONS], &p, &res)) != OK)
-		goto out;
-	PQclear(res);
-	res = NULL;
-	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_FIELDS], &p, &res)) != OK)
-		goto out;
-	PQclear(res);
-	res = NULL;
+	if ((rc = exec_only(db, M_UNMERGE_ACCOUNTS, &p)) != OK ||
+	    (rc = exec_only(db, M_UNMERGE_SESSIONS, &p)) != OK ||
+	    (rc = exec_only(db, M_UNMERGE_FIELDS, &p)) != OK)
+		return rc;
 	/* The survivor gives the unionid back before the loser lives again:
 	 * one live user per unionid. */
-	memset(&p, 0, sizeof(p));
-	db_p_text(&p, survivor);
-	if (unionid_moved) {
-		if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_UNIONID], &p, &res)) != OK)
-			goto out;
-		PQclear(res);
-		res = NULL;
-	}
-	memset(&p, 0, sizeof(p));
-	db_p_text(&p, loser);
-	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_REVIVE], &p, &res)) != OK)
-		goto out;
-	PQclear(res);
-	res = NULL;
-	memset(&p, 0, sizeof(p));
-	db_p_int(&p, x->id);
-	if ((rc = db_exec(db, &db_merge_stmts[M_UNMERGE_RECORD], &p, &res)) != OK)
-		goto out;
+	db_p_text(&one, survivor);
+	if (unionid_moved && (rc = exec_only(db, M_UNMERGE_UNIONID, &one)) != OK)
+		return rc;
+	memset(&one, 0, sizeof(one));
+	db_p_text(&one, loser);
+	if ((rc = exec_only(db, M_UNMERGE_REVIVE, &one)) != OK)
+		return rc;
+	memset(&one, 0, sizeof(one));
+	db_p_int(&one, x->id);
+	if ((rc = exec_only(db, M_UNMERGE_RECORD, &one)) != OK)
+		return rc;
 	n = snprintf(detail, sizeof(detail), "{\"merge\":%lld,\"restored\":\"%s\"}",
 	    x->id, loser);
 	rc = db_audit(db, "unmerge", survivor, 0, NULL, NULL, NULL,
 	    n > 0 && (size_t)n < sizeof(detail) ? detail : NULL);
 	snprintf(x->why, x->whylen, "merge %lld undone: user %s restored beside %s",
 	    x->id, loser, survivor);
-out:
-	PQclear(res);
 	return rc;
 }
 
