@@ -168,6 +168,42 @@ seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * key_line: the key on line lineno of path (p, trimmed) becomes key n of
+ * raw: at most TOK_KEYS_MAX, a PASERK k4.local of 32 bytes, none twice
+ * (keyline: the lines of keys 0..n-1). Returns 0, or -1 with errbuf set.
+ */
+static int
+key_line(const char *path, unsigned long lineno, const char *p, unsigned char *raw,
+    size_t n, const unsigned long *keyline, char *errbuf, size_t errlen)
+{
+	size_t j;
+
+	if (n == TOK_KEYS_MAX) {
+		seterr(errbuf, errlen, "%s:%lu: too many keys (at most %d)",
+		    path, lineno, TOK_KEYS_MAX);
+		return -1;
+	}
+	if (strncmp(p, PASERK_LOCAL, PASERK_LOCALLEN) != 0) {
+		seterr(errbuf, errlen, "%s:%lu: not a PASERK k4.local key", path, lineno);
+		return -1;
+	}
+	if (tok_paserk_local_parse(raw + n * TOK_KEYBYTES, p) != 0) {
+		seterr(errbuf, errlen, "%s:%lu: key is not %d base64url "
+		    "characters of %d bytes", path, lineno, PASERK_KEYCHARS, TOK_KEYBYTES);
+		return -1;
+	}
+	for (j = 0; j < n; j++) {
+		if (sodium_memcmp(raw + j * TOK_KEYBYTES, raw + n * TOK_KEYBYTES,
+		    TOK_KEYBYTES) == 0) {
+			seterr(errbuf, errlen, "%s:%lu: same key as line %lu",
+			    path, lineno, keyline[j]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct tok_keys *
 tok_keys_load(const char *path, char *errbuf, size_t errlen)
 {
@@ -176,7 +212,7 @@ tok_keys_load(const char *path, char *errbuf, size_t errlen)
 	char line[KEYLINE_MAX];
 	struct tok_keys *ks = NULL;
 	unsigned long lineno = 0;
-	size_t n = 0, len, j;
+	size_t n = 0, len;
 	FILE *f = NULL;
 	struct stat st;
 	char *p;
@@ -215,30 +251,8 @@ tok_keys_load(const char *path, char *errbuf, size_t errlen)
 		if (*p == '\0' || *p == '#')
 			continue;
 
-		if (n == TOK_KEYS_MAX) {
-			seterr(errbuf, errlen, "%s:%lu: too many keys (at most %d)",
-			    path, lineno, TOK_KEYS_MAX);
+		if (key_line(path, lineno, p, raw, n, keyline, errbuf, errlen) == -1)
 			goto out;
-		}
-		if (strncmp(p, PASERK_LOCAL, PASERK_LOCALLEN) != 0) {
-			seterr(errbuf, errlen, "%s:%lu: not a PASERK k4.local key",
-			    path, lineno);
-			goto out;
-		}
-		if (tok_paserk_local_parse(raw + n * TOK_KEYBYTES, p) != 0) {
-			seterr(errbuf, errlen, "%s:%lu: key is not %d base64url "
-			    "characters of %d bytes", path, lineno, PASERK_KEYCHARS,
-			    TOK_KEYBYTES);
-			goto out;
-		}
-		for (j = 0; j < n; j++) {
-			if (sodium_memcmp(raw + j * TOK_KEYBYTES,
-			    raw + n * TOK_KEYBYTES, TOK_KEYBYTES) == 0) {
-				seterr(errbuf, errlen, "%s:%lu: same key as line %lu",
-				    path, lineno, keyline[j]);
-				goto out;
-			}
-		}
 		keyline[n++] = lineno;
 	}
 	if (ferror(f)) {
