@@ -1079,16 +1079,87 @@ read_line(FILE *fp, char *buf, size_t size)
 	return nul ? LINE_NUL : LINE_OK;
 }
 
+/* open_file: path opened for reading through iobuf (which the caller
+ * wipes), a regular file. Returns the stream, or NULL after fail(). */
+static FILE *
+open_file(struct parser *p, const char *path, char *iobuf, size_t iolen)
+{
+	FILE *fp = fopen(path, "re");
+	struct stat st;
+
+	if (fp == NULL) {
+		fail(p, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	/* stdio's own buffer would keep inline secrets; ours is wiped. */
+	if (setvbuf(fp, iobuf, _IOFBF, iolen) != 0)
+		fail(p, 0, "cannot set a read buffer");
+	else if (fstat(fileno(fp), &st) == -1)
+		fail(p, 0, "%s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		fail(p, 0, "not a regular file");
+	else
+		return fp;
+	fclose(fp);
+	return NULL;
+}
+
+/* read_lines: every line of fp, checked (length, NUL, UTF-8) and parsed.
+ * Returns 0, or -1 after fail(). */
+static int
+read_lines(struct parser *p, FILE *fp, char *line, size_t linelen)
+{
+	char *s;
+	int r;
+
+	for (;;) {
+		if ((r = read_line(fp, line, linelen)) == LINE_EOF)
+			return 0;
+		p->line++;
+		if (r == LINE_LONG)
+			return fail(p, p->line, "line longer than %d bytes", LINE_LEN);
+		if (r == LINE_NUL)
+			return fail(p, p->line, "line holds a NUL byte");
+		if (r == LINE_ERR)
+			return fail(p, p->line, "cannot read: %s", strerror(errno));
+		s = line;
+		if (p->line == 1 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+			s += 3; /* a byte order mark some editors write */
+		if (!utf8_valid(s, strlen(s)))
+			return fail(p, p->line, "line is not valid UTF-8");
+		if (parse_line(p, s) == -1)
+			return -1;
+	}
+}
+
+/* whole_file: what can be checked only once every line is read. */
+static int
+whole_file(struct parser *p)
+{
+	struct conf *c = p->c;
+	int i;
+
+	if (close_app(p) == -1)
+		return -1;
+	if ((i = missing(globals, NELEM(globals), p->gseen)) != -1)
+		return fail(p, 0, "missing required setting '%s'", globals[i].name);
+	if (c->gate_listen[0] != '\0' && strcmp(c->gate_listen, c->listen) == 0)
+		return fail(p, p->gseen[setting_index("gate_listen")],
+		    "gate_listen must differ from listen");
+	/* Where the key files were named, for messages about them. */
+	c->key_file_line = p->gseen[setting_index("key_file")];
+	c->data_key_file_line = p->gseen[setting_index("data_key_file")];
+	return 0;
+}
+
 int
 conf_load(struct conf *c, const char *path, char *errbuf, size_t errlen)
 {
 	struct parser p;
 	FILE *fp = NULL;
-	struct stat st;
 	char iobuf[BUFSIZ];
 	char line[LINE_LEN + 1];
-	char *s;
-	int rc = -1, r, i;
+	int rc = -1;
 
 	assert(c != NULL && path != NULL);
 	memset(&p, 0, sizeof p);
@@ -1101,74 +1172,12 @@ conf_load(struct conf *c, const char *path, char *errbuf, size_t errlen)
 	p.errlen = errlen;
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
-	if (copy(c->path, sizeof c->path, path, strlen(path)) == -1) {
+	if (copy(c->path, sizeof c->path, path, strlen(path)) == -1)
 		fail(&p, 0, "file name too long");
-		goto out;
-	}
-	if (config_dir(&p) == -1 || apply_defaults(&p) == -1)
-		goto out;
-	fp = fopen(path, "re");
-	if (fp == NULL) {
-		fail(&p, 0, "cannot open: %s", strerror(errno));
-		goto out;
-	}
-	/* stdio's own buffer would keep inline secrets; ours is wiped below. */
-	if (setvbuf(fp, iobuf, _IOFBF, sizeof iobuf) != 0) {
-		fail(&p, 0, "cannot set a read buffer");
-		goto out;
-	}
-	if (fstat(fileno(fp), &st) == -1) {
-		fail(&p, 0, "%s", strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fail(&p, 0, "not a regular file");
-		goto out;
-	}
-	for (;;) {
-		r = read_line(fp, line, sizeof line);
-		if (r == LINE_EOF)
-			break;
-		p.line++;
-		if (r == LINE_LONG) {
-			fail(&p, p.line, "line longer than %d bytes", LINE_LEN);
-			goto out;
-		}
-		if (r == LINE_NUL) {
-			fail(&p, p.line, "line holds a NUL byte");
-			goto out;
-		}
-		if (r == LINE_ERR) {
-			fail(&p, p.line, "cannot read: %s", strerror(errno));
-			goto out;
-		}
-		s = line;
-		if (p.line == 1 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-			s += 3; /* a byte order mark some editors write */
-		if (!utf8_valid(s, strlen(s))) {
-			fail(&p, p.line, "line is not valid UTF-8");
-			goto out;
-		}
-		if (parse_line(&p, s) == -1)
-			goto out;
-	}
-	if (close_app(&p) == -1)
-		goto out;
-	i = missing(globals, NELEM(globals), p.gseen);
-	if (i != -1) {
-		fail(&p, 0, "missing required setting '%s'", globals[i].name);
-		goto out;
-	}
-	if (c->gate_listen[0] != '\0' && strcmp(c->gate_listen, c->listen) == 0) {
-		fail(&p, p.gseen[setting_index("gate_listen")],
-		    "gate_listen must differ from listen");
-		goto out;
-	}
-	/* Where the key files were named, for messages about them. */
-	c->key_file_line = p.gseen[setting_index("key_file")];
-	c->data_key_file_line = p.gseen[setting_index("data_key_file")];
-	rc = 0;
-out:
+	else if (config_dir(&p) == 0 && apply_defaults(&p) == 0 &&
+	    (fp = open_file(&p, path, iobuf, sizeof iobuf)) != NULL &&
+	    read_lines(&p, fp, line, sizeof line) == 0 && whole_file(&p) == 0)
+		rc = 0;
 	if (fp != NULL)
 		fclose(fp);
 	sodium_memzero(iobuf, sizeof iobuf);
