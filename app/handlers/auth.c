@@ -84,7 +84,8 @@ auth_logout(struct svc *s, struct req *r, const struct tok_claims *who)
 	    r->id, &count);
 	if (rc != OK)
 		return rc;
-	/* This worker knows at once; the others through NOTIFY. */
+	/* This worker knows at once; the others from view_log, when the
+	 * trigger's hint (NOTIFY wxauth_view) reaches them. */
 	if (revoke_add_session(s->rev, who->sid, who->exp + 60) == -1)
 		return ERR_INTERNAL;
 	if ((o = json_object_new_object()) == NULL)

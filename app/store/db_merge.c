@@ -109,12 +109,60 @@ const struct db_stmt db_merge_stmts[] = {
 	[M__MAX] = {NULL, NULL}
 };
 
+/* exec_only: run s, whose answer nothing needs. */
+static enum err
+exec_only(struct db *db, enum merge_stmt s, const struct db_params *p)
+{
+	PGresult *res = NULL;
+	enum err rc = db_exec(db, &db_merge_stmts[s], p, &res);
+
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * choose: users a and b, locked (by id, so two merges of the pair queue),
+ * both live and not of two different unionids; the older survives (ids
+ * downstream have known it longest). Their ids into survivor and loser,
+ * their unionids into uni_s and uni_l ("" when none). ERR_RETRY when one
+ * was merged by someone else meanwhile, ERR_UNIONID_CONFLICT.
+ */
+static enum err
+choose(struct db *db, const char *a, const char *b, char *survivor, char *loser,
+    char uni_s[UNIONID_MAX + 1], char uni_l[UNIONID_MAX + 1])
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+	int older;
+
+	db_p_text(&p, a);
+	db_p_text(&p, b);
+	if ((rc = db_exec(db, &db_merge_stmts[M_MERGE_LOCK], &p, &res)) != OK)
+		goto out;
+	rc = ERR_RETRY;
+	if (PQntuples(res) != 2 || strcmp(PQgetvalue(res, 0, 2), "t") == 0 ||
+	    strcmp(PQgetvalue(res, 1, 2), "t") == 0)
+		goto out;
+	older = strtod(PQgetvalue(res, 0, 3), NULL) <= strtod(PQgetvalue(res, 1, 3), NULL) ? 0 : 1;
+	db_copy(survivor, UUID_STR, PQgetvalue(res, older, 0));
+	db_copy(loser, UUID_STR, PQgetvalue(res, !older, 0));
+	db_copy(uni_s, UNIONID_MAX + 1, PQgetvalue(res, older, 1));
+	db_copy(uni_l, UNIONID_MAX + 1, PQgetvalue(res, !older, 1));
+	rc = uni_s[0] != '\0' && uni_l[0] != '\0' && strcmp(uni_s, uni_l) != 0 ?
+	    ERR_UNIONID_CONFLICT : OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
 /*
  * merge: join users a and b, inside the caller's transaction. The older
  * user survives; every account and session of the other moves to it, the
  * survivor's empty profile fields are filled from the loser, the loser
  * stays as a tombstone, and a merges row records exactly what moved (for
- * the feed and for undo). Every worker is told through NOTIFY wxauth_merge.
+ * the feed and for undo). Every worker learns of it from view_log (db/008),
+ * which a trigger on merges writes and NOTIFY wxauth_view hints at.
  * *survivor and *loser receive the two ids. Returns OK, ERR_UNIONID_CONFLICT
  * (two different unionids: never merged), ERR_RETRY when one of them was
  * merged meanwhile, or a database error.
@@ -125,35 +173,15 @@ db_merge(struct db *db, const char *a, const char *b, const char *reason,
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
-	char uni[2][UNIONID_MAX + 1], fields[512], merge_id[32], detail[256];
-	const char *keep_uni;
-	int older, n;
+	char uni_s[UNIONID_MAX + 1], uni_l[UNIONID_MAX + 1];
+	char fields[512], merge_id[32], detail[256];
+	bool takes_unionid;
+	int n;
 	enum err rc;
 
-	db_p_text(&p, a);
-	db_p_text(&p, b);
-	if ((rc = db_exec(db, &db_merge_stmts[M_MERGE_LOCK], &p, &res)) != OK)
-		goto out;
-	if (PQntuples(res) != 2 || strcmp(PQgetvalue(res, 0, 2), "t") == 0 ||
-	    strcmp(PQgetvalue(res, 1, 2), "t") == 0) {
-		rc = ERR_RETRY;         /* merged by someone else meanwhile */
-		goto out;
-	}
-	db_copy(uni[0], sizeof(uni[0]), PQgetvalue(res, 0, 1));
-	db_copy(uni[1], sizeof(uni[1]), PQgetvalue(res, 1, 1));
-	if (uni[0][0] != '\0' && uni[1][0] != '\0' && strcmp(uni[0], uni[1]) != 0) {
-		rc = ERR_UNIONID_CONFLICT;
-		goto out;
-	}
-	/* The older user survives: ids downstream have known it longest. */
-	older = strtod(PQgetvalue(res, 0, 3), NULL) <= strtod(PQgetvalue(res, 1, 3), NULL) ? 0 : 1;
-	db_copy(survivor, UUID_STR, PQgetvalue(res, older, 0));
-	db_copy(loser, UUID_STR, PQgetvalue(res, !older, 0));
-	keep_uni = uni[older][0] != '\0' ? uni[older] : uni[!older];
-	PQclear(res);
-	res = NULL;
-
-	memset(&p, 0, sizeof(p));
+	if ((rc = choose(db, a, b, survivor, loser, uni_s, uni_l)) != OK)
+		return rc;
+	takes_unionid = uni_s[0] == '\0' && uni_l[0] != '\0';
 	db_p_text(&p, loser);
 	db_p_text(&p, survivor);
 	if ((rc = db_exec_row(db, &db_merge_stmts[M_MERGE_FIELDS], &p, &res)) != OK)
@@ -165,32 +193,24 @@ db_merge(struct db *db, const char *a, const char *b, const char *reason,
 	db_p_text(&p, loser);
 	db_p_text(&p, survivor);
 	db_p_text(&p, reason);
-	db_p_text(&p, keep_uni);
+	db_p_text(&p, takes_unionid ? uni_l : uni_s);
 	db_p_text(&p, fields);
-	db_p_text(&p, uni[older][0] == '\0' && uni[!older][0] != '\0' ? "true" : "false");
+	db_p_text(&p, takes_unionid ? "true" : "false");
 	if ((rc = db_exec_row(db, &db_merge_stmts[M_MERGE_RECORD], &p, &res)) != OK)
 		goto out;
 	db_copy(merge_id, sizeof(merge_id), PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = NULL;
 	/* Tombstone first: the unique index then lets the survivor take the
 	 * loser's unionid. */
 	memset(&p, 0, sizeof(p));
 	db_p_text(&p, loser);
 	db_p_text(&p, survivor);
-	if ((rc = db_exec(db, &db_merge_stmts[M_MERGE_TOMBSTONE], &p, &res)) != OK)
+	if ((rc = exec_only(db, M_MERGE_TOMBSTONE, &p)) != OK)
 		goto out;
-	PQclear(res);
-	res = NULL;
-	if (uni[older][0] == '\0' && uni[!older][0] != '\0') {
-		memset(&p, 0, sizeof(p));
-		db_p_text(&p, survivor);
-		db_p_text(&p, uni[!older]);
-		if ((rc = db_exec(db, &db_merge_stmts[M_MERGE_UNIONID], &p, &res)) != OK)
-			goto out;
-		PQclear(res);
-		res = NULL;
-	}
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, survivor);
+	db_p_text(&p, uni_l);
+	if (takes_unionid && (rc = exec_only(db, M_MERGE_UNIONID, &p)) != OK)
+		goto out;
 	n = snprintf(detail, sizeof(detail), "{\"merge\":%s,\"from\":\"%s\",\"reason\":\"%s\"}",
 	    merge_id, loser, reason);
 	rc = db_audit(db, "merge", survivor, 0, NULL, request_id, NULL,
@@ -210,16 +230,6 @@ struct unmerge_ctx {
 	size_t whylen;
 };
 
-/* exec_only: run s, whose answer nothing needs. */
-static enum err
-exec_only(struct db *db, enum merge_stmt s, const struct db_params *p)
-{
-	PGresult *res = NULL;
-	enum err rc = db_exec(db, &db_merge_stmts[s], p, &res);
-
-	PQclear(res);
-	return rc;
-}
 
 /*
  * unmerge_check: merge x->id may be undone: it exists, is not undone, the

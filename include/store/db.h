@@ -1,9 +1,9 @@
 /*
  * db.h - PostgreSQL through libpq: one connection per worker, named
  * statements prepared once per connection (and again after each reconnect),
- * LISTEN for revocations and merges. Each db_* function is one unit of work
- * (one transaction where it changes more than one row) that fills a
- * caller's struct.
+ * hints of revocations and merges (LISTEN wxauth_view, then view_log). Each
+ * db_* function is one unit of work (one transaction where it changes more
+ * than one row) that fills a caller's struct.
  *
  * All functions return OK, ERR_DB_UNAVAILABLE when the database cannot be
  * reached or fails (logged once, here), or the specific errors named.
