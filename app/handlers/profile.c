@@ -405,20 +405,71 @@ phone_by_code(struct wx *wx, const char *access_token, void *arg)
 	return wx_phone_number(wx, a->app, access_token, a->code, a->out);
 }
 
+/*
+ * phone_of_code: the number behind a getPhoneNumber code, from WeChat. The
+ * account first: a phone code works once, so it is not spent on a request
+ * that could not store the number.
+ */
+static enum err
+phone_of_code(struct svc *s, const struct tok_claims *who, const char *code,
+    struct db_open_data *in, struct wxdata_phone *ph, char *why, size_t whylen)
+{
+	const struct conf_app *app;
+	unsigned char sealed[SEALED_MAX];
+	size_t sealed_len = 0;
+	struct phone_arg pa;
+	enum err rc;
+
+	if ((rc = mini_app(s, who, &app, why, whylen)) != OK)
+		return rc;
+	rc = live(db_account_key(s->db, who->app, who->oid, &in->account_id, sealed,
+	    sizeof(sealed), &sealed_len));
+	sodium_memzero(sealed, sizeof(sealed));
+	if (rc != OK)
+		return rc;
+	pa.app = app;
+	pa.code = code;
+	pa.out = ph;
+	rc = wxtoken_call(s->wxtok, app, phone_by_code, &pa);
+	if (rc == ERR_INVALID_CODE)
+		snprintf(why, whylen, "the phone code is invalid or was already used");
+	return rc;
+}
+
+/* phone_of_blob: the number in a legacy encryptedData blob, opened and
+ * checked as any open data; its hash makes it usable once. */
+static enum err
+phone_of_blob(struct svc *s, const struct tok_claims *who, const char *enc,
+    const char *iv, struct db_open_data *in, struct tok_hashes *hash,
+    struct wxdata_phone *ph, char *why, size_t whylen)
+{
+	struct json_object *data = NULL;
+	enum err rc;
+
+	rc = open_data(s, who, enc, iv, NULL, NULL, &data, &in->account_id, hash,
+	    why, whylen);
+	if (rc == OK && wxdata_phone_parse(data, ph) == -1) {
+		snprintf(why, whylen, "the decrypted data holds no phone number");
+		rc = ERR_INVALID_REQUEST;
+	}
+	if (rc == OK) {
+		in->hash = hash->h[0];
+		in->keep = s->conf->watermark_max_age;
+	}
+	json_object_put(data);
+	return rc;
+}
+
 enum err
 profile_phone(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	const char *code = r->in[PHONE_CODE].s;
 	const char *enc = r->in[PHONE_DATA].s, *iv = r->in[PHONE_IV].s;
-	const struct conf_app *app;
-	unsigned char sealed[SEALED_MAX];
 	struct tok_hashes hash;
-	struct json_object *data = NULL, *o = NULL;
+	struct json_object *o = NULL;
 	struct wxdata_phone ph;
-	struct phone_arg pa;
 	struct db_open_data in;
 	struct db_ident id;
-	size_t sealed_len = 0;
 	char why[192] = "";
 	enum err rc;
 
@@ -430,37 +481,10 @@ profile_phone(struct svc *s, struct req *r, const struct tok_claims *who)
 	if (code == NULL && (enc == NULL || iv == NULL))
 		return http_fail(r, ERR_INVALID_REQUEST,
 		    "field 'code' is required (or fields 'encryptedData' and 'iv')");
-	if (code != NULL) {
-		if ((rc = mini_app(s, who, &app, why, sizeof(why))) != OK)
-			goto out;
-		/* The account first: a phone code works once, so it is not
-		 * spent on a request that could not store the number. */
-		rc = live(db_account_key(s->db, who->app, who->oid, &in.account_id, sealed,
-		    sizeof(sealed), &sealed_len));
-		sodium_memzero(sealed, sizeof(sealed));
-		if (rc != OK)
-			goto out;
-		pa.app = app;
-		pa.code = code;
-		pa.out = &ph;
-		rc = wxtoken_call(s->wxtok, app, phone_by_code, &pa);
-		if (rc == ERR_INVALID_CODE)
-			snprintf(why, sizeof(why), "the phone code is invalid or was already used");
-		if (rc != OK)
-			goto out;
-	} else {
-		rc = open_data(s, who, enc, iv, NULL, NULL, &data, &in.account_id, &hash,
-		    why, sizeof(why));
-		if (rc != OK)
-			goto out;
-		if (wxdata_phone_parse(data, &ph) == -1) {
-			snprintf(why, sizeof(why), "the decrypted data holds no phone number");
-			rc = ERR_INVALID_REQUEST;
-			goto out;
-		}
-		in.hash = hash.h[0];
-		in.keep = s->conf->watermark_max_age;
-	}
+	rc = code != NULL ? phone_of_code(s, who, code, &in, &ph, why, sizeof(why)) :
+	    phone_of_blob(s, who, enc, iv, &in, &hash, &ph, why, sizeof(why));
+	if (rc != OK)
+		goto out;
 	in.gender = -1;
 	in.phone = ph.phone_number;
 	in.pure_phone = ph.pure_phone_number;
@@ -482,7 +506,6 @@ profile_phone(struct svc *s, struct req *r, const struct tok_claims *who)
 	rc = OK;
 out:
 	json_object_put(o);
-	json_object_put(data);
 	sodium_memzero(&ph, sizeof(ph));
 	sodium_memzero(&in, sizeof(in));
 	return refused(r, rc, why);
