@@ -522,14 +522,74 @@ write_pid(const char *path)
 	return 0;
 }
 
+/* shared_memory: before the first fork, so that every worker inherits
+ * the mappings: the metrics slots, the revocation view's copy, the
+ * userinfo cache's generations. Each one missing costs a feature, not the
+ * pool. */
+static void
+shared_memory(void)
+{
+	if (metrics_init(SLOTS) == -1)
+		log_warnx("pool: /metrics will count each worker on its own");
+	if (handover_init() == -1)
+		log_warnx("pool: a worker started while the database is down will refuse tokens");
+	if (pcache_shared_init() == -1)
+		log_warnx("pool: /v1/userinfo will read the database every time");
+}
+
+/* block_signals: the ones supervise takes wait in the mask until
+ * sigtimedwait takes them; a write to a closed socket is no signal. */
+static void
+block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* supervise: start what is due, reap, reload, reopen logs, until told to
+ * stop (SIGTERM, SIGINT: gracefully; SIGQUIT: at once). */
+static void
+supervise(const char *path, const sigset_t *set)
+{
+	struct timespec tick = {1, 0};
+	siginfo_t si;
+	int sig;
+
+	for (;;) {
+		start_due();
+		sig = sigtimedwait(set, &si, &tick);
+		if (sig == SIGCHLD) {
+			reap(0);
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			log_info("pool: stopping (signal %d)", sig);
+			stop(STOP_GRACE);
+			return;
+		} else if (sig == SIGQUIT) {
+			log_info("pool: stopping now (SIGQUIT)");
+			stop(0);
+			return;
+		} else if (sig == SIGHUP) {
+			reload(path);
+		} else if (sig == SIGUSR1) {
+			log_reopen();
+			signal_all(SIGUSR1);
+		}
+	}
+}
+
 int
 pool_serve(const char *path)
 {
 	sigset_t set;
-	siginfo_t si;
-	struct timespec tick = {1, 0};
 	char err[1024], sock[CONF_PATH_MAX], gsock[CONF_PATH_MAX] = "", pidfile[CONF_PATH_MAX];
-	int sig, status = 1;
+	int status = 1;
 
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		return 1;
@@ -544,23 +604,8 @@ pool_serve(const char *path)
 	}
 	if (!keys_ok(conf, 1))
 		goto out;
-	/* Before the first fork: every worker inherits the mapping. */
-	if (metrics_init(SLOTS) == -1)
-		log_warnx("pool: /metrics will count each worker on its own");
-	if (handover_init() == -1)
-		log_warnx("pool: a worker started while the database is down will refuse tokens");
-	if (pcache_shared_init() == -1)
-		log_warnx("pool: /v1/userinfo will read the database every time");
-	/* Signals wait in the mask until sigtimedwait takes them. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	shared_memory();
+	block_signals(&set);
 	if ((listen_fd = pool_listen(conf->listen, conf->listen_backlog, conf->listen_mode)) == -1)
 		goto out;
 	snprintf(sock, sizeof(sock), "%s", conf->listen);
@@ -575,26 +620,7 @@ pool_serve(const char *path)
 	if (gate_fd != -1)
 		log_info("pool: gate listening on %s with %d workers", conf->gate_listen,
 		    conf->gate_workers);
-	for (;;) {
-		start_due();
-		sig = sigtimedwait(&set, &si, &tick);
-		if (sig == SIGCHLD) {
-			reap(0);
-		} else if (sig == SIGTERM || sig == SIGINT) {
-			log_info("pool: stopping (signal %d)", sig);
-			stop(STOP_GRACE);
-			break;
-		} else if (sig == SIGQUIT) {
-			log_info("pool: stopping now (SIGQUIT)");
-			stop(0);
-			break;
-		} else if (sig == SIGHUP) {
-			reload(path);
-		} else if (sig == SIGUSR1) {
-			log_reopen();
-			signal_all(SIGUSR1);
-		}
-	}
+	supervise(path, &set);
 	status = 0;
 	if (sock[0] == '/')
 		unlink(sock);
