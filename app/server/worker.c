@@ -482,6 +482,42 @@ first_view(struct worker *w)
 	    "503 until the database answers");
 }
 
+/*
+ * start_up: a worker of role on the FastCGI socket fd: its process name,
+ * libfcgi, the epoll that waits for requests (returned), its metrics slot,
+ * its connections and clients (worker_init), its scheduling policy and its
+ * first revocation view. -1 when it cannot serve.
+ */
+static int
+start_up(struct worker *w, FCGX_Request *f, const struct conf *c, int fd, int slot,
+    enum svc_role role)
+{
+	int ep;
+
+	/* The process name says the pool (ps, and the tests, tell them apart). */
+	(void)prctl(PR_SET_NAME, role == SVC_GATE ? "wxauth-gate" : "wxauth-worker");
+	if (FCGX_Init() != 0 || FCGX_InitRequest(f, fd, 0) != 0) {
+		log_warnx("worker: cannot initialise FastCGI");
+		return -1;
+	}
+	if ((ep = listen_setup(fd)) == -1) {
+		log_warn("worker: fd %d is not a usable FastCGI socket (start workers "
+		    "with `wxauth serve` or spawn-fcgi)", fd);
+		return -1;
+	}
+	metrics_attach(slot);
+	metrics_routes(route_names(), R__MAX);
+	if (worker_init(w, c, slot, role) == -1) {
+		close(ep);
+		return -1;
+	}
+	w->watched = -1;
+	w->local = unix_socket(fd);
+	scheduling(c);
+	first_view(w);
+	return ep;
+}
+
 int
 worker_run(const struct conf *c, int fd, int slot, int ready_fd,
     enum svc_role role)
@@ -493,27 +529,8 @@ worker_run(const struct conf *c, int fd, int slot, int ready_fd,
 	int ep = -1, n, timeout, status = 1;
 
 	signals(&open);
-	/* The process name says the pool (ps, and the tests, tell them apart). */
-	(void)prctl(PR_SET_NAME, role == SVC_GATE ? "wxauth-gate" : "wxauth-worker");
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&f, fd, 0) != 0) {
-		log_warnx("worker: cannot initialise FastCGI");
+	if ((ep = start_up(&w, &f, c, fd, slot, role)) == -1)
 		return 1;
-	}
-	if ((ep = listen_setup(fd)) == -1) {
-		log_warn("worker: fd %d is not a usable FastCGI socket (start workers "
-		    "with `wxauth serve` or spawn-fcgi)", fd);
-		return 1;
-	}
-	metrics_attach(slot);
-	metrics_routes(route_names(), R__MAX);
-	if (worker_init(&w, c, slot, role) == -1) {
-		close(ep);
-		return 1;
-	}
-	w.watched = -1;
-	w.local = unix_socket(fd);
-	scheduling(c);
-	first_view(&w);
 	/* Tell serve this worker takes requests now (a reload waits for it). */
 	if (ready_fd != -1) {
 		if (write(ready_fd, "r", 1) != 1)
