@@ -368,7 +368,6 @@ profile_decrypt(struct svc *s, struct req *r, const struct tok_claims *who)
 	    json_object_is_type(v, json_type_int))
 		gender = json_object_get_int64(v);
 	in.hash = hash.h[0];
-	in.keep = s->conf->watermark_max_age;
 	in.nickname = text_of(data, "nickName", NICKNAME_MAX, 0);
 	in.avatar_url = text_of(data, "avatarUrl", AVATAR_URL_MAX, 1);
 	in.gender = gender >= 0 && gender <= 2 ? (int)gender : -1;
@@ -452,10 +451,8 @@ phone_of_blob(struct svc *s, const struct tok_claims *who, const char *enc,
 		snprintf(why, whylen, "the decrypted data holds no phone number");
 		rc = ERR_INVALID_REQUEST;
 	}
-	if (rc == OK) {
+	if (rc == OK)
 		in->hash = hash->h[0];
-		in->keep = s->conf->watermark_max_age;
-	}
 	json_object_put(data);
 	return rc;
 }

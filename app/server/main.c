@@ -321,7 +321,7 @@ prune_main(const char *path)
 	struct conf *c = conf_open(path);
 	struct db *db = NULL;
 	struct db_retention keep;
-	struct db_pruned n, total = {0, 0, 0};
+	struct db_pruned n, total = {0, 0, 0, 0};
 	enum err e = OK;
 	int rc = 1;
 
@@ -330,6 +330,7 @@ prune_main(const char *path)
 	keep.sessions_days = c->retain_sessions_days;
 	keep.audit_days = c->retain_audit_days;
 	keep.events_days = c->retain_events_days;
+	keep.seen_secs = c->watermark_max_age + 60;
 	if ((db = db_open_tool(c)) == NULL) {
 		fprintf(stderr, "wxauth: out of memory\n");
 		goto out;
@@ -340,7 +341,8 @@ prune_main(const char *path)
 		total.sessions += n.sessions;
 		total.audit += n.audit;
 		total.events += n.events;
-	} while (n.sessions == 5000 || n.audit == 5000 || n.events == 5000);
+	} while (n.sessions == 5000 || n.audit == 5000 || n.events == 5000 ||
+	    n.spent >= 5000);
 	if (e != OK) {
 		fprintf(stderr, "prune: %s\n", err_strerror(e));
 		goto out;

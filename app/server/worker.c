@@ -269,7 +269,7 @@ prune_now(struct worker *w)
 {
 	const struct conf *c = w->s.conf;
 	struct db_retention keep = {c->retain_sessions_days, c->retain_audit_days,
-	    c->retain_events_days};
+	    c->retain_events_days, c->watermark_max_age + 60};
 	struct db_pruned n;
 	time_t now = time(NULL);
 

@@ -83,8 +83,25 @@ const struct db_stmt db_admin_stmts[] = {
 	    " WHERE at < now() - make_interval(days => $3) ORDER BY id LIMIT $4) RETURNING 1),"
 	    /* view_log names nothing a token can carry after a day (access_ttl's most). */
 	    " v AS (DELETE FROM view_log WHERE id IN (SELECT id FROM view_log"
-	    " WHERE at < now() - interval '1 day 1 hour' ORDER BY id LIMIT $4))"
-	    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a), (SELECT count(*) FROM e)"},
+	    " WHERE at < now() - interval '1 day 1 hour' ORDER BY id LIMIT $4)),"
+	    /* The short-lived rows: login codes are kept past WeChat's 5 minutes,
+	     * so that a used one is always refused; states and tickets live 5
+	     * minutes; the sealed answers of used refresh tokens go once no grace
+	     * needs them; a blob's hash goes once no watermark that old passes. */
+	    " c AS (DELETE FROM login_codes WHERE code_hash IN (SELECT code_hash FROM login_codes"
+	    " WHERE created_at < now() - interval '10 minutes' LIMIT $4) RETURNING 1),"
+	    " os AS (DELETE FROM oauth_states WHERE hash IN (SELECT hash FROM oauth_states"
+	    " WHERE used_at < now() - interval '10 minutes' LIMIT $4) RETURNING 1),"
+	    " ot AS (DELETE FROM oauth_tickets WHERE hash IN (SELECT hash FROM oauth_tickets"
+	    " WHERE created_at < now() - interval '10 minutes' LIMIT $4) RETURNING 1),"
+	    " ds AS (DELETE FROM open_data_seen WHERE hash IN (SELECT hash FROM open_data_seen"
+	    " WHERE seen_at < now() - make_interval(secs => $5) LIMIT $4) RETURNING 1),"
+	    " ru AS (UPDATE refresh_used SET answer = NULL WHERE hash IN (SELECT hash"
+	    " FROM refresh_used WHERE answer IS NOT NULL"
+	    " AND used_at < now() - interval '10 minutes' LIMIT $4) RETURNING 1)"
+	    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a), (SELECT count(*) FROM e),"
+	    " (SELECT count(*) FROM c) + (SELECT count(*) FROM os) + (SELECT count(*) FROM ot)"
+	    " + (SELECT count(*) FROM ds) + (SELECT count(*) FROM ru)"},
 	[A_EVENTS] = {"account_events",
 	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'type', type,"
 	    " 'at', " DB_TIME("at") ", 'user_id', user_id) || detail ORDER BY id), '[]')::text"
@@ -218,10 +235,12 @@ db_prune(struct db *db, const struct db_retention *keep, long batch, struct db_p
 	db_p_int(&p, keep->audit_days);
 	db_p_int(&p, keep->events_days);
 	db_p_int(&p, batch);
+	db_p_int(&p, keep->seen_secs);
 	if ((rc = db_exec_row(db, &db_admin_stmts[A_PRUNE], &p, &res)) == OK) {
 		out->sessions = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 		out->audit = strtol(PQgetvalue(res, 0, 1), NULL, 10);
 		out->events = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+		out->spent = strtol(PQgetvalue(res, 0, 3), NULL, 10);
 	}
 	PQclear(res);
 	return rc;

@@ -15,7 +15,6 @@
 #include "dbi.h"
 #include "log.h"
 
-#define PRUNE_EVERY 256
 
 enum profile_stmt {
 	P_USER_JSON,
@@ -26,7 +25,6 @@ enum profile_stmt {
 	P_USER_SET_PHONE,
 	P_SEEN_GET,
 	P_SEEN_ADD,
-	P_SEEN_PRUNE,
 	P__MAX
 };
 
@@ -76,12 +74,8 @@ const struct db_stmt db_profile_stmts[] = {
 	/* The primary key decides between two concurrent copies of a blob. */
 	[P_SEEN_ADD] = {"profile_seen_add",
 	    "INSERT INTO open_data_seen (hash) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"},
-	[P_SEEN_PRUNE] = {"profile_seen_prune",
-	    "DELETE FROM open_data_seen WHERE seen_at < now() - make_interval(secs => $1)"},
 	[P__MAX] = {NULL, NULL}
 };
-
-static unsigned long stores;    /* in this worker, to prune open_data_seen */
 
 static enum err
 run(struct db *db, enum profile_stmt s, const struct db_params *p, PGresult **out)
@@ -288,8 +282,6 @@ enum err
 db_open_data_store(struct db *db, const struct db_open_data *in, struct db_ident *out)
 {
 	struct store_ctx x;
-	struct db_params p = {0};
-	PGresult *res = NULL;
 	enum err rc;
 
 	memset(&x, 0, sizeof(x));
@@ -298,11 +290,5 @@ db_open_data_store(struct db *db, const struct db_open_data *in, struct db_ident
 	rc = db_txn(db, store_txn, &x);
 	if (rc == ERR_UNIONID_CONFLICT)
 		db_conflict_audit(db, &x.linked, in->request_id, NULL);
-	/* Hashes older than any watermark that could pass go now and then. */
-	if (rc == OK && in->hash != NULL && ++stores % PRUNE_EVERY == 0) {
-		db_p_int(&p, in->keep + 60);
-		if (run(db, P_SEEN_PRUNE, &p, &res) == OK)
-			PQclear(res);
-	}
 	return rc;
 }

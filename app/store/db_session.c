@@ -20,7 +20,6 @@ enum session_stmt {
 	S_CODE_UNLOCK,
 	S_CODE_GET,
 	S_CODE_OK,
-	S_CODE_PRUNE,
 	S_ACC_GET,
 	S_ACC_UPDATE,
 	S_ACC_NEW,
@@ -54,15 +53,6 @@ const struct db_stmt db_session_stmts[] = {
 	    " coalesce(encode(answer, 'hex'), ''), web FROM login_codes WHERE code_hash = $1"},
 	[S_CODE_OK] = {"code_ok",
 	    "INSERT INTO login_codes (code_hash, appid, account_id) VALUES ($1, $2, $3)"},
-	/* Codes are kept past WeChat's 5 minutes, so that a used one is always
-	 * refused; the sealed answers of refreshes go once no grace needs them. */
-	[S_CODE_PRUNE] = {"code_prune",
-	    "WITH c AS (DELETE FROM login_codes"
-	    " WHERE created_at < now() - interval '10 minutes'),"
-	    " os AS (DELETE FROM oauth_states WHERE used_at < now() - interval '10 minutes'),"
-	    " ot AS (DELETE FROM oauth_tickets WHERE created_at < now() - interval '10 minutes')"
-	    " UPDATE refresh_used SET answer = NULL"
-	    " WHERE answer IS NOT NULL AND used_at < now() - interval '10 minutes'"},
 	/* The account and its user are locked, so that a deletion of the user
 	 * either waits for this login (and erases what it made) or comes first
 	 * (and this login finds no account: a deleted one's openid is gone). */
@@ -179,8 +169,6 @@ const struct db_stmt db_session_stmts[] = {
 	    DB_REVOKED_EVENT("$1::uuid", "'ended'")},
 	[S__MAX] = {NULL, NULL}
 };
-
-static unsigned long logins;     /* in this worker, to prune login_codes */
 
 static enum err
 run(struct db *db, enum session_stmt s, const struct db_params *p, PGresult **out)
@@ -560,18 +548,12 @@ enum err
 db_login(struct db *db, const struct db_login *in, struct db_ident *out)
 {
 	struct login_ctx x = {in, out};
-	struct db_params p = {0};
-	PGresult *res = NULL;
 	enum err rc;
 
 	rc = db_txn(db, login_txn, &x);
 	/* The transaction rolled back; the refusal is still recorded. */
 	if (rc == ERR_UNIONID_CONFLICT)
 		db_conflict_audit(db, out, in->request_id, in->ip);
-	/* Old codes are pruned now and then, by whichever login comes. */
-	if (rc == OK && ++logins % 256 == 0 &&
-	    run(db, S_CODE_PRUNE, &p, &res) == OK)
-		PQclear(res);
 	return rc;
 }
 

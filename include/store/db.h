@@ -297,9 +297,11 @@ enum err db_user_lookup(struct db *db, enum db_user_by by, const char *a,
 /* Retention (days), and what one prune batch deleted. */
 struct db_retention {
 	long sessions_days, audit_days, events_days;
+	long seen_secs;         /* open-data hashes: the oldest watermark that passes */
 };
 struct db_pruned {
 	long sessions, audit, events;
+	long spent;             /* used codes, states, tickets, hashes, stored answers */
 };
 
 /* db_prune: delete at most batch rows of each table past its retention:
@@ -366,7 +368,6 @@ enum err db_open_data_seen(struct db *db, const struct tok_hashes *hash,
 struct db_open_data {
 	long long account_id;           /* whose token sent it */
 	const unsigned char *hash;      /* keyed hash of the blob, or NULL (phone code) */
-	long keep;                      /* seconds hashes are kept: watermark_max_age */
 	/* Profile fields: NULL (or gender -1) leaves a field as it is. */
 	const char *nickname, *avatar_url, *country, *province, *city, *language;
 	int gender;

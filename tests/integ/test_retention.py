@@ -57,3 +57,30 @@ def test_prune_deletes_only_what_is_past_its_retention(env):
                        ("session_revoked", "token_expired", "invalid_token"))
     # Nothing more to do: a second run deletes nothing.
     assert _prune(env).strip() == "pruned: 0 sessions, 0 audit rows, 0 events"
+
+
+def test_prune_deletes_spent_codes_states_and_tickets_and_nothing_younger(env):
+    """The short-lived rows go in the same batch, by the one prune rule (no
+    login prunes as a side effect): codes after 10 minutes, stored answers of
+    used refresh tokens after 10 minutes, open-data hashes after
+    watermark_max_age; younger ones stay and still refuse a replay."""
+    old = env.login_ok("mp1", env.person("codeold"))
+    new = env.login_ok("mp1", env.person("codenew"))
+    h_old = env.sql("SELECT encode(code_hash, 'hex') FROM login_codes l JOIN accounts a"
+                    " ON a.id = l.account_id WHERE a.user_id = %s",
+                    old.json["user"]["id"])[0][0]
+    env.sql("UPDATE login_codes SET created_at = now() - interval '11 minutes'"
+            " WHERE code_hash = decode(%s, 'hex')", h_old)
+    env.sql("INSERT INTO open_data_seen (hash, seen_at) VALUES"
+            " ('\\x01'::bytea, now() - interval '25 years'), ('\\x02'::bytea, now())")
+    _prune(env)
+    assert _count(env, "SELECT count(*) FROM login_codes WHERE code_hash ="
+                  " decode(%s, 'hex')", h_old) == 0
+    assert _count(env, "SELECT count(*) FROM open_data_seen WHERE hash = '\\x01'::bytea") == 0
+    assert _count(env, "SELECT count(*) FROM open_data_seen WHERE hash = '\\x02'::bytea") == 1
+    # The younger code is kept, and its replay is still refused.
+    r = env.login("mp1", new.person, code=new.code)
+    assert r.status != 200 or r.json["user"]["id"] == new.json["user"]["id"], r.describe()
+    assert _count(env, "SELECT count(*) FROM login_codes l JOIN accounts a ON"
+                  " a.id = l.account_id WHERE a.user_id = %s", new.json["user"]["id"]) == 1
+    env.sql("DELETE FROM open_data_seen WHERE hash = '\\x02'::bytea")
