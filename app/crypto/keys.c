@@ -15,7 +15,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "tok.h"
 
 #define PASERK_LOCAL "k4.local."
@@ -37,7 +37,7 @@ tok_paserk_local(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES]
 	if (outlen < TOK_PASERK_LOCAL_STR)
 		goto out;
 	memcpy(out, PASERK_LOCAL, PASERK_LOCALLEN);
-	if (enc_b64url(out + PASERK_LOCALLEN, outlen - PASERK_LOCALLEN, key,
+	if (codec_b64url(out + PASERK_LOCALLEN, outlen - PASERK_LOCALLEN, key,
 	    TOK_KEYBYTES) != 0)
 		goto out;
 	rc = 0;
@@ -62,7 +62,7 @@ tok_paserk_local_parse(unsigned char key[TOK_KEYBYTES], const char *s)
 		goto out;
 	if (memcmp(s, PASERK_LOCAL, PASERK_LOCALLEN) != 0)
 		goto out;
-	if (enc_unb64url(raw, sizeof raw, &rawlen, s + PASERK_LOCALLEN,
+	if (codec_unb64url(raw, sizeof raw, &rawlen, s + PASERK_LOCALLEN,
 	    PASERK_KEYCHARS) != 0 || rawlen != TOK_KEYBYTES)
 		goto out;
 	memcpy(key, raw, TOK_KEYBYTES);
@@ -83,7 +83,7 @@ tok_lid(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES])
 	assert(out != NULL && key != NULL);
 	if (outlen > 0)
 		out[0] = '\0';
-	if (outlen < PASERK_LIDLEN + ENC_B64URL_LEN(PASERK_LIDBYTES))
+	if (outlen < PASERK_LIDLEN + CODEC_B64URL_LEN(PASERK_LIDBYTES))
 		goto out;
 	if (tok_paserk_local(local, sizeof local, key) != 0)
 		goto out;
@@ -96,7 +96,7 @@ tok_lid(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES])
 	    crypto_generichash_final(&st, d, sizeof d) != 0)
 		goto out;
 	memcpy(out, PASERK_LID, PASERK_LIDLEN);
-	if (enc_b64url(out + PASERK_LIDLEN, outlen - PASERK_LIDLEN, d, sizeof d) != 0)
+	if (codec_b64url(out + PASERK_LIDLEN, outlen - PASERK_LIDLEN, d, sizeof d) != 0)
 		goto out;
 	rc = 0;
 out:

@@ -17,7 +17,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "tok.h"
 
 #define V4_HEADER "v4.local."
@@ -135,7 +135,7 @@ tok_v4_encrypt(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES],
 	/* Far above anything real; keeps every length below from overflowing. */
 	if (msglen > SIZE_MAX / 8 || footerlen > SIZE_MAX / 8)
 		goto out;
-	if (outlen < V4_HEADERLEN + ENC_B64URL_LEN(TOK_NONCEBYTES + msglen + TOK_MACBYTES))
+	if (outlen < V4_HEADERLEN + CODEC_B64URL_LEN(TOK_NONCEBYTES + msglen + TOK_MACBYTES))
 		goto out;
 
 	bodylen = TOK_NONCEBYTES + msglen + TOK_MACBYTES;
@@ -159,7 +159,7 @@ tok_v4_encrypt(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES],
 
 	memcpy(out, V4_HEADER, V4_HEADERLEN);
 	pos = V4_HEADERLEN;
-	if (enc_b64url(out + pos, outlen - pos, body, bodylen) != 0)
+	if (codec_b64url(out + pos, outlen - pos, body, bodylen) != 0)
 		goto out;
 	pos += strlen(out + pos);
 	if (footerlen > 0) {
@@ -167,7 +167,7 @@ tok_v4_encrypt(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES],
 		if (outlen - pos < 2)
 			goto out;
 		out[pos++] = '.';
-		if (enc_b64url(out + pos, outlen - pos, footer, footerlen) != 0)
+		if (codec_b64url(out + pos, outlen - pos, footer, footerlen) != 0)
 			goto out;
 	}
 	rc = 0;
@@ -218,7 +218,7 @@ tok_v4_decrypt(unsigned char *out, size_t outmax, size_t *outlen,
 		/* Decoding never yields more bytes than characters. */
 		if ((f = malloc(ftxtlen)) == NULL)
 			goto out;
-		if (enc_unb64url(f, ftxtlen, &flen, ftxt, ftxtlen) != 0)
+		if (codec_unb64url(f, ftxtlen, &flen, ftxt, ftxtlen) != 0)
 			goto out;
 	}
 	/* The specification asks for a constant-time footer comparison. */
@@ -231,7 +231,7 @@ tok_v4_decrypt(unsigned char *out, size_t outmax, size_t *outlen,
 
 	if ((body = malloc(b64len > 0 ? b64len : 1)) == NULL)
 		goto out;
-	if (enc_unb64url(body, b64len, &bodylen, b64, b64len) != 0)
+	if (codec_unb64url(body, b64len, &bodylen, b64, b64len) != 0)
 		goto out;
 	if (bodylen < TOK_NONCEBYTES + TOK_MACBYTES)
 		goto out;

@@ -16,7 +16,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "tok.h"
 
 #define V4_HEADER "v4.local."
@@ -39,7 +39,7 @@ tok_refresh_new(char *out, size_t outlen, unsigned char hash[TOK_HASHBYTES])
 	if (outlen < TOK_REFRESH_STR)
 		goto out;
 	randombytes_buf(raw, sizeof raw);
-	if (enc_b64url(out, outlen, raw, sizeof raw) != 0)
+	if (codec_b64url(out, outlen, raw, sizeof raw) != 0)
 		goto out;
 	if (crypto_generichash(hash, TOK_HASHBYTES, raw, sizeof raw, NULL, 0) != 0)
 		goto out;
@@ -65,7 +65,7 @@ tok_refresh_hash(const char *token, unsigned char hash[TOK_HASHBYTES])
 	/* Exactly 43 characters; libsodium then refuses any non-zero spare bits. */
 	if (strnlen(token, TOK_REFRESH_STR) != TOK_REFRESH_STR - 1)
 		goto out;
-	if (enc_unb64url(raw, sizeof raw, &rawlen, token, TOK_REFRESH_STR - 1) != 0 ||
+	if (codec_unb64url(raw, sizeof raw, &rawlen, token, TOK_REFRESH_STR - 1) != 0 ||
 	    rawlen != TOK_REFRESH_BYTES)
 		goto out;
 	if (crypto_generichash(hash, TOK_HASHBYTES, raw, sizeof raw, NULL, 0) != 0)
@@ -348,7 +348,7 @@ tok_open(const struct tok_keys *ks, const char *token, const char *iss,
 	if ((dot = memchr(token + V4_HEADERLEN, '.', tlen - V4_HEADERLEN)) == NULL)
 		goto out;
 	ftxt = dot + 1;
-	if (enc_unb64url(f, sizeof f, &flen, ftxt, (size_t)(token + tlen - ftxt)) != 0)
+	if (codec_unb64url(f, sizeof f, &flen, ftxt, (size_t)(token + tlen - ftxt)) != 0)
 		goto out;
 	if ((k = key_by_footer(ks, f, flen)) == NULL)
 		goto out;

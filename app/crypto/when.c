@@ -14,7 +14,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "tok.h"
 
 #define TIME_MIN (-INT64_C(62167219200))  /* 0000-01-01T00:00:00Z */

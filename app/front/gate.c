@@ -13,7 +13,7 @@
 #include "gate.h"
 #include "log.h"
 #include "metrics.h"
-#include "revoke.h"
+#include "ended.h"
 
 enum err
 gate_bearer(struct svc *s, struct req *r, struct tok_claims *c)
@@ -32,10 +32,10 @@ gate_bearer(struct svc *s, struct req *r, struct tok_claims *c)
 	/* Fail closed: without a whole view of what ended, no token is good. */
 	if (!s->view_ok)
 		return ERR_DB_UNAVAILABLE;
-	if (revoke_has_session(s->rev, c->sid))
+	if (ended_has_session(s->rev, c->sid))
 		return ERR_SESSION_REVOKED;
 	/* A token of a merged user speaks for the survivor. */
-	uid = revoke_resolve(s->rev, c->sub, &uni);
+	uid = ended_resolve(s->rev, c->sub, &uni);
 	if (uid != c->sub)
 		snprintf(c->sub, sizeof(c->sub), "%s", uid);
 	if (uni != NULL)

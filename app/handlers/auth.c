@@ -12,9 +12,9 @@
 
 #include "auth.h"
 #include "db.h"
-#include "jw.h"
+#include "jsonw.h"
 #include "login.h"
-#include "revoke.h"
+#include "ended.h"
 
 #define CODE_MAX 128
 
@@ -86,7 +86,7 @@ auth_logout(struct svc *s, struct req *r, const struct tok_claims *who)
 		return rc;
 	/* This worker knows at once; the others from view_log, when the
 	 * trigger's hint (NOTIFY wxauth_view) reaches them. */
-	if (revoke_add_session(s->rev, who->sid, who->exp + 60) == -1)
+	if (ended_add_session(s->rev, who->sid, who->exp + 60) == -1)
 		return ERR_INTERNAL;
 	if ((o = json_object_new_object()) == NULL)
 		return ERR_INTERNAL;
@@ -100,7 +100,7 @@ enum err
 auth_session(struct svc *s, struct req *r, const struct tok_claims *who)
 {
 	char buf[1024];
-	struct jw w;
+	struct jsonw w;
 	int64_t left = who->exp - (int64_t)time(NULL);
 	long n;
 
@@ -111,20 +111,20 @@ auth_session(struct svc *s, struct req *r, const struct tok_claims *who)
 	http_header(r, "X-Auth-Openid", who->oid);
 	http_header(r, "X-Auth-Unionid", who->uni);
 	/* The shape of add_ident's, written straight (the check's hot path). */
-	jw_init(&w, buf, sizeof(buf));
-	jw_open(&w, NULL, 0);
-	jw_open(&w, "user", 0);
-	jw_str(&w, "id", who->sub);
-	jw_str(&w, "unionid", who->uni);
-	jw_close(&w);
-	jw_open(&w, "account", 0);
-	jw_str(&w, "appid", who->app);
-	jw_str(&w, "openid", who->oid);
-	jw_close(&w);
-	jw_str(&w, "session_id", who->sid);
-	jw_int(&w, "expires_in", left > 0 ? left : 0);
-	jw_close(&w);
-	if ((n = jw_end(&w)) < 0)
+	jsonw_init(&w, buf, sizeof(buf));
+	jsonw_open(&w, NULL, 0);
+	jsonw_open(&w, "user", 0);
+	jsonw_str(&w, "id", who->sub);
+	jsonw_str(&w, "unionid", who->uni);
+	jsonw_close(&w);
+	jsonw_open(&w, "account", 0);
+	jsonw_str(&w, "appid", who->app);
+	jsonw_str(&w, "openid", who->oid);
+	jsonw_close(&w);
+	jsonw_str(&w, "session_id", who->sid);
+	jsonw_int(&w, "expires_in", left > 0 ? left : 0);
+	jsonw_close(&w);
+	if ((n = jsonw_end(&w)) < 0)
 		return ERR_INTERNAL;
 	http_send_json_text(r, 200, buf, (size_t)n);
 	return OK;

@@ -6,7 +6,7 @@
  * redirect_uris, redirect one of them exactly. A state of 32 hex digits
  * (WeChat takes [A-Za-z0-9], at most 128) goes to WeChat; the same state,
  * the app, the redirect and an expiry go into the wxauth_oauth cookie,
- * sealed under the data key (box.h), HttpOnly, Secure, SameSite=Lax,
+ * sealed under the data key (atrest.h), HttpOnly, Secure, SameSite=Lax,
  * scoped to the callback's path: the CSRF defence OAuth 2.0's security
  * BCP asks for, with nothing stored before the callback.
  *
@@ -31,9 +31,9 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "box.h"
+#include "atrest.h"
 #include "db.h"
-#include "enc.h"
+#include "codec.h"
 #include "log.h"
 #include "login.h"
 #include "oauth.h"
@@ -159,8 +159,8 @@ seal_cookie(struct svc *s, const char *appid, const char *target, const char *st
 	json_object_object_add(o, "b", json_object_new_string(bind));
 	json_object_object_add(o, "e", json_object_new_int64((int64_t)time(NULL) + STATE_TTL));
 	if ((text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len)) != NULL &&
-	    box_seal(sealed, sizeof(sealed), &slen, s->data_keys, (const unsigned char *)text,
-	    len, COOKIE_AD) == 0 && enc_b64url(out, outlen, sealed, slen) == 0)
+	    atrest_seal(sealed, sizeof(sealed), &slen, s->data_keys, (const unsigned char *)text,
+	    len, COOKIE_AD) == 0 && codec_b64url(out, outlen, sealed, slen) == 0)
 		rc = OK;
 	json_object_put(o);
 	return rc;
@@ -194,9 +194,9 @@ oauth_authorize(struct svc *s, struct req *r, const struct tok_claims *who)
 		    "parameter 'scope' must be snsapi_login for a website" :
 		    "parameter 'scope' must be snsapi_base or snsapi_userinfo");
 	randombytes_buf(raw, sizeof(raw));
-	enc_hex(state, raw, sizeof(raw));
+	codec_hex(state, raw, sizeof(raw));
 	randombytes_buf(braw, sizeof(braw));
-	if (enc_b64url(bind, sizeof(bind), braw, sizeof(braw)) != 0 ||
+	if (codec_b64url(bind, sizeof(bind), braw, sizeof(braw)) != 0 ||
 	    seal_cookie(s, app->appid, target, state, bind, cookie, sizeof(cookie)) != OK)
 		return ERR_INTERNAL;
 	n = snprintf(cb, sizeof(cb), "%s/v1/oauth/callback", s->conf->public_url);
@@ -241,8 +241,8 @@ open_cookie(struct svc *s, struct req *r, struct pending *pd)
 
 	memset(pd, 0, sizeof(*pd));
 	if (http_cookie(r, COOKIE, cookie, sizeof(cookie)) != 1 ||
-	    enc_unb64url(sealed, sizeof(sealed), &slen, cookie, strlen(cookie)) == -1 ||
-	    box_open(text, sizeof(text) - 1, &tlen, s->data_keys, sealed, slen, COOKIE_AD) == -1)
+	    codec_unb64url(sealed, sizeof(sealed), &slen, cookie, strlen(cookie)) == -1 ||
+	    atrest_open(text, sizeof(text) - 1, &tlen, s->data_keys, sealed, slen, COOKIE_AD) == -1)
 		return http_fail(r, rc, "no web-login cookie of this browser, or not ours: "
 		    "start again at /v1/oauth/authorize");
 	text[tlen] = '\0';

@@ -17,11 +17,11 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "box.h"
+#include "atrest.h"
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
-#include "pcache.h"
+#include "profview.h"
 #include "profile.h"
 #include "wx.h"
 #include "wxdata.h"
@@ -34,7 +34,7 @@
 #define RAWDATA_MAX 8192
 #define IV_MAX 64
 #define PHONE_CODE_MAX 128
-#define SEALED_MAX (WX_SESSION_KEY_STR + BOX_OVERHEAD)
+#define SEALED_MAX (WX_SESSION_KEY_STR + ATREST_OVERHEAD)
 
 enum { PATCH_NICKNAME, PATCH_AVATAR_URL };
 const struct field profile_patch_fields[] = {
@@ -123,20 +123,20 @@ respond_profile(struct svc *s, struct req *r, const char *user_id)
 	if (types == NULL)
 		return ERR_INTERNAL;
 	/* From the cache only while connected: a change made while this
-	 * worker had no connection was never notified to it (pcache.h). */
-	if (db_ready(s->db) && (hit = pcache_get(s->pc, user_id, now, &len)) != NULL) {
+	 * worker had no connection was never notified to it (profview.h). */
+	if (db_ready(s->db) && (hit = profview_get(s->pc, user_id, now, &len)) != NULL) {
 		metrics_userinfo_cache(true);
 		http_send_json_text(r, 200, hit, len);
 		return OK;
 	}
-	gen = pcache_gen(user_id);
+	gen = profview_gen(user_id);
 	if ((rc = live(db_profile_get(s->db, user_id, types, &answer, &merged))) == OK) {
 		len = strlen(answer);
 		metrics_userinfo_cache(false);
 		/* Another user's answer (user_id was merged away) would not be
 		 * dropped when that user changes: not kept. */
 		if (!merged)
-			pcache_put(s->pc, user_id, gen, answer, len, now);
+			profview_put(s->pc, user_id, gen, answer, len, now);
 		http_send_json_text(r, 200, answer, len);
 	}
 	free(answer);
@@ -261,7 +261,7 @@ open_data(struct svc *s, const struct tok_claims *who, const char *enc,
 		goto out;
 	/* Sealed bound to this very account, as login sealed it. */
 	snprintf(ad, sizeof(ad), "%s/%s", who->app, who->oid);
-	if (box_open((unsigned char *)sk, sizeof(sk) - 1, &sklen, s->data_keys, sealed,
+	if (atrest_open((unsigned char *)sk, sizeof(sk) - 1, &sklen, s->data_keys, sealed,
 	    sealed_len, ad) == -1) {
 		log_warnx("account %lld: the stored session_key does not open "
 		    "(was the data key replaced?)", *account_id);

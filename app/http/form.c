@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "form.h"
 #include "utf8.h"
 
@@ -198,8 +198,8 @@ decode(const char *p, const char *end, char *out, size_t outlen)
 	for (; p < end; p++) {
 		c = (unsigned char)*p;
 		if (c == '%') {
-			if (end - p < 3 || (hi = enc_hexval(p[1])) < 0 ||
-			    (lo = enc_hexval(p[2])) < 0)
+			if (end - p < 3 || (hi = codec_hexval(p[1])) < 0 ||
+			    (lo = codec_hexval(p[2])) < 0)
 				return -1;
 			c = hi * 16 + lo;
 			p += 2;

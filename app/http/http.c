@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "http.h"
 #include "jstrict.h"
 
@@ -126,7 +126,7 @@ http_req_init(struct req *r, FCGX_Request *f)
 		snprintf(r->id, sizeof(r->id), "%s", rid);
 	} else {
 		randombytes_buf(raw, sizeof(raw));
-		enc_hex(r->id, raw, sizeof(raw));
+		codec_hex(r->id, raw, sizeof(raw));
 	}
 	r->route_name = "-";
 }

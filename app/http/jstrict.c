@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "jstrict.h"
 #include "utf8.h"
 
@@ -43,7 +43,7 @@ hex4(const unsigned char *p, unsigned *out)
 	int k, d;
 
 	for (k = 0; k < 4; k++) {
-		if ((d = enc_hexval(p[k])) < 0)
+		if ((d = codec_hexval(p[k])) < 0)
 			return -1;
 		v = v * 16 + (unsigned)d;
 	}

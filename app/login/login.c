@@ -14,13 +14,13 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "box.h"
+#include "atrest.h"
 #include "db.h"
 #include "log.h"
 #include "login.h"
 #include "wx.h"
 
-#define SEALED_MAX (WX_SESSION_KEY_STR + BOX_OVERHEAD)
+#define SEALED_MAX (WX_SESSION_KEY_STR + ATREST_OVERHEAD)
 
 static void
 set_str(struct json_object *o, const char *k, const char *v)
@@ -139,7 +139,7 @@ seal_answer(void *arg, const struct db_ident *id, struct db_stored *out)
 	if ((sl->answer = tokens_answer(sl->s, id, sl->refresh)) == NULL ||
 	    (text = json_object_to_json_string_length(sl->answer,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len)) == NULL ||
-	    box_seal(out->b, sizeof(out->b), &out->len, sl->s->data_keys,
+	    atrest_seal(out->b, sizeof(out->b), &out->len, sl->s->data_keys,
 	    (const unsigned char *)text, len, sl->ad) == -1)
 		return ERR_INTERNAL;
 	return OK;
@@ -155,9 +155,9 @@ send_stored(struct svc *s, struct req *r, const struct db_stored *st,
 	size_t len = 0;
 	enum err rc = ERR_INTERNAL;
 
-	if (st->len <= BOX_OVERHEAD || (text = sodium_malloc(st->len)) == NULL)
+	if (st->len <= ATREST_OVERHEAD || (text = sodium_malloc(st->len)) == NULL)
 		goto out;
-	if (box_open((unsigned char *)text, st->len, &len, s->data_keys, st->b,
+	if (atrest_open((unsigned char *)text, st->len, &len, s->data_keys, st->b,
 	    st->len, sl->ad) == -1) {
 		/* Sealed under a data key no longer listed: refuse, never guess. */
 		log_warnx("a stored answer does not open (data key removed?)");
@@ -246,7 +246,7 @@ prove(struct svc *s, const struct conf_app *app,
 		if ((rc = wx_code2session(s->wx, app, code, &p->s)) != OK)
 			return rc;
 		snprintf(ad, sizeof(ad), "%s/%s", app->appid, p->s.openid);
-		if (box_seal(p->sealed, sizeof(p->sealed), &sealed_len, s->data_keys,
+		if (atrest_seal(p->sealed, sizeof(p->sealed), &sealed_len, s->data_keys,
 		    (const unsigned char *)p->s.session_key, strlen(p->s.session_key), ad) == -1)
 			return ERR_INTERNAL;
 		in->openid = p->s.openid;

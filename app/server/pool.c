@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "handover.h"
-#include "pcache.h"
+#include "poolview.h"
+#include "profview.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -531,9 +531,9 @@ shared_memory(void)
 {
 	if (metrics_init(SLOTS) == -1)
 		log_warnx("pool: /metrics will count each worker on its own");
-	if (handover_init() == -1)
+	if (poolview_init() == -1)
 		log_warnx("pool: a worker started while the database is down will refuse tokens");
-	if (pcache_shared_init() == -1)
+	if (profview_shared_init() == -1)
 		log_warnx("pool: /v1/userinfo will read the database every time");
 }
 

@@ -25,12 +25,12 @@
 
 #include "db.h"
 #include "gate.h"
-#include "handover.h"
+#include "poolview.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "pcache.h"
-#include "revoke.h"
+#include "profview.h"
+#include "ended.h"
 #include "route.h"
 #include "worker.h"
 #include "wx.h"
@@ -59,7 +59,7 @@ on_usr1(int sig)
 
 /*
  * on_event: notifications and reloads feed the revocation view, and the
- * pool's shared copy of it (handover.h). A view that cannot hold what it is
+ * pool's shared copy of it (poolview.h). A view that cannot hold what it is
  * told is no longer whole: the worker refuses tokens and leaves after this
  * request, so that its successor loads afresh.
  */
@@ -71,42 +71,42 @@ on_event(void *arg, enum db_event ev, const char *a, const char *b, const char *
 
 	switch (ev) {
 	case DB_EV_RELOAD:
-		revoke_clear(w->s.rev);
+		ended_clear(w->s.rev);
 		/* A new connection: changes made while there was none were
 		 * never notified. */
-		pcache_clear(w->s.pc);
+		profview_clear(w->s.pc);
 		w->load_fits = true;
 		return;
 	case DB_EV_PROFILE:
-		pcache_changed(w->s.pc, (unsigned)strtoul(a, NULL, 10), b != NULL);
+		profview_changed(w->s.pc, (unsigned)strtoul(a, NULL, 10), b != NULL);
 		return;
 	case DB_EV_SESSION:
-		if (revoke_add_session(w->s.rev, a, until) == -1)
+		if (ended_add_session(w->s.rev, a, until) == -1)
 			goto oom;
-		if (handover_put_session(a, until) == -1)
+		if (poolview_put_session(a, until) == -1)
 			w->load_fits = false;
 		return;
 	case DB_EV_MERGE:
-		if (revoke_add_merge(w->s.rev, a, b, c, until) == -1)
+		if (ended_add_merge(w->s.rev, a, b, c, until) == -1)
 			goto oom;
-		if (handover_put_merge(a, b, c, until) == -1)
+		if (poolview_put_merge(a, b, c, until) == -1)
 			w->load_fits = false;
 		return;
 	case DB_EV_UNMERGE:
-		revoke_drop_merge(w->s.rev, a);
-		handover_drop_merge(a);
+		ended_drop_merge(w->s.rev, a);
+		poolview_drop_merge(a);
 		return;
 	case DB_EV_LOADED:
 		if (!w->s.view_ok)
 			log_info("worker: revocation view loaded");
 		w->s.view_ok = true;
-		handover_mark(w->load_fits);
+		poolview_mark(w->load_fits);
 		return;
 	case DB_EV_UNSURE:
 		log_warnx("worker: told of a change that could not be read; refusing "
 		    "tokens until the revocation view is reloaded");
 		w->s.view_ok = false;
-		handover_mark(false);
+		poolview_mark(false);
 		return;
 	}
 	assert(!"unknown database event");
@@ -156,16 +156,16 @@ worker_init(struct worker *w, const struct conf *c, int slot, enum svc_role role
 	}
 	/* Every subkey, derived once (tok.h). */
 	if ((w->s.hash_keys = tok_hashkeys_new(w->s.data_keys)) == NULL ||
-	    (w->s.rev = revoke_new()) == NULL ||
+	    (w->s.rev = ended_new()) == NULL ||
 	    (w->s.db = db_new(&o)) == NULL ||
 	    (w->s.wx = wx_new(c)) == NULL ||
 	    (w->s.wxtok = wxtoken_new(c, w->s.db, w->s.wx)) == NULL) {
 		log_warnx("worker: out of memory");
 		goto fail;
 	}
-	/* NULL without serve's shared memory: nothing is cached (pcache.h). */
+	/* NULL without serve's shared memory: nothing is cached (profview.h). */
 	if (role == SVC_MAIN)
-		w->s.pc = pcache_new();
+		w->s.pc = profview_new();
 	return 0;
 fail:
 	worker_cleanup(w);
@@ -175,11 +175,11 @@ fail:
 void
 worker_cleanup(struct worker *w)
 {
-	pcache_free(w->s.pc);
+	profview_free(w->s.pc);
 	wxtoken_free(w->s.wxtok);
 	wx_free(w->s.wx);
 	db_free(w->s.db);
-	revoke_free(w->s.rev);
+	ended_free(w->s.rev);
 	tok_hashkeys_free(w->s.hash_keys);
 	tok_keys_free(w->s.data_keys);
 	tok_keys_free(w->s.keys);
@@ -210,7 +210,7 @@ serve_one(struct worker *w, FCGX_Request *f, bool unread)
 	if (unread || !db_ready(w->s.db) || db_hinted(w->s.db))
 		(void)db_poll(w->s.db);
 	if ((w->served & 1023) == 0)
-		revoke_prune(w->s.rev, (int64_t)time(NULL));
+		ended_prune(w->s.rev, (int64_t)time(NULL));
 	memset(&who, 0, sizeof(who));
 	/* A request that waited in the socket's queue longer than
 	 * queue_timeout_ms is refused at once: its client is about to give up,
@@ -472,12 +472,12 @@ first_view(struct worker *w)
 {
 	if (db_connect(w->s.db) == OK && w->s.view_ok)
 		return;
-	if (handover_copy(w->s.rev, (int64_t)time(NULL)) == 0) {
+	if (poolview_copy(w->s.rev, (int64_t)time(NULL)) == 0) {
 		w->s.view_ok = true;
 		log_info("worker: no database; revocation view handed over by serve");
 		return;
 	}
-	revoke_clear(w->s.rev);
+	ended_clear(w->s.rev);
 	log_warnx("worker: no database and no revocation view: token checks answer "
 	    "503 until the database answers");
 }

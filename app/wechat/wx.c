@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "log.h"
 #include "metrics.h"
 #include "wx.h"
@@ -359,7 +359,7 @@ wx_code2session(struct wx *w, const struct conf_app *app, const char *code,
 		log_warnx("wechat: jscode2session: answer lacks openid or session_key");
 		goto out;
 	}
-	if (enc_unb64(raw, sizeof(raw), &rawlen, out->session_key,
+	if (codec_unb64(raw, sizeof(raw), &rawlen, out->session_key,
 	    strlen(out->session_key)) == -1 || rawlen != 16) {
 		log_warnx("wechat: jscode2session: session_key is not 16 bytes of base64");
 		goto out;

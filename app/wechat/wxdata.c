@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "wxdata.h"
 
 #define JSON_DEPTH 16
@@ -85,7 +85,7 @@ wxdata_signature_check(const char *raw, size_t rawlen, const char *session_key,
 	    EVP_DigestUpdate(ctx, session_key, strlen(session_key)) != 1 ||
 	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 20)
 		goto out;
-	enc_hex(want, md, mdlen);
+	codec_hex(want, md, mdlen);
 	if (sodium_memcmp(want, got, WXDATA_SHA1_HEX - 1) == 0)
 		rc = 0;
 out:
@@ -104,7 +104,7 @@ wxdata_hmac_hex(char out[WXDATA_HMAC_HEX], const char *key,
 	crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, strlen(key));
 	crypto_auth_hmacsha256_update(&st, msg, n);
 	crypto_auth_hmacsha256_final(&st, mac);
-	enc_hex(out, mac, sizeof(mac));
+	codec_hex(out, mac, sizeof(mac));
 	sodium_memzero(&st, sizeof(st));
 	sodium_memzero(mac, sizeof(mac));
 }
@@ -124,14 +124,14 @@ wxdata_blob_decode(struct wxdata_blob *b, const char *enc, const char *iv,
 		return ERR_INTERNAL;
 	/* Strict base64: a '+' that a form encoding turned into a space is
 	 * refused here, not decrypted into garbage. */
-	if (enc_unb64(b->data, elen, &b->len, enc, elen) == -1 || b->len == 0 ||
+	if (codec_unb64(b->data, elen, &b->len, enc, elen) == -1 || b->len == 0 ||
 	    b->len % WXDATA_BLOCK != 0) {
 		snprintf(why, whylen, "field 'encryptedData' must be standard base64 "
 		    "of whole 16-byte blocks (send JSON, not a form: '+' must stay '+')");
 		wxdata_blob_cleanup(b);
 		return ERR_INVALID_REQUEST;
 	}
-	if (enc_unb64(b->iv, sizeof(b->iv), &ivlen, iv, strlen(iv)) == -1 ||
+	if (codec_unb64(b->iv, sizeof(b->iv), &ivlen, iv, strlen(iv)) == -1 ||
 	    ivlen != WXDATA_IVBYTES) {
 		snprintf(why, whylen, "field 'iv' must be standard base64 of 16 bytes");
 		wxdata_blob_cleanup(b);
@@ -227,7 +227,7 @@ wxdata_open(const struct wxdata_blob *b, const char *session_key,
 	enum err rc = ERR_SESSION_KEY_STALE;
 
 	*out = NULL;
-	if (enc_unb64(key, sizeof(key), &keylen, session_key, strlen(session_key)) == -1 ||
+	if (codec_unb64(key, sizeof(key), &keylen, session_key, strlen(session_key)) == -1 ||
 	    keylen != WXDATA_KEYBYTES)
 		goto out;
 	if ((plain = malloc(b->len + 1)) == NULL) {

@@ -23,9 +23,9 @@
 
 struct db;
 struct wx;
-struct revoke;
+struct ended;
 struct wxtoken;
-struct pcache;
+struct profview;
 
 /* Which pool a worker serves in: the main pool answers every route; the
  * gate pool (gate_listen) only RF_GATE routes, which never wait on WeChat
@@ -39,9 +39,9 @@ struct svc {
 	struct tok_hashkeys *hash_keys; /* keyed hashes of codes and blobs (tok.h) */
 	struct db *db;
 	struct wx *wx;
-	struct revoke *rev;
+	struct ended *rev;
 	struct wxtoken *wxtok;          /* the apps' access tokens (wxtoken.h) */
-	struct pcache *pc;              /* userinfo answers (pcache.h); may be NULL */
+	struct profview *pc;              /* userinfo answers (profview.h); may be NULL */
 	enum svc_role role;
 	/* Fail closed: true only once the revocation view is whole (loaded
 	 * since a connect, or handed over by serve); until then tokens get 503. */

@@ -19,7 +19,7 @@
 struct worker {
 	struct svc s;
 	int slot;                       /* metrics slot under serve, -1 standalone */
-	bool load_fits;                 /* every entry of this reload fitted the handover */
+	bool load_fits;                 /* every entry of this reload fitted the pool view (poolview.h) */
 	bool must_exit;                 /* leave after this request (view broken) */
 	unsigned long served;
 	time_t pruned_at;               /* the last prune batch (prune_interval) */

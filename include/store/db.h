@@ -44,7 +44,7 @@ enum db_event {
 	DB_EV_LOADED,   /* the reload is complete: the view is whole again */
 	DB_EV_UNSURE,   /* something changed and what could not be read: the
 	                 * view is not whole until the next DB_EV_LOADED */
-	DB_EV_PROFILE   /* the profiles of bucket a (0-4095, pcache_bucket)
+	DB_EV_PROFILE   /* the profiles of bucket a (0-4095, profview_bucket)
 	                 * changed; b non-NULL when this connection made the change */
 };
 
@@ -119,7 +119,7 @@ struct db_ident {
 
 #define DB_ANSWER_MAX 4096      /* a sealed login or refresh answer */
 
-/* An answer kept sealed (box_seal under the data key) for a retry. */
+/* An answer kept sealed (atrest_seal under the data key) for a retry. */
 struct db_stored {
 	unsigned char b[DB_ANSWER_MAX];
 	size_t len;
@@ -139,7 +139,7 @@ struct db_login {
 	const char *openid;
 	const char *unionid;            /* NULL or empty when WeChat gave none */
 	const struct db_profile *profile;       /* OAuth userinfo, or NULL */
-	const unsigned char *sealed_key;        /* session_key sealed by box_seal, or NULL */
+	const unsigned char *sealed_key;        /* session_key sealed by atrest_seal, or NULL */
 	size_t sealed_len;
 	const unsigned char *code_hash; /* TOK_HASHBYTES: the code, a credential once */
 	const unsigned char *refresh_hash;      /* TOK_HASHBYTES */
@@ -353,7 +353,7 @@ enum err db_profile_set(struct db *db, const char *user_id, const char *nickname
 
 /*
  * db_account_key: the account (appid, openid) and its session_key as
- * box_seal sealed it (into sealed, at most max bytes; *sealed_len 0 when
+ * atrest_seal sealed it (into sealed, at most max bytes; *sealed_len 0 when
  * the account has none). ERR_NOT_FOUND when there is no such account.
  */
 enum err db_account_key(struct db *db, const char *appid, const char *openid,

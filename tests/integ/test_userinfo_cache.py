@@ -1,4 +1,4 @@
-"""The workers' cache of GET /v1/userinfo (issue 10, app/view/pcache.c).
+"""The workers' cache of GET /v1/userinfo (issue 10, app/view/profview.c).
 
 Each main-pool worker keeps the answers it gave; triggers on users and
 accounts NOTIFY every change, and the worker that made one bumps the host's

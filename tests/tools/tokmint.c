@@ -13,7 +13,7 @@
  * usage, with a message on stderr.
  *
  * Test tooling only: it is never installed. Built from tests/tools/tokmint.c
- * with app/crypto/tok.c and app/base/enc.c.
+ * with app/crypto/tok.c and app/base/codec.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +21,7 @@
 
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "tok.h"
 
 #define FOOTER_STR 128
@@ -99,8 +99,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "tokmint: payload too long\n");
 		goto out;
 	}
-	toklen = 9 + ENC_B64URL_LEN(TOK_NONCEBYTES + plen + TOK_MACBYTES) + 1 +
-	    ENC_B64URL_LEN((size_t)n);
+	toklen = 9 + CODEC_B64URL_LEN(TOK_NONCEBYTES + plen + TOK_MACBYTES) + 1 +
+	    CODEC_B64URL_LEN((size_t)n);
 	if ((tok = malloc(toklen)) == NULL) {
 		fprintf(stderr, "tokmint: out of memory\n");
 		goto out;

@@ -21,7 +21,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "helpers.h"
 #include "tok.h"
 
@@ -345,7 +345,7 @@ test_paseto_v4_vectors(void **state)
 			assert_non_null(hexkey = jstr(t, "public-key"));
 			assert_int_equal(unhex(key, sizeof key, hexkey), TOK_KEYBYTES);
 			memcpy(paserk, "k4.public.", 10);
-			assert_int_equal(enc_b64url(paserk + 10, sizeof paserk - 10,
+			assert_int_equal(codec_b64url(paserk + 10, sizeof paserk - 10,
 			    key, sizeof key), 0);
 			assert_int_equal(tok_paserk_local_parse(key, paserk), -1);
 			assert_int_equal(tok_v4_decrypt(pt, sizeof pt, &ptlen, key,
@@ -412,7 +412,7 @@ test_paserk_lid_vectors(void **state)
 			assert_null(paserk);
 			assert_int_not_equal(klen, TOK_KEYBYTES);
 			memcpy(local, "k4.local.", 9);
-			assert_int_equal(enc_b64url(local + 9, sizeof local - 9, key,
+			assert_int_equal(codec_b64url(local + 9, sizeof local - 9, key,
 			    klen), 0);
 			assert_int_equal(tok_paserk_local_parse(key, local), -1);
 			tmp_path(path, sizeof path, "short.keys");
@@ -533,7 +533,7 @@ test_seal_open(void **state)
 	assert_string_equal((char *)pt, expect);
 	dot = strrchr(tok, '.');
 	assert_non_null(dot);
-	assert_int_equal(enc_unb64url(f, sizeof f - 1, &flen, dot + 1,
+	assert_int_equal(codec_unb64url(f, sizeof f - 1, &flen, dot + 1,
 	    strlen(dot + 1)), 0);
 	f[flen] = '\0';
 	n = snprintf(footer, sizeof footer, "{\"kid\":\"%s\"}", ks->k[0].lid);
@@ -1366,7 +1366,7 @@ test_refresh(void **state)
 	assert_int_equal(tok_refresh_hash(r1, h2), 0);
 	assert_memory_equal(h1, h2, TOK_HASHBYTES);
 	/* The hash is BLAKE2b-256 of the 32 raw bytes, not of the text. */
-	assert_int_equal(enc_unb64url(raw, sizeof raw, &n, r1, 43), 0);
+	assert_int_equal(codec_unb64url(raw, sizeof raw, &n, r1, 43), 0);
 	assert_int_equal(n, TOK_REFRESH_BYTES);
 	assert_int_equal(crypto_generichash(expect, sizeof expect, raw, sizeof raw,
 	    NULL, 0), 0);

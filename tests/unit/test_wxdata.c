@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "helpers.h"
 #include "wxdata.h"
 
@@ -91,14 +91,14 @@ seal(char *enc, size_t enclen, const char *key_b64, const char *iv_b64, const ch
 	unsigned char key[16], iv[16], buf[4096], ct[4096];
 	size_t n = strlen(msg), pad = 16 - n % 16, klen = 0, ivlen = 0, i;
 
-	assert_int_equal(enc_unb64(key, sizeof(key), &klen, key_b64, strlen(key_b64)), 0);
-	assert_int_equal(enc_unb64(iv, sizeof(iv), &ivlen, iv_b64, strlen(iv_b64)), 0);
+	assert_int_equal(codec_unb64(key, sizeof(key), &klen, key_b64, strlen(key_b64)), 0);
+	assert_int_equal(codec_unb64(iv, sizeof(iv), &ivlen, iv_b64, strlen(iv_b64)), 0);
 	assert_true(n + pad <= sizeof(buf));
 	memcpy(buf, msg, n);
 	for (i = 0; i < pad; i++)
 		buf[n + i] = (unsigned char)pad;
 	n = encrypt_raw(ct, key, iv, buf, n + pad);
-	assert_int_equal(enc_b64(enc, enclen, ct, n), 0);
+	assert_int_equal(codec_b64(enc, enclen, ct, n), 0);
 }
 
 /* open_with: decode and open, returning the error (and the object on OK). */
@@ -136,7 +136,7 @@ test_vectors_decrypt(void **state)
 		/* The plaintext, byte for byte. */
 		assert_int_equal(wxdata_blob_decode(&b, jstr(v, "encryptedData"),
 		    jstr(v, "iv"), why, sizeof(why)), OK);
-		assert_int_equal(enc_unb64(key, sizeof(key), &klen, jstr(v, "session_key"),
+		assert_int_equal(codec_unb64(key, sizeof(key), &klen, jstr(v, "session_key"),
 		    strlen(jstr(v, "session_key"))), 0);
 		assert_int_equal(klen, 16);
 		assert_int_equal(wxdata_decrypt(plain, sizeof(plain), &plen, key, b.iv,

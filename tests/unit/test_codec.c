@@ -1,5 +1,5 @@
 /*
- * test_enc.c - base64 (both alphabets) and hex: RFC 4648 known answers,
+ * test_codec.c - base64 (both alphabets) and hex: RFC 4648 known answers,
  * round trips, and everything the strict decoders must refuse.
  */
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 
 /* RFC 4648, section 10, in both alphabets. */
 static const struct {
@@ -40,18 +40,18 @@ test_known_answers(void **state)
 		const unsigned char *b = (const unsigned char *)rfc4648[i].bin;
 		size_t blen = strlen(rfc4648[i].bin);
 
-		assert_int_equal(enc_b64(out, sizeof out, b, blen), 0);
+		assert_int_equal(codec_b64(out, sizeof out, b, blen), 0);
 		assert_string_equal(out, rfc4648[i].std);
-		assert_int_equal(enc_b64url(out, sizeof out, b, blen), 0);
+		assert_int_equal(codec_b64url(out, sizeof out, b, blen), 0);
 		assert_string_equal(out, rfc4648[i].url);
 
 		n = 99;
-		assert_int_equal(enc_unb64(bin, sizeof bin, &n, rfc4648[i].std,
+		assert_int_equal(codec_unb64(bin, sizeof bin, &n, rfc4648[i].std,
 		    strlen(rfc4648[i].std)), 0);
 		assert_int_equal(n, blen);
 		assert_memory_equal(bin, b, blen);
 		n = 99;
-		assert_int_equal(enc_unb64url(bin, sizeof bin, &n, rfc4648[i].url,
+		assert_int_equal(codec_unb64url(bin, sizeof bin, &n, rfc4648[i].url,
 		    strlen(rfc4648[i].url)), 0);
 		assert_int_equal(n, blen);
 		assert_memory_equal(bin, b, blen);
@@ -68,22 +68,22 @@ test_alphabets(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(enc_b64(out, sizeof out, b, sizeof b), 0);
+	assert_int_equal(codec_b64(out, sizeof out, b, sizeof b), 0);
 	assert_string_equal(out, "+/+/");
-	assert_int_equal(enc_b64url(out, sizeof out, b, sizeof b), 0);
+	assert_int_equal(codec_b64url(out, sizeof out, b, sizeof b), 0);
 	assert_string_equal(out, "-_-_");
 
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "-_-_", 4), 0);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "-_-_", 4), 0);
 	assert_memory_equal(bin, b, sizeof b);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "+/+/", 4), 0);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "+/+/", 4), 0);
 	assert_memory_equal(bin, b, sizeof b);
 
 	/* '+' and '/' are not base64url; '-' and '_' are not standard base64. */
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "+/+/", 4), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "-_+_", 4), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "-_-/", 4), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "-_-_", 4), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "+/+_", 4), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "+/+/", 4), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "-_+_", 4), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "-_-/", 4), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "-_-_", 4), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "+/+_", 4), -1);
 }
 
 static void
@@ -97,17 +97,17 @@ test_round_trip(void **state)
 	for (len = 0; len <= sizeof in; len++) {
 		randombytes_buf(in, len);
 
-		assert_int_equal(enc_b64url(out, sizeof out, in, len), 0);
-		/* ENC_B64URL_LEN is exact, NUL included. */
-		assert_int_equal(strlen(out) + 1, ENC_B64URL_LEN(len));
+		assert_int_equal(codec_b64url(out, sizeof out, in, len), 0);
+		/* CODEC_B64URL_LEN is exact, NUL included. */
+		assert_int_equal(strlen(out) + 1, CODEC_B64URL_LEN(len));
 		assert_null(strchr(out, '='));
-		assert_int_equal(enc_unb64url(bin, sizeof bin, &n, out, strlen(out)), 0);
+		assert_int_equal(codec_unb64url(bin, sizeof bin, &n, out, strlen(out)), 0);
 		assert_int_equal(n, len);
 		assert_memory_equal(bin, in, len);
 
-		assert_int_equal(enc_b64(out, sizeof out, in, len), 0);
+		assert_int_equal(codec_b64(out, sizeof out, in, len), 0);
 		assert_int_equal(strlen(out), (len + 2) / 3 * 4);
-		assert_int_equal(enc_unb64(bin, sizeof bin, &n, out, strlen(out)), 0);
+		assert_int_equal(codec_unb64(bin, sizeof bin, &n, out, strlen(out)), 0);
 		assert_int_equal(n, len);
 		assert_memory_equal(bin, in, len);
 	}
@@ -130,10 +130,10 @@ test_rejects_spaces(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof url / sizeof url[0]; i++)
-		assert_int_equal(enc_unb64url(bin, sizeof bin, &n, url[i],
+		assert_int_equal(codec_unb64url(bin, sizeof bin, &n, url[i],
 		    strlen(url[i])), -1);
 	for (i = 0; i < sizeof std / sizeof std[0]; i++)
-		assert_int_equal(enc_unb64(bin, sizeof bin, &n, std[i],
+		assert_int_equal(codec_unb64(bin, sizeof bin, &n, std[i],
 		    strlen(std[i])), -1);
 }
 
@@ -145,24 +145,24 @@ test_padding(void **state)
 
 	(void)state;
 	/* base64url here is unpadded: any '=' is refused. */
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm9vYg==", 8), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm9vYg=", 7), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm9v=", 5), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "=", 1), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm9vYg==", 8), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm9vYg=", 7), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm9v=", 5), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "=", 1), -1);
 	/* Standard base64 is padded: missing, short or extra padding fails. */
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9vYg", 6), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9vYg=", 7), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9vYg===", 9), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9vYmE", 7), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9vYmE==", 9), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9v=", 5), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9v====", 8), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zg==Zg==", 8), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "=", 1), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9vYg", 6), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9vYg=", 7), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9vYg===", 9), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9vYmE", 7), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9vYmE==", 9), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9v=", 5), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9v====", 8), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zg==Zg==", 8), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "=", 1), -1);
 	/* And the right padding is accepted. */
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9vYg==", 8), 0);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9vYg==", 8), 0);
 	assert_int_equal(n, 4);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9vYmE=", 8), 0);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9vYmE=", 8), 0);
 	assert_int_equal(n, 5);
 }
 
@@ -174,27 +174,27 @@ test_bad_lengths_and_bits(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Z", 1), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm9vY", 5), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Z===", 4), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Z", 1), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm9vY", 5), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Z===", 4), -1);
 	/* "Zg" is 'f'; "Zh" has a spare bit set. */
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zh", 2), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zh==", 4), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm9", 3), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm8", 3), 0);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zh", 2), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zh==", 4), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm9", 3), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm8", 3), 0);
 	/* Characters outside both alphabets, NUL and high bytes included. */
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm\0v", 4), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm9\xc3", 4), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9\xc3", 4), -1);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm9.", 4), -1);
-	assert_int_equal(enc_unb64(bin, sizeof bin, &n, "Zm9*", 4), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm\0v", 4), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm9\xc3", 4), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9\xc3", 4), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm9.", 4), -1);
+	assert_int_equal(codec_unb64(bin, sizeof bin, &n, "Zm9*", 4), -1);
 	/* Only len characters are read; a longer string is not trailing data. */
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "Zm9vXXXX", 4), 0);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "Zm9vXXXX", 4), 0);
 	assert_int_equal(n, 3);
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, NULL, 0), -1);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, NULL, 0), -1);
 	/* The empty string is the encoding of nothing. */
 	n = 7;
-	assert_int_equal(enc_unb64url(bin, sizeof bin, &n, "", 0), 0);
+	assert_int_equal(codec_unb64url(bin, sizeof bin, &n, "", 0), 0);
 	assert_int_equal(n, 0);
 }
 
@@ -215,8 +215,8 @@ test_rejects_high_bytes(void **state)
 		for (pos = 0; pos < 8; pos++) {
 			memcpy(s, "Zm9vYmFy", sizeof s);
 			s[pos] = (char)c;
-			assert_int_equal(enc_unb64url(bin, sizeof bin, &n, s, 8), -1);
-			assert_int_equal(enc_unb64(bin, sizeof bin, &n, s, 8), -1);
+			assert_int_equal(codec_unb64url(bin, sizeof bin, &n, s, 8), -1);
+			assert_int_equal(codec_unb64(bin, sizeof bin, &n, s, 8), -1);
 		}
 	}
 }
@@ -231,24 +231,24 @@ test_small_buffers(void **state)
 
 	(void)state;
 	/* "Zm9vYmE" needs 8 bytes with the NUL; "Zm9vYmE=" needs 9. */
-	assert_int_equal(enc_b64url(out, 7, b, 5), -1);
-	assert_int_equal(enc_b64url(out, 8, b, 5), 0);
+	assert_int_equal(codec_b64url(out, 7, b, 5), -1);
+	assert_int_equal(codec_b64url(out, 8, b, 5), 0);
 	assert_string_equal(out, "Zm9vYmE");
-	assert_int_equal(enc_b64(out, 8, b, 5), -1);
-	assert_int_equal(enc_b64(out, 9, b, 5), 0);
+	assert_int_equal(codec_b64(out, 8, b, 5), -1);
+	assert_int_equal(codec_b64(out, 9, b, 5), 0);
 	assert_string_equal(out, "Zm9vYmE=");
-	assert_int_equal(enc_b64url(out, 0, b, 0), -1);
-	assert_int_equal(enc_b64url(out, 1, b, 0), 0);
+	assert_int_equal(codec_b64url(out, 0, b, 0), -1);
+	assert_int_equal(codec_b64url(out, 1, b, 0), 0);
 	assert_string_equal(out, "");
 
-	assert_int_equal(enc_unb64url(bin, 4, &n, "Zm9vYmE", 7), -1);
+	assert_int_equal(codec_unb64url(bin, 4, &n, "Zm9vYmE", 7), -1);
 	assert_int_equal(n, 0);
-	assert_int_equal(enc_unb64url(bin, 5, &n, "Zm9vYmE", 7), 0);
+	assert_int_equal(codec_unb64url(bin, 5, &n, "Zm9vYmE", 7), 0);
 	assert_int_equal(n, 5);
-	assert_int_equal(enc_unb64(bin, 5, &n, "Zm9vYmFy", 8), -1);
-	assert_int_equal(enc_unb64(bin, 6, &n, "Zm9vYmFy", 8), 0);
+	assert_int_equal(codec_unb64(bin, 5, &n, "Zm9vYmFy", 8), -1);
+	assert_int_equal(codec_unb64(bin, 6, &n, "Zm9vYmFy", 8), 0);
 	assert_int_equal(n, 6);
-	assert_int_equal(enc_unb64(bin, 0, &n, "Zg==", 4), -1);
+	assert_int_equal(codec_unb64(bin, 0, &n, "Zg==", 4), -1);
 }
 
 static void
@@ -259,20 +259,20 @@ test_hex(void **state)
 
 	(void)state;
 	memset(out, 'x', sizeof out);
-	enc_hex(out, b, sizeof b);
+	codec_hex(out, b, sizeof b);
 	assert_string_equal(out, "0001abcdefff7f");
-	enc_hex(out, b, 0);
+	codec_hex(out, b, 0);
 	assert_string_equal(out, "");
 	/* One digit back, either case; anything else is -1. */
-	assert_int_equal(enc_hexval('0'), 0);
-	assert_int_equal(enc_hexval('9'), 9);
-	assert_int_equal(enc_hexval('a'), 10);
-	assert_int_equal(enc_hexval('F'), 15);
-	assert_int_equal(enc_hexval('g'), -1);
-	assert_int_equal(enc_hexval('/'), -1);
-	assert_int_equal(enc_hexval(':'), -1);
-	assert_int_equal(enc_hexval('@'), -1);
-	assert_int_equal(enc_hexval(0), -1);
+	assert_int_equal(codec_hexval('0'), 0);
+	assert_int_equal(codec_hexval('9'), 9);
+	assert_int_equal(codec_hexval('a'), 10);
+	assert_int_equal(codec_hexval('F'), 15);
+	assert_int_equal(codec_hexval('g'), -1);
+	assert_int_equal(codec_hexval('/'), -1);
+	assert_int_equal(codec_hexval(':'), -1);
+	assert_int_equal(codec_hexval('@'), -1);
+	assert_int_equal(codec_hexval(0), -1);
 }
 
 /*
@@ -300,8 +300,8 @@ test_same_as_libsodium(void **state)
 		variant = k & 1 ? sodium_base64_VARIANT_URLSAFE_NO_PADDING :
 		    sodium_base64_VARIANT_ORIGINAL;
 		r1 = variant == sodium_base64_VARIANT_ORIGINAL ?
-		    enc_unb64(ours, sizeof ours, &n, in, len) :
-		    enc_unb64url(ours, sizeof ours, &n, in, len);
+		    codec_unb64(ours, sizeof ours, &n, in, len) :
+		    codec_unb64url(ours, sizeof ours, &n, in, len);
 		end = NULL;
 		m = 0;
 		r2 = sodium_base642bin(theirs, sizeof theirs, in, len, NULL, &m, &end,

@@ -7,7 +7,7 @@
 
 #include <sodium.h>
 
-#include "box.h"
+#include "atrest.h"
 #include "tok.h"
 
 static unsigned char raw[2][TOK_KEYBYTES];
@@ -27,7 +27,7 @@ test_seal_open(void **state)
 {
 	struct tok_keys *a = tok_keys_new(raw[0], 1), *b = tok_keys_new(raw[1], 1);
 	struct tok_keys *rotated;
-	unsigned char both[2 * TOK_KEYBYTES], sealed[64 + BOX_OVERHEAD], out[64];
+	unsigned char both[2 * TOK_KEYBYTES], sealed[64 + ATREST_OVERHEAD], out[64];
 	const char *msg = "session-key-0123456789==";
 	size_t n = strlen(msg), len = 0, olen = 0;
 
@@ -39,37 +39,37 @@ test_seal_open(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_non_null(rotated);
-	assert_int_equal(box_seal(sealed, sizeof(sealed), &len, a, (const unsigned char *)msg, n,
+	assert_int_equal(atrest_seal(sealed, sizeof(sealed), &len, a, (const unsigned char *)msg, n,
 	    "wx1/o1"), 0);
-	assert_int_equal(len, n + BOX_OVERHEAD);
-	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), 0);
+	assert_int_equal(len, n + ATREST_OVERHEAD);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), 0);
 	assert_int_equal(olen, n);
 	assert_memory_equal(out, msg, n);
 	/* Another row, another key: nothing opens. */
-	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o2"), -1);
-	assert_int_equal(box_open(out, sizeof(out), &olen, b, sealed, len, "wx1/o1"), -1);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o2"), -1);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, b, sealed, len, "wx1/o1"), -1);
 	/* After a rotation the old seal still opens. */
-	assert_int_equal(box_open(out, sizeof(out), &olen, rotated, sealed, len, "wx1/o1"), 0);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, rotated, sealed, len, "wx1/o1"), 0);
 	/* Any flipped byte, or a cut, is refused. */
 	sealed[len - 1] ^= 1;
-	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), -1);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), -1);
 	sealed[len - 1] ^= 1;
 	sealed[0] ^= 0x80;
-	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), -1);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), -1);
 	sealed[0] ^= 0x80;
-	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, BOX_OVERHEAD - 1, "wx1/o1"), -1);
-	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len - 1, "wx1/o1"), -1);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, a, sealed, ATREST_OVERHEAD - 1, "wx1/o1"), -1);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, a, sealed, len - 1, "wx1/o1"), -1);
 	/* Too small a buffer, either way. */
-	assert_int_equal(box_seal(sealed, n + BOX_OVERHEAD - 1, &len, a,
+	assert_int_equal(atrest_seal(sealed, n + ATREST_OVERHEAD - 1, &len, a,
 	    (const unsigned char *)msg, n, "wx1/o1"), -1);
-	assert_int_equal(box_seal(sealed, sizeof(sealed), &len, a, (const unsigned char *)msg, n,
+	assert_int_equal(atrest_seal(sealed, sizeof(sealed), &len, a, (const unsigned char *)msg, n,
 	    "wx1/o1"), 0);
-	assert_int_equal(box_open(out, n - 1, &olen, a, sealed, len, "wx1/o1"), -1);
+	assert_int_equal(atrest_open(out, n - 1, &olen, a, sealed, len, "wx1/o1"), -1);
 	/* The new first key seals from now on: the old list cannot open it. */
-	assert_int_equal(box_seal(sealed, sizeof(sealed), &len, rotated,
+	assert_int_equal(atrest_seal(sealed, sizeof(sealed), &len, rotated,
 	    (const unsigned char *)msg, n, "wx1/o1"), 0);
-	assert_int_equal(box_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), -1);
-	assert_int_equal(box_open(out, sizeof(out), &olen, b, sealed, len, "wx1/o1"), 0);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, a, sealed, len, "wx1/o1"), -1);
+	assert_int_equal(atrest_open(out, sizeof(out), &olen, b, sealed, len, "wx1/o1"), 0);
 	tok_keys_free(a);
 	tok_keys_free(b);
 	tok_keys_free(rotated);
@@ -126,7 +126,7 @@ test_hashes(void **state)
 	tok_keys_free(rotated);
 }
 
-/* What box seals is under a key derived from the data key, not under the
+/* What atrest seals is under a key derived from the data key, not under the
  * data key itself (which roots the hash subkeys too); what was sealed under
  * the raw data key before still opens. */
 static void
@@ -141,18 +141,18 @@ test_derived_key_and_the_old_form(void **state)
 	memset(old, 0x5a, sizeof(old));
 	ks = tok_keys_new(old, 1);
 	assert_non_null(ks);
-	assert_int_equal(box_seal(sealed, sizeof(sealed), &len, ks,
+	assert_int_equal(atrest_seal(sealed, sizeof(sealed), &len, ks,
 	    (const unsigned char *)"0123456789abcdef", 16, "ad"), 0);
 	assert_int_not_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &n, NULL,
-	    sealed + BOX_NONCEBYTES, len - BOX_NONCEBYTES, (const unsigned char *)"ad", 2,
+	    sealed + ATREST_NONCEBYTES, len - ATREST_NONCEBYTES, (const unsigned char *)"ad", 2,
 	    sealed, old), 0);
 	/* The old form: sealed under the old key. */
-	randombytes_buf(sealed, BOX_NONCEBYTES);
-	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + BOX_NONCEBYTES,
+	randombytes_buf(sealed, ATREST_NONCEBYTES);
+	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + ATREST_NONCEBYTES,
 	    &n, (const unsigned char *)"fedcba9876543210", 16, (const unsigned char *)"ad", 2,
 	    NULL, sealed, old), 0);
-	assert_int_equal(box_open(plain, sizeof(plain), &len, ks, sealed,
-	    BOX_NONCEBYTES + (size_t)n, "ad"), 0);
+	assert_int_equal(atrest_open(plain, sizeof(plain), &len, ks, sealed,
+	    ATREST_NONCEBYTES + (size_t)n, "ad"), 0);
 	assert_int_equal(len, 16);
 	assert_memory_equal(plain, "fedcba9876543210", 16);
 	tok_keys_free(ks);
@@ -167,5 +167,5 @@ main(void)
 		cmocka_unit_test(test_hashes),
 	};
 
-	return cmocka_run_group_tests_name("box", tests, setup, NULL);
+	return cmocka_run_group_tests_name("atrest", tests, setup, NULL);
 }

@@ -1,5 +1,5 @@
 /*
- * handover.c - the pool's shared copy of the revocation view (handover.h).
+ * poolview.c - the pool's shared copy of the revocation view (poolview.h).
  *
  * Two fixed tables in one anonymous shared mapping, guarded by one robust,
  * process-shared mutex: a worker SIGKILLed while holding it leaves the lock
@@ -17,9 +17,9 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "handover.h"
+#include "poolview.h"
 #include "log.h"
-#include "revoke.h"
+#include "ended.h"
 
 #define SESSIONS (1 << 16)      /* revoked sessions within one access TTL */
 #define MERGES (1 << 13)        /* merges within one access TTL */
@@ -47,7 +47,7 @@ struct hv {
 static struct hv *hv;
 
 int
-handover_init(void)
+poolview_init(void)
 {
 	pthread_mutexattr_t a;
 	void *p;
@@ -55,7 +55,7 @@ handover_init(void)
 	p = mmap(NULL, sizeof(struct hv), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
-		log_warn("handover: cannot map shared memory");
+		log_warn("poolview: cannot map shared memory");
 		return -1;
 	}
 	hv = p;
@@ -63,7 +63,7 @@ handover_init(void)
 	    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
 	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 ||
 	    pthread_mutex_init(&hv->lock, &a) != 0) {
-		log_warnx("handover: cannot set up the shared lock");
+		log_warnx("poolview: cannot set up the shared lock");
 		munmap(p, sizeof(struct hv));
 		hv = NULL;
 		return -1;
@@ -99,7 +99,7 @@ now_s(void)
 }
 
 int
-handover_put_session(const char *sid, int64_t until)
+poolview_put_session(const char *sid, int64_t until)
 {
 	struct hv_session *e, *free_slot = NULL;
 	int64_t now = now_s();
@@ -110,7 +110,7 @@ handover_put_session(const char *sid, int64_t until)
 		return 0;
 	if (strlen(sid) >= UUID_STR || lock() == -1)
 		return 0;       /* not a UUID: nothing a token carries */
-	h = revoke_hash(sid);
+	h = ended_hash(sid);
 	for (i = 0; i < PROBE; i++) {
 		e = &hv->s[(h + i) & (SESSIONS - 1)];
 		if (e->until >= now && strcmp(e->sid, sid) == 0) {
@@ -139,7 +139,7 @@ static struct hv_merge *
 merge_slot(const char *from, int64_t now, bool want_free)
 {
 	struct hv_merge *e, *free_slot = NULL;
-	size_t i, h = revoke_hash(from);
+	size_t i, h = ended_hash(from);
 
 	for (i = 0; i < PROBE; i++) {
 		e = &hv->m[(h + i) & (MERGES - 1)];
@@ -152,7 +152,7 @@ merge_slot(const char *from, int64_t now, bool want_free)
 }
 
 int
-handover_put_merge(const char *from, const char *into, const char *unionid,
+poolview_put_merge(const char *from, const char *into, const char *unionid,
     int64_t until)
 {
 	struct hv_merge *e;
@@ -178,7 +178,7 @@ handover_put_merge(const char *from, const char *into, const char *unionid,
 }
 
 void
-handover_drop_merge(const char *from)
+poolview_drop_merge(const char *from)
 {
 	struct hv_merge *e;
 
@@ -190,7 +190,7 @@ handover_drop_merge(const char *from)
 }
 
 void
-handover_mark(bool whole)
+poolview_mark(bool whole)
 {
 	if (hv == NULL || lock() == -1)
 		return;
@@ -199,7 +199,7 @@ handover_mark(bool whole)
 }
 
 int
-handover_copy(struct revoke *rv, int64_t now)
+poolview_copy(struct ended *rv, int64_t now)
 {
 	size_t i;
 	int rc = -1;
@@ -210,10 +210,10 @@ handover_copy(struct revoke *rv, int64_t now)
 		goto out;
 	for (i = 0; i < SESSIONS; i++)
 		if (hv->s[i].until >= now &&
-		    revoke_add_session(rv, hv->s[i].sid, hv->s[i].until) == -1)
+		    ended_add_session(rv, hv->s[i].sid, hv->s[i].until) == -1)
 			goto out;
 	for (i = 0; i < MERGES; i++)
-		if (hv->m[i].until >= now && revoke_add_merge(rv, hv->m[i].from,
+		if (hv->m[i].until >= now && ended_add_merge(rv, hv->m[i].from,
 		    hv->m[i].into, hv->m[i].uni, hv->m[i].until) == -1)
 			goto out;
 	rc = 0;

@@ -1,13 +1,13 @@
 /*
- * jw.c - the JSON writer of jw.h.
+ * jsonw.c - the JSON writer of jsonw.h.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "jw.h"
+#include "jsonw.h"
 
 void
-jw_init(struct jw *w, char *buf, size_t cap)
+jsonw_init(struct jsonw *w, char *buf, size_t cap)
 {
 	memset(w, 0, sizeof(*w));
 	w->b = buf;
@@ -20,7 +20,7 @@ jw_init(struct jw *w, char *buf, size_t cap)
 
 /* put: n bytes, or the writer fails (one byte is kept for the NUL). */
 static void
-put(struct jw *w, const char *s, size_t n)
+put(struct jsonw *w, const char *s, size_t n)
 {
 	if (w->failed || n >= w->cap - w->n) {
 		w->failed = 1;
@@ -32,14 +32,14 @@ put(struct jw *w, const char *s, size_t n)
 }
 
 static void
-putc1(struct jw *w, char c)
+putc1(struct jsonw *w, char c)
 {
 	put(w, &c, 1);
 }
 
 /* text: s quoted and escaped as json-c escapes it (no "\/"). */
 static void
-text(struct jw *w, const char *s)
+text(struct jsonw *w, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s, *run = p;
@@ -72,7 +72,7 @@ text(struct jw *w, const char *s)
 
 /* member: the comma and the key of the next value at this depth. */
 static void
-member(struct jw *w, const char *key)
+member(struct jsonw *w, const char *key)
 {
 	if (w->count[w->depth]++ > 0)
 		putc1(w, ',');
@@ -83,9 +83,9 @@ member(struct jw *w, const char *key)
 }
 
 void
-jw_open(struct jw *w, const char *key, int array)
+jsonw_open(struct jsonw *w, const char *key, int array)
 {
-	if (w->depth + 1 >= JW_DEPTH) {
+	if (w->depth + 1 >= JSONW_DEPTH) {
 		w->failed = 1;
 		return;
 	}
@@ -97,7 +97,7 @@ jw_open(struct jw *w, const char *key, int array)
 }
 
 void
-jw_close(struct jw *w)
+jsonw_close(struct jsonw *w)
 {
 	if (w->depth == 0) {
 		w->failed = 1;
@@ -108,7 +108,7 @@ jw_close(struct jw *w)
 }
 
 void
-jw_str(struct jw *w, const char *key, const char *v)
+jsonw_str(struct jsonw *w, const char *key, const char *v)
 {
 	member(w, key);
 	if (v == NULL || *v == '\0')
@@ -118,7 +118,7 @@ jw_str(struct jw *w, const char *key, const char *v)
 }
 
 void
-jw_int(struct jw *w, const char *key, int64_t v)
+jsonw_int(struct jsonw *w, const char *key, int64_t v)
 {
 	char d[24];
 	int n = snprintf(d, sizeof(d), "%lld", (long long)v);
@@ -128,7 +128,7 @@ jw_int(struct jw *w, const char *key, int64_t v)
 }
 
 void
-jw_raw(struct jw *w, const char *key, const char *t, size_t len)
+jsonw_raw(struct jsonw *w, const char *key, const char *t, size_t len)
 {
 	member(w, key);
 	if (t == NULL)
@@ -138,7 +138,7 @@ jw_raw(struct jw *w, const char *key, const char *t, size_t len)
 }
 
 long
-jw_end(struct jw *w)
+jsonw_end(struct jsonw *w)
 {
 	if (w->failed || w->depth != 0)
 		return -1;

@@ -1,5 +1,5 @@
 /*
- * pcache.c - the userinfo cache of pcache.h: a direct-mapped table of
+ * profview.c - the userinfo cache of profview.h: a direct-mapped table of
  * SLOTS answers per worker, and BUCKETS generation numbers shared by the
  * pool (one anonymous shared mapping, written with atomic increments).
  */
@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 
 #include "log.h"
-#include "pcache.h"
+#include "profview.h"
 
 #define SLOTS 512
 #define BUCKETS 4096
@@ -21,20 +21,20 @@ struct slot {
 	char *text;
 };
 
-struct pcache {
+struct profview {
 	struct slot s[SLOTS];
 };
 
 static uint32_t *gens;          /* BUCKETS of them, shared; NULL: no cache */
 
 int
-pcache_shared_init(void)
+profview_shared_init(void)
 {
 	void *p = mmap(NULL, BUCKETS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED) {
-		log_warn("pcache: cannot map shared memory");
+		log_warn("profview: cannot map shared memory");
 		return -1;
 	}
 	gens = p;
@@ -42,7 +42,7 @@ pcache_shared_init(void)
 }
 
 unsigned
-pcache_bucket(const char *user_id)
+profview_bucket(const char *user_id)
 {
 	size_t n = strlen(user_id), i;
 	unsigned b = 0;
@@ -63,15 +63,15 @@ pcache_bucket(const char *user_id)
 static uint32_t
 hash(const char *s)
 {
-	return pcache_bucket(s);
+	return profview_bucket(s);
 }
 
-struct pcache *
-pcache_new(void)
+struct profview *
+profview_new(void)
 {
 	if (gens == NULL)
 		return NULL;
-	return calloc(1, sizeof(struct pcache));
+	return calloc(1, sizeof(struct profview));
 }
 
 static void
@@ -82,7 +82,7 @@ drop(struct slot *sl)
 }
 
 void
-pcache_clear(struct pcache *pc)
+profview_clear(struct profview *pc)
 {
 	size_t i;
 
@@ -93,14 +93,14 @@ pcache_clear(struct pcache *pc)
 }
 
 void
-pcache_free(struct pcache *pc)
+profview_free(struct profview *pc)
 {
-	pcache_clear(pc);
+	profview_clear(pc);
 	free(pc);
 }
 
 uint32_t
-pcache_gen(const char *user_id)
+profview_gen(const char *user_id)
 {
 	if (gens == NULL)
 		return 0;
@@ -108,7 +108,7 @@ pcache_gen(const char *user_id)
 }
 
 const char *
-pcache_get(struct pcache *pc, const char *user_id, int64_t now, size_t *len)
+profview_get(struct profview *pc, const char *user_id, int64_t now, size_t *len)
 {
 	struct slot *sl;
 
@@ -117,7 +117,7 @@ pcache_get(struct pcache *pc, const char *user_id, int64_t now, size_t *len)
 	sl = &pc->s[hash(user_id) % SLOTS];
 	if (sl->text == NULL || strcmp(sl->user, user_id) != 0)
 		return NULL;
-	if (sl->gen != pcache_gen(user_id) || now - sl->at >= PCACHE_TTL || now < sl->at) {
+	if (sl->gen != profview_gen(user_id) || now - sl->at >= PROFVIEW_TTL || now < sl->at) {
 		drop(sl);
 		return NULL;
 	}
@@ -126,13 +126,13 @@ pcache_get(struct pcache *pc, const char *user_id, int64_t now, size_t *len)
 }
 
 void
-pcache_put(struct pcache *pc, const char *user_id, uint32_t gen,
+profview_put(struct profview *pc, const char *user_id, uint32_t gen,
     const char *text, size_t len, int64_t now)
 {
 	struct slot *sl;
 	char *copy;
 
-	if (pc == NULL || len > PCACHE_MAX_TEXT || strlen(user_id) >= UUID_STR)
+	if (pc == NULL || len > PROFVIEW_MAX_TEXT || strlen(user_id) >= UUID_STR)
 		return;
 	if ((copy = malloc(len + 1)) == NULL)
 		return;
@@ -148,7 +148,7 @@ pcache_put(struct pcache *pc, const char *user_id, uint32_t gen,
 }
 
 void
-pcache_changed(struct pcache *pc, unsigned bucket, int mine)
+profview_changed(struct profview *pc, unsigned bucket, int mine)
 {
 	struct slot *sl;
 
@@ -157,6 +157,6 @@ pcache_changed(struct pcache *pc, unsigned bucket, int mine)
 	if (mine)
 		__atomic_add_fetch(&gens[bucket], 1, __ATOMIC_RELEASE);
 	sl = &pc->s[bucket % SLOTS];
-	if (sl->text != NULL && pcache_bucket(sl->user) == bucket)
+	if (sl->text != NULL && profview_bucket(sl->user) == bucket)
 		drop(sl);
 }

@@ -1,11 +1,11 @@
-/* fuzz_enc: the hand-written base64 and base64url codecs against
+/* fuzz_codec: the hand-written base64 and base64url codecs against
  * libsodium's, both ways: decoding any text, and encoding any bytes.
  * libsodium (1.0.18) decodes some bytes above 0x7f as if they were of the
  * alphabet ("\xad\xb4\xb4r" is 3 bytes to it); ours refuses every one, as
- * enc.h says, and only ASCII input is compared. */
+ * codec.h says, and only ASCII input is compared. */
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 #include "fuzz.h"
 
 static void
@@ -39,13 +39,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 700)
 		return 0;
 	s = fuzz_str(data, size);
-	decode_both(s, size, sodium_base64_VARIANT_URLSAFE_NO_PADDING, enc_unb64url);
-	decode_both(s, size, sodium_base64_VARIANT_ORIGINAL, enc_unb64);
-	FUZZ_CHECK(enc_b64url(ours, sizeof(ours), data, size) == 0);
+	decode_both(s, size, sodium_base64_VARIANT_URLSAFE_NO_PADDING, codec_unb64url);
+	decode_both(s, size, sodium_base64_VARIANT_ORIGINAL, codec_unb64);
+	FUZZ_CHECK(codec_b64url(ours, sizeof(ours), data, size) == 0);
 	sodium_bin2base64(theirs, sizeof(theirs), data, size,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	FUZZ_CHECK(strcmp(ours, theirs) == 0);
-	FUZZ_CHECK(enc_b64(ours, sizeof(ours), data, size) == 0);
+	FUZZ_CHECK(codec_b64(ours, sizeof(ours), data, size) == 0);
 	sodium_bin2base64(theirs, sizeof(theirs), data, size, sodium_base64_VARIANT_ORIGINAL);
 	FUZZ_CHECK(strcmp(ours, theirs) == 0);
 	free(s);

@@ -1,5 +1,5 @@
 /*
- * enc.c - base64 in its two alphabets and hex. Encoding is libsodium's;
+ * codec.c - base64 in its two alphabets and hex. Encoding is libsodium's;
  * decoding is our own constant-time loop (libsodium's sodium_base642bin,
  * character by character with its ignore set, was the largest single cost
  * of a token check: 9 % of the gate workers' time).
@@ -19,10 +19,10 @@
 
 #include <sodium.h>
 
-#include "enc.h"
+#include "codec.h"
 
 /* Above this, the encoded length computations could overflow size_t. */
-#define ENC_INMAX (SIZE_MAX / 4 - 4)
+#define CODEC_INMAX (SIZE_MAX / 4 - 4)
 
 static int
 encode(char *out, size_t outlen, const unsigned char *in, size_t n, int variant)
@@ -31,7 +31,7 @@ encode(char *out, size_t outlen, const unsigned char *in, size_t n, int variant)
 
 	assert(out != NULL);
 	assert(in != NULL || n == 0);
-	if (n > ENC_INMAX)
+	if (n > CODEC_INMAX)
 		goto out;
 	/* sodium_bin2base64 aborts on a short buffer; check before calling. */
 	if (outlen < sodium_base64_ENCODED_LEN(n, variant))
@@ -136,33 +136,33 @@ decode(unsigned char *out, size_t outmax, size_t *outlen, const char *in,
 }
 
 int
-enc_b64url(char *out, size_t outlen, const unsigned char *in, size_t n)
+codec_b64url(char *out, size_t outlen, const unsigned char *in, size_t n)
 {
 	return encode(out, outlen, in, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 int
-enc_b64(char *out, size_t outlen, const unsigned char *in, size_t n)
+codec_b64(char *out, size_t outlen, const unsigned char *in, size_t n)
 {
 	return encode(out, outlen, in, n, sodium_base64_VARIANT_ORIGINAL);
 }
 
 int
-enc_unb64url(unsigned char *out, size_t outmax, size_t *outlen, const char *in,
+codec_unb64url(unsigned char *out, size_t outmax, size_t *outlen, const char *in,
     size_t len)
 {
 	return decode(out, outmax, outlen, in, len, '-', '_', 0);
 }
 
 int
-enc_unb64(unsigned char *out, size_t outmax, size_t *outlen, const char *in,
+codec_unb64(unsigned char *out, size_t outmax, size_t *outlen, const char *in,
     size_t len)
 {
 	return decode(out, outmax, outlen, in, len, '+', '/', 1);
 }
 
 int
-enc_hexval(int c)
+codec_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -174,7 +174,7 @@ enc_hexval(int c)
 }
 
 void
-enc_hex(char *out, const unsigned char *in, size_t n)
+codec_hex(char *out, const unsigned char *in, size_t n)
 {
 	assert(out != NULL && (in != NULL || n == 0));
 	assert(n < SIZE_MAX / 2);

@@ -1,11 +1,11 @@
 /*
- * revoke.c - an open-addressing hash set of session ids and a map of
+ * ended.c - an open-addressing hash set of session ids and a map of
  * merged user ids, both keyed by UUID text.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "revoke.h"
+#include "ended.h"
 
 #define MERGE_HOPS 16   /* a chain longer than this is a bug; stop following */
 
@@ -23,13 +23,13 @@ struct table {
 	size_t n;
 };
 
-struct revoke {
+struct ended {
 	struct table sessions;
 	struct table merges;
 };
 
 uint64_t
-revoke_hash(const char *s)
+ended_hash(const char *s)
 {
 	uint64_t h = 14695981039346656037ULL;
 
@@ -45,7 +45,7 @@ find(const struct table *t, const char *key)
 
 	if (t->cap == 0)
 		return NULL;
-	for (i = revoke_hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
+	for (i = ended_hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
 		if (strcmp(t->e[i].key, key) == 0)
 			return &t->e[i];
 	return NULL;
@@ -67,7 +67,7 @@ rebuild(struct table *t, size_t cap, int64_t now)
 	for (i = 0; i < t->cap; i++) {
 		if (!t->e[i].used || t->e[i].until < now)
 			continue;
-		for (j = revoke_hash(t->e[i].key) & (cap - 1); nt.e[j].used; j = (j + 1) & (cap - 1))
+		for (j = ended_hash(t->e[i].key) & (cap - 1); nt.e[j].used; j = (j + 1) & (cap - 1))
 			;
 		nt.e[j] = t->e[i];
 		nt.n++;
@@ -88,11 +88,11 @@ put(struct table *t, const char *key, const char *val, const char *uni, int64_t 
 		return 0;       /* not a UUID: nothing a token could carry */
 	if ((e = find(t, key)) == NULL) {
 		/* Full: the caller refuses tokens and reloads (fail closed). */
-		if (t->n >= REVOKE_MAX)
+		if (t->n >= ENDED_MAX)
 			return -1;
 		if ((t->n + 1) * 2 > t->cap && rebuild(t, t->cap ? t->cap * 2 : 64, INT64_MIN) == -1)
 			return -1;
-		for (i = revoke_hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
+		for (i = ended_hash(key) & (t->cap - 1); t->e[i].used; i = (i + 1) & (t->cap - 1))
 			;
 		e = &t->e[i];
 		memcpy(e->key, key, strlen(key) + 1);
@@ -120,14 +120,14 @@ prune(struct table *t, int64_t now)
 		(void)rebuild(t, t->cap, now);
 }
 
-struct revoke *
-revoke_new(void)
+struct ended *
+ended_new(void)
 {
-	return calloc(1, sizeof(struct revoke));
+	return calloc(1, sizeof(struct ended));
 }
 
 void
-revoke_free(struct revoke *rv)
+ended_free(struct ended *rv)
 {
 	if (rv == NULL)
 		return;
@@ -137,7 +137,7 @@ revoke_free(struct revoke *rv)
 }
 
 void
-revoke_clear(struct revoke *rv)
+ended_clear(struct ended *rv)
 {
 	free(rv->sessions.e);
 	free(rv->merges.e);
@@ -145,26 +145,26 @@ revoke_clear(struct revoke *rv)
 }
 
 int
-revoke_add_session(struct revoke *rv, const char *sid, int64_t until)
+ended_add_session(struct ended *rv, const char *sid, int64_t until)
 {
 	return put(&rv->sessions, sid, NULL, NULL, until);
 }
 
 bool
-revoke_has_session(const struct revoke *rv, const char *sid)
+ended_has_session(const struct ended *rv, const char *sid)
 {
 	return find(&rv->sessions, sid) != NULL;
 }
 
 int
-revoke_add_merge(struct revoke *rv, const char *from, const char *into,
+ended_add_merge(struct ended *rv, const char *from, const char *into,
     const char *unionid, int64_t until)
 {
 	return put(&rv->merges, from, into, unionid, until);
 }
 
 void
-revoke_drop_merge(struct revoke *rv, const char *from)
+ended_drop_merge(struct ended *rv, const char *from)
 {
 	struct entry *e = find(&rv->merges, from);
 
@@ -178,7 +178,7 @@ revoke_drop_merge(struct revoke *rv, const char *from)
 }
 
 const char *
-revoke_resolve(const struct revoke *rv, const char *uid, const char **unionid)
+ended_resolve(const struct ended *rv, const char *uid, const char **unionid)
 {
 	const struct entry *e;
 	const char *uni = NULL;
@@ -196,14 +196,14 @@ revoke_resolve(const struct revoke *rv, const char *uid, const char **unionid)
 }
 
 void
-revoke_prune(struct revoke *rv, int64_t now)
+ended_prune(struct ended *rv, int64_t now)
 {
 	prune(&rv->sessions, now);
 	prune(&rv->merges, now);
 }
 
 size_t
-revoke_count(const struct revoke *rv)
+ended_count(const struct ended *rv)
 {
 	return rv->sessions.n + rv->merges.n;
 }

@@ -1,5 +1,5 @@
 /*
- * test_jw.c - the JSON writer prints what json-c prints (PLAIN |
+ * test_jsonw.c - the JSON writer prints what json-c prints (PLAIN |
  * NOSLASHESCAPE) for the same document, escapes every string json-c would,
  * and fails rather than truncate.
  */
@@ -13,7 +13,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
-#include "jw.h"
+#include "jsonw.h"
 
 static const char *
 json_c_text(struct json_object *o)
@@ -30,7 +30,7 @@ both(const char *s, int64_t v)
 	struct json_object *o = json_object_new_object(), *u = json_object_new_object(),
 	    *a = json_object_new_array();
 	char buf[4096];
-	struct jw w;
+	struct jsonw w;
 
 	json_object_object_add(u, "s", json_object_new_string(s));
 	json_object_object_add(u, "empty", NULL);
@@ -40,19 +40,19 @@ both(const char *s, int64_t v)
 	json_object_array_add(a, json_object_new_int64(1));
 	json_object_object_add(o, "list", a);
 
-	jw_init(&w, buf, sizeof buf);
-	jw_open(&w, NULL, 0);
-	jw_open(&w, "user", 0);
-	jw_str(&w, "s", s);
-	jw_str(&w, "empty", "");
-	jw_close(&w);
-	jw_int(&w, "n", v);
-	jw_open(&w, "list", 1);
-	jw_str(&w, NULL, s);
-	jw_raw(&w, NULL, "1", 1);
-	jw_close(&w);
-	jw_close(&w);
-	assert_true(jw_end(&w) == (long)strlen(buf));
+	jsonw_init(&w, buf, sizeof buf);
+	jsonw_open(&w, NULL, 0);
+	jsonw_open(&w, "user", 0);
+	jsonw_str(&w, "s", s);
+	jsonw_str(&w, "empty", "");
+	jsonw_close(&w);
+	jsonw_int(&w, "n", v);
+	jsonw_open(&w, "list", 1);
+	jsonw_str(&w, NULL, s);
+	jsonw_raw(&w, NULL, "1", 1);
+	jsonw_close(&w);
+	jsonw_close(&w);
+	assert_true(jsonw_end(&w) == (long)strlen(buf));
 	assert_string_equal(buf, json_c_text(o));
 	json_object_put(o);
 }
@@ -86,39 +86,39 @@ static void
 test_fails_rather_than_truncates(void **state)
 {
 	char buf[16];
-	struct jw w;
+	struct jsonw w;
 	size_t cap;
 
 	(void)state;
 	for (cap = 0; cap <= sizeof buf; cap++) {
-		jw_init(&w, buf, cap);
-		jw_open(&w, NULL, 0);
-		jw_str(&w, "k", "value");   /* {"k":"value"} is 13 bytes */
-		jw_close(&w);
+		jsonw_init(&w, buf, cap);
+		jsonw_open(&w, NULL, 0);
+		jsonw_str(&w, "k", "value");   /* {"k":"value"} is 13 bytes */
+		jsonw_close(&w);
 		if (cap >= 14) {
-			assert_int_equal(jw_end(&w), 13);
+			assert_int_equal(jsonw_end(&w), 13);
 			assert_string_equal(buf, "{\"k\":\"value\"}");
 		} else {
-			assert_int_equal(jw_end(&w), -1);
+			assert_int_equal(jsonw_end(&w), -1);
 		}
 	}
 	/* Unclosed, over-closed, too deep. */
-	jw_init(&w, buf, sizeof buf);
-	jw_open(&w, NULL, 0);
-	assert_int_equal(jw_end(&w), -1);
-	jw_init(&w, buf, sizeof buf);
-	jw_close(&w);
-	assert_int_equal(jw_end(&w), -1);
+	jsonw_init(&w, buf, sizeof buf);
+	jsonw_open(&w, NULL, 0);
+	assert_int_equal(jsonw_end(&w), -1);
+	jsonw_init(&w, buf, sizeof buf);
+	jsonw_close(&w);
+	assert_int_equal(jsonw_end(&w), -1);
 	{
 		char big[256];
 		int d;
 
-		jw_init(&w, big, sizeof big);
-		for (d = 0; d < JW_DEPTH + 1; d++)
-			jw_open(&w, NULL, 1);
-		for (d = 0; d < JW_DEPTH + 1; d++)
-			jw_close(&w);
-		assert_int_equal(jw_end(&w), -1);
+		jsonw_init(&w, big, sizeof big);
+		for (d = 0; d < JSONW_DEPTH + 1; d++)
+			jsonw_open(&w, NULL, 1);
+		for (d = 0; d < JSONW_DEPTH + 1; d++)
+			jsonw_close(&w);
+		assert_int_equal(jsonw_end(&w), -1);
 	}
 }
 

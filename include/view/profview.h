@@ -1,9 +1,9 @@
 /*
- * pcache.h - each main-pool worker's cache of /v1/userinfo answers, so
+ * profview.h - each main-pool worker's cache of /v1/userinfo answers, so
  * that reading a profile costs no database round trip when it has not
  * changed. What a user's answer shows lives in `users` and `accounts`;
  * triggers on both (db/007, db/008) NOTIFY wxauth_profile with the user's
- * bucket (pcache_bucket: twelve random bits of the id, never the id) on
+ * bucket (profview_bucket: twelve random bits of the id, never the id) on
  * every change, whoever makes it, and each worker drops what it holds of
  * that bucket when the notification comes. A forged one drops a copy, and
  * can do nothing else.
@@ -20,56 +20,56 @@
  * (README "Scale out"). Under spawn-fcgi or mod_fcgid there is no shared
  * memory and nothing is cached.
  *
- * An entry lives at most PCACHE_TTL seconds whatever happens, and the
+ * An entry lives at most PROFVIEW_TTL seconds whatever happens, and the
  * whole cache is dropped when the connection is lost (notifications may
  * have been missed) and while it is down nothing is served from it.
  */
-#ifndef WXAUTH_PCACHE_H
-#define WXAUTH_PCACHE_H
+#ifndef WXAUTH_PROFVIEW_H
+#define WXAUTH_PROFVIEW_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common.h"
 
-#define PCACHE_TTL 60
-#define PCACHE_MAX_TEXT 4096    /* larger answers are not cached */
+#define PROFVIEW_TTL 60
+#define PROFVIEW_MAX_TEXT 4096    /* larger answers are not cached */
 
-struct pcache;
+struct profview;
 
-/* pcache_shared_init (serve, before the first fork): the generations.
+/* profview_shared_init (serve, before the first fork): the generations.
  * Returns 0, or -1 (the workers then cache nothing). */
-int pcache_shared_init(void) WARN_UNUSED;
+int profview_shared_init(void) WARN_UNUSED;
 
-/* pcache_new: a worker's cache; NULL when there is no shared memory (no
+/* profview_new: a worker's cache; NULL when there is no shared memory (no
  * serve) or no memory: every call below takes NULL and does nothing. */
-struct pcache *pcache_new(void);
-void pcache_free(struct pcache *pc);
+struct profview *profview_new(void);
+void profview_free(struct profview *pc);
 
-/* pcache_gen: the generation of user_id's bucket, to be read before the
- * database is and passed to pcache_put. */
-uint32_t pcache_gen(const char *user_id);
+/* profview_gen: the generation of user_id's bucket, to be read before the
+ * database is and passed to profview_put. */
+uint32_t profview_gen(const char *user_id);
 
-/* pcache_get: the answer cached for user_id, if its generation is current
- * and it is younger than PCACHE_TTL; *len its length. NULL: not cached. */
-const char *pcache_get(struct pcache *pc, const char *user_id, int64_t now,
+/* profview_get: the answer cached for user_id, if its generation is current
+ * and it is younger than PROFVIEW_TTL; *len its length. NULL: not cached. */
+const char *profview_get(struct profview *pc, const char *user_id, int64_t now,
     size_t *len);
 
-/* pcache_put: keep text (len bytes) as user_id's answer, read from the
+/* profview_put: keep text (len bytes) as user_id's answer, read from the
  * database after gen was taken. */
-void pcache_put(struct pcache *pc, const char *user_id, uint32_t gen,
+void profview_put(struct profview *pc, const char *user_id, uint32_t gen,
     const char *text, size_t len, int64_t now);
 
-/* pcache_bucket: user_id's bucket, 0 to 4095: its last three hex digits,
+/* profview_bucket: user_id's bucket, 0 to 4095: its last three hex digits,
  * as db/008's wxauth_bucket() computes it. */
-unsigned pcache_bucket(const char *user_id);
+unsigned profview_bucket(const char *user_id);
 
-/* pcache_changed: an answer of bucket's users changed. mine: this
+/* profview_changed: an answer of bucket's users changed. mine: this
  * worker's own database session made the change (the host's generation
  * of the bucket is bumped too). */
-void pcache_changed(struct pcache *pc, unsigned bucket, int mine);
+void profview_changed(struct profview *pc, unsigned bucket, int mine);
 
-/* pcache_clear: forget everything (the connection was lost). */
-void pcache_clear(struct pcache *pc);
+/* profview_clear: forget everything (the connection was lost). */
+void profview_clear(struct profview *pc);
 
 #endif

@@ -1,17 +1,17 @@
-/* fuzz_jw: the JSON writer against json-c: the input, cut into strings,
+/* fuzz_jsonw: the JSON writer against json-c: the input, cut into strings,
  * written as an object of string members and an array, must parse back
  * (json-c) to exactly those strings; a buffer too small says so, never
  * writes past its end. */
 #include <json-c/json.h>
 
 #include "fuzz.h"
-#include "jw.h"
+#include "jsonw.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct json_object *o, *v, *a;
-	struct jw w;
+	struct jsonw w;
 	char *s = fuzz_str(data, size), *cap, key[8];
 	char *parts[8];
 	size_t n = 0, i, k;
@@ -28,19 +28,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cap = malloc(capn);
 		if (cap == NULL)
 			abort();
-		jw_init(&w, cap, capn);
-		jw_open(&w, NULL, 0);
+		jsonw_init(&w, cap, capn);
+		jsonw_open(&w, NULL, 0);
 		for (i = 0; i < n; i++) {
 			snprintf(key, sizeof(key), "k%zu", i);
-			jw_str(&w, key, parts[i]);
+			jsonw_str(&w, key, parts[i]);
 		}
-		jw_int(&w, "n", (int64_t)size * -7919);
-		jw_open(&w, "a", 1);
+		jsonw_int(&w, "n", (int64_t)size * -7919);
+		jsonw_open(&w, "a", 1);
 		for (i = 0; i < n; i++)
-			jw_str(&w, NULL, parts[i]);
-		jw_close(&w);
-		jw_close(&w);
-		len = jw_end(&w);
+			jsonw_str(&w, NULL, parts[i]);
+		jsonw_close(&w);
+		jsonw_close(&w);
+		len = jsonw_end(&w);
 		if (k == 1 && len < 0) {
 			free(cap);
 			continue;
