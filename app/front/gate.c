@@ -112,7 +112,11 @@ gate_pass(struct svc *s, struct req *r, enum route *rt, struct tok_claims *who)
 	const struct route_def *d;
 	enum err rc;
 
-	if ((rc = route_find(r->method, r->path, rt, r->param, sizeof(r->param))) != OK)
+	/* An Authorizer request asks about another resource: its method and
+	 * path are that resource's, never one of ours. */
+	if (r->authorizer)
+		*rt = R_AUTHORIZER;
+	else if ((rc = route_find(r->method, r->path, rt, r->param, sizeof(r->param))) != OK)
 		return rc;
 	d = &routes[*rt];
 	r->route_name = d->name;

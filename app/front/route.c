@@ -61,6 +61,9 @@ const struct route_def routes[R__MAX] = {
 	[R_HEALTHZ] = {M_GET, "/healthz", "healthz", RF_GATE, NULL, NULL, health_live},
 	[R_READYZ] = {M_GET, "/readyz", "readyz", 0, NULL, NULL, health_ready},
 	[R_METRICS] = {M_GET, "/metrics", "metrics", RF_GATE, NULL, NULL, scrape_serve},
+	/* No path: only an Authorizer request reaches it (gate_pass). */
+	[R_AUTHORIZER] = {M_OTHER, NULL, "authorizer", RF_BEARER | RF_GATE, NULL, NULL,
+	    auth_authorizer},
 };
 
 /*
@@ -98,7 +101,7 @@ route_find(enum method m, const char *path, enum route *out, char *param,
 
 	for (i = 0; i < R__MAX; i++) {
 		param[0] = '\0';
-		if (!match(routes[i].path, path, param, plen))
+		if (routes[i].path == NULL || !match(routes[i].path, path, param, plen))
 			continue;
 		if (routes[i].method == m) {
 			*out = (enum route)i;

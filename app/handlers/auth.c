@@ -129,3 +129,20 @@ auth_session(struct svc *s, struct req *r, const struct tok_claims *who)
 	http_send_json_text(r, 200, buf, (size_t)n);
 	return OK;
 }
+
+enum err
+auth_authorizer(struct svc *s, struct req *r, const struct tok_claims *who)
+{
+	(void)s;
+	/* Every variable is set, empty or not, so that none can come from
+	 * anywhere else; REMOTE_USER names the user in the server's own log. */
+	if (http_header(r, "Variable-WXAUTH_USER", who->sub) == -1 ||
+	    http_header(r, "Variable-WXAUTH_APPID", who->app) == -1 ||
+	    http_header(r, "Variable-WXAUTH_OPENID", who->oid) == -1 ||
+	    http_header(r, "Variable-WXAUTH_UNIONID", who->uni) == -1 ||
+	    http_header(r, "Variable-WXAUTH_SESSION", who->sid) == -1 ||
+	    http_header(r, "Variable-REMOTE_USER", who->sub) == -1)
+		return ERR_INTERNAL;
+	http_send_granted(r);
+	return OK;
+}

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <fastcgi.h>
 #include <sodium.h>
 
 #include "codec.h"
@@ -98,6 +99,8 @@ http_req_init(struct req *r, FCGX_Request *f)
 	memset(r, 0, sizeof(*r));
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	r->fcgi = f;
+	/* The role is the protocol's (FCGI_BEGIN_REQUEST), not a parameter. */
+	r->authorizer = f->role == FCGI_AUTHORIZER;
 	r->method_str = param(f, "REQUEST_METHOD");
 	r->method = M_OTHER;
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
@@ -179,6 +182,10 @@ http_input_done(struct req *r)
 {
 	const char *cl = param(r->fcgi, "CONTENT_LENGTH");
 
+	/* An Authorizer is sent no input stream at all (mod_authnz_fcgi sends
+	 * not even its end): reading it would wait for what never comes. */
+	if (r->authorizer)
+		return false;
 	if (!r->body_read && *cl != '\0' && strcmp(cl, "0") != 0)
 		return false;
 	return FCGX_GetChar(r->fcgi->in) == EOF && FCGX_GetError(r->fcgi->in) == 0;
@@ -373,6 +380,21 @@ http_send_body(struct req *r, int status, const char *ctype, const char *body,
     size_t len)
 {
 	respond(r, status, ctype, body, len, 0);
+}
+
+void
+http_send_granted(struct req *r)
+{
+	char head[HTTP_HDRS_MAX + 64];
+	int n;
+
+	assert(r->status == 0);
+	r->status = 200;
+	/* Only the Variable- headers: whatever else an Authorizer's 200 says,
+	 * Apache adds to the protected resource's own answer. */
+	n = snprintf(head, sizeof(head), "Status: 200 OK\r\n%s\r\n", r->hdrs);
+	if (n > 0 && (size_t)n < sizeof(head))
+		FCGX_PutStr(head, n, r->fcgi->out);
 }
 
 void

@@ -37,6 +37,9 @@ enum route {
 	R_HEALTHZ,      /* GET /healthz: the process answers */
 	R_READYZ,       /* GET /readyz: the database answers too */
 	R_METRICS,      /* GET /metrics: Prometheus text format */
+	R_AUTHORIZER,   /* FCGI_ROLE=AUTHORIZER, any method and path: the token
+	                 * check of /v1/session for Apache (mod_authnz_fcgi,
+	                 * mod_fcgid), answered in Variable- headers */
 	R__MAX
 };
 

@@ -45,6 +45,8 @@ struct req {
 	char qbuf[HTTP_PATH_MAX * 2];   /* their decoded query values */
 	struct timespec start;
 	double queued_ms;               /* waited before a worker took it (X-Request-Start) */
+	bool authorizer;                /* FastCGI role Authorizer: method and path are
+	                                 * the protected resource's, there is no body */
 	/* the response under construction */
 	char hdrs[HTTP_HDRS_MAX];
 	size_t hdrs_len;
@@ -105,6 +107,9 @@ void http_send_json(struct req *r, int status, struct json_object *body);
  * PostgreSQL), as http_send_json would send it. The caller owns text. */
 void http_send_json_text(struct req *r, int status, const char *text, size_t len);
 
+/* http_send_granted: an Authorizer's grant: status 200 and the headers set
+ * with http_header (its Variable- ones), nothing else, no body. */
+void http_send_granted(struct req *r);
 /* http_send_body: send status and len bytes of body as ctype (for the few
  * answers that are not JSON, such as /metrics). The caller owns body. */
 void http_send_body(struct req *r, int status, const char *ctype,

@@ -169,6 +169,7 @@ class Env:
         self.serve_pid_file = cfg.get("serve_pid_file")
         self.log_file = cfg.get("log_file")
         self.fcgi_socket = cfg.get("fcgi_socket")
+        self.gate_socket = cfg.get("gate_socket")
         self.workers = int(cfg.get("workers") or 0)
         self.admin_key = cfg.get("admin_key")
         self.apps = cfg.get("apps") or []

@@ -10,77 +10,19 @@ instead of closing on it.
 """
 
 import select
-import socket
-import struct
 import time
 
-BEGIN, END, PARAMS, STDIN, STDOUT = 1, 3, 4, 5, 6
-
-
-def _record(kind, content, rid=1):
-    return struct.pack(">BBHHBx", 1, kind, rid, len(content), 0) + content
-
-
-def _pair(name, value):
-    out = b""
-    for s in (name, value):
-        n = len(s)
-        out += bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-    return out + name + value
-
-
-def _request(params, body=b"", end_stdin=True):
-    """BEGIN_REQUEST (responder, no keep-alive), PARAMS, STDIN as nginx sends them."""
-    p = b"".join(_pair(k.encode(), v.encode()) for k, v in params.items())
-    out = _record(BEGIN, struct.pack(">HB5x", 1, 0)) + _record(PARAMS, p) + _record(PARAMS, b"")
-    if body:
-        out += _record(STDIN, body)
-    if end_stdin:
-        out += _record(STDIN, b"")
-    return out
+from fcgi import STDIN, answer as _answer, params, record as _record, request as _request, \
+    status as _status
+import fcgi
 
 
 def _params(env, method, path, length=None):
-    p = {"REQUEST_METHOD": method, "REQUEST_URI": path, "SCRIPT_NAME": path,
-         "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1",
-         "HTTP_HOST": "localhost"}
-    if length is not None:
-        p["CONTENT_LENGTH"] = str(length)
-        p["CONTENT_TYPE"] = "application/json"
-    return p
+    return params(method, path, length)
 
 
 def _connect(env):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(env.fcgi_socket)
-    return s
-
-
-def _answer(s):
-    """Reads records up to END_REQUEST; returns the STDOUT bytes."""
-    buf, out = b"", b""
-    while True:
-        while len(buf) >= 8:
-            _, kind, _, n, pad = struct.unpack(">BBHHBx", buf[:8])
-            if len(buf) < 8 + n + pad:
-                break
-            content, buf = buf[8:8 + n], buf[8 + n + pad:]
-            if kind == STDOUT:
-                out += content
-            elif kind == END:
-                return out
-        chunk = s.recv(65536)
-        assert chunk, "the connection ended before END_REQUEST: %r" % out[:200]
-        buf += chunk
-
-
-def _status(out):
-    head = out.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-    for line in head.split("\r\n"):
-        if line.lower().startswith("status:"):
-            return int(line.split()[1])
-    return 200
+    return fcgi.connect(env.fcgi_socket)
 
 
 def _closed_by_worker(s, within):
