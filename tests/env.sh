@@ -33,6 +33,8 @@
 #                     commit (synchronous_standby_names, synchronous_commit
 #                     on); wxauth gets both in a multi-host conninfo with
 #                     target_session_attrs=read-write
+#   WXAUTH_GATE_TCP=PORT  the gate pool on 127.0.0.1:PORT, not a Unix socket
+#                     (mod_authnz_fcgi, tests/deploy/orders_apache.sh)
 #   WXAUTH_NGINX_CONFD      folder whose http-*.conf and server-*.conf files
 #                     nginx includes (default DIR/nginx/conf.d, empty)
 #   WXAUTH_SKIP_APP=1 (for working on this script) skip keygen, migrate and
@@ -372,6 +374,13 @@ start_env() {
 	if [ "$LAUNCH" != serve ] || [ -n "${WXAUTH_NGINX_FCGI:-}" ]; then
 		NGINX_GATE=$NGINX_FCGI
 	fi
+	# WXAUTH_GATE_TCP=PORT: the gate pool on 127.0.0.1:PORT instead (what
+	# mod_authnz_fcgi needs: it speaks TCP only). One host.
+	GATE_TCP=${WXAUTH_GATE_TCP:-}
+	if [ -n "$GATE_TCP" ]; then
+		[ "$HOSTS" = 1 ] || die "WXAUTH_GATE_TCP needs WXAUTH_HOSTS=1"
+		NGINX_GATE=127.0.0.1:$GATE_TCP
+	fi
 	CONFD=${WXAUTH_NGINX_CONFD:-$DIR/nginx/conf.d}
 	TIMEOUT=${WXAUTH_START_TIMEOUT:-15}
 	SKIP_APP=${WXAUTH_SKIP_APP:-0}
@@ -500,7 +509,11 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		# Workers do not prune on their own here (test_pool.py turns it on
 		# for its test); `wxauth prune` is tested by itself.
 		echo "prune_interval = 0"
-		echo "gate_listen = $DIR/gate.sock"
+		if [ -n "$GATE_TCP" ]; then
+			echo "gate_listen = 127.0.0.1:$GATE_TCP"
+		else
+			echo "gate_listen = $DIR/gate.sock"
+		fi
 		echo "gate_workers = 2"
 		# WeChat's official open-data vector (tests/vectors) carries a 2016
 		# watermark: 20 years lets it decrypt end to end; "too old" is tested

@@ -1,0 +1,137 @@
+#!/bin/sh
+# tests/deploy/orders_apache.sh - the sample order API (deploy/orders/) behind
+# a real Apache 2.4 with mod_authnz_fcgi: wxauth answers as a FastCGI
+# Authorizer from its gate pool on loopback TCP, the API runs under php-fpm
+# through mod_proxy_fcgi, with deploy/apache-wxauth.conf and
+# deploy/apache-wxauth-api.conf as shipped. tests/deploy/orders.py checks it;
+# then wxauth is stopped and the API must refuse, never run.
+set -u
+NAME=orders_apache
+. "$(dirname "$0")/lib/common.sh"
+
+APACHE=$(command -v apache2 2>/dev/null || echo /usr/sbin/apache2)
+MODS=/usr/lib/apache2/modules
+FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
+if [ ! -x "$APACHE" ] || [ ! -f "$MODS/mod_authnz_fcgi.so" ] || [ -z "$FPM" ]; then
+	bad "apache2 with mod_authnz_fcgi and php-fpm are not installed (make deps)"
+	finish
+fi
+GATE=$(free_port)
+DIR=$SCRATCH/env
+env_start "$DIR" WXAUTH_WORKERS=2 WXAUTH_GATE_TCP="$GATE" || finish
+chgrp www-data "$DIR/wxauth.sock"
+json() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$DIR/env.json" "$1"; }
+
+P=$SCRATCH/php
+WWW=$P/www/orders
+DATA=$P/data
+mkdir -p "$WWW" "$DATA"
+cp deploy/orders/*.php "$WWW/"
+chmod 755 "$P" "$P/www" "$WWW"
+chmod 644 "$WWW"/*.php
+chown www-data:www-data "$DATA"
+chmod 700 "$DATA"
+cat >"$P/php-fpm.conf" <<CONF
+[global]
+pid = $P/php-fpm.pid
+error_log = $P/php-fpm.log
+daemonize = yes
+[orders]
+user = www-data
+group = www-data
+listen = $P/php.sock
+listen.owner = www-data
+listen.mode = 0600
+pm = static
+pm.max_children = 2
+clear_env = yes
+php_admin_value[error_log] = $P/php-errors.log
+CONF
+A=$SCRATCH/apache
+stop_all() {
+	apache_stop "$A/httpd.conf"
+	[ -f "$P/php-fpm.pid" ] && kill "$(cat "$P/php-fpm.pid")" 2>/dev/null
+	true
+}
+if ! "$FPM" --fpm-config "$P/php-fpm.conf" >"$P/start.log" 2>&1; then
+	cat "$P/start.log" "$P/php-fpm.log" 2>/dev/null
+	bad "php-fpm did not start"
+	finish
+fi
+CLEANUP=stop_all
+
+APORT=$(free_port)
+mkdir -p "$A/run" "$A/logs"
+cat >"$A/httpd.conf" <<CONF
+# written by tests/deploy/orders_apache.sh
+ServerRoot "$A"
+DefaultRuntimeDir "$A/run"
+PidFile "$A/run/httpd.pid"
+ErrorLog "$A/logs/error.log"
+LogLevel warn
+ServerName localhost
+Listen 127.0.0.1:$APORT
+User www-data
+Group www-data
+LoadModule mpm_event_module $MODS/mod_mpm_event.so
+LoadModule authz_core_module $MODS/mod_authz_core.so
+LoadModule authz_host_module $MODS/mod_authz_host.so
+LoadModule authz_user_module $MODS/mod_authz_user.so
+LoadModule authn_core_module $MODS/mod_authn_core.so
+LoadModule authnz_fcgi_module $MODS/mod_authnz_fcgi.so
+LoadModule alias_module $MODS/mod_alias.so
+LoadModule env_module $MODS/mod_env.so
+LoadModule proxy_module $MODS/mod_proxy.so
+LoadModule proxy_fcgi_module $MODS/mod_proxy_fcgi.so
+LoadModule setenvif_module $MODS/mod_setenvif.so
+LoadModule headers_module $MODS/mod_headers.so
+StartServers 1
+ServerLimit 2
+ThreadsPerChild 16
+Define APACHE_LOG_DIR $A/logs
+Define WXAUTH_SOCKET $DIR/wxauth.sock
+Define WXAUTH_GATE_SOCKET $DIR/wxauth.sock
+Define WXAUTH_PORT $APORT
+Define WXAUTH_AUTHORIZER fcgi://127.0.0.1:$GATE/
+Define ORDERS_FPM unix:$P/php.sock|fcgi://localhost
+Define ORDERS_DIR $WWW
+Define ORDERS_DB $DATA/orders.sqlite
+Include $ROOT/deploy/apache-wxauth.conf
+Include $ROOT/deploy/apache-wxauth-api.conf
+<Location "/api/orders">
+    SetEnv ORDERS_RUNS_FILE $DATA/runs
+</Location>
+CONF
+if ! "$APACHE" -t -f "$A/httpd.conf" >"$A/logs/configtest.log" 2>&1; then
+	cat "$A/logs/configtest.log"
+	bad "apache2 -t rejects deploy/apache-wxauth-api.conf"
+	finish
+fi
+ok "apache2 -t accepts deploy/apache-wxauth-api.conf"
+if ! "$APACHE" -f "$A/httpd.conf" -k start >"$A/logs/start.log" 2>&1; then
+	cat "$A/logs/start.log" "$A/logs/error.log" 2>/dev/null
+	bad "apache2 did not start"
+	finish
+fi
+up() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$APORT/healthz")" = 200 ]; }
+wait_for 15 up || { tail -n 20 "$A/logs/error.log"; bad "Apache did not answer"; finish; }
+
+ORD="--www $WWW --db $DATA/orders.sqlite --runs $DATA/runs --name orders/apache"
+out=$SCRATCH/orders.out
+"$PY" tests/deploy/orders.py "$DIR/env.json" --front-url "http://127.0.0.1:$APORT" $ORD \
+	--pg-stop >"$out" 2>&1
+sed "s/^/  /" "$out"
+add_counts "$out" "orders through Apache"
+
+kill "$(cat "$(json 'd["serve_pid_file"]')")" 2>/dev/null
+gone() { ! kill -0 "$(cat "$(json 'd["serve_pid_file"]')" 2>/dev/null)" 2>/dev/null; }
+wait_for 15 gone || bad "wxauth serve did not stop"
+"$PY" tests/deploy/orders.py "$DIR/env.json" --front-url "http://127.0.0.1:$APORT" $ORD \
+	--down >"$out" 2>&1
+sed "s/^/  /" "$out"
+add_counts "$out" "orders through Apache, wxauth down"
+if grep -Eq ':(error|crit|alert|emerg)\]' "$A/logs/error.log" 2>/dev/null; then
+	echo "---- Apache's error log:"
+	grep -E ':(error|crit|alert|emerg)\]' "$A/logs/error.log" | tail -n 20
+fi
+finish
