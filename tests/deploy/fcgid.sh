@@ -44,10 +44,17 @@ if ! as_pg "$PGBIN/pg_ctl" restart -D "$DIR/pg" -m fast -w -t 30 -l "$DIR/pg.log
 	finish
 fi
 
-# The account's home: public_html with the two files, wxauth/ beside it.
+# The account's home: public_html with the two files, wxauth/ beside it;
+# the sample order API in public_html/api, its data in orders/.
 H=$SCRATCH/home
 W=$H/wxauth
-mkdir -p "$H/public_html" "$W/bin"
+PHPCGI=$(command -v php-cgi || echo /usr/bin/php-cgi)
+mkdir -p "$H/public_html" "$W/bin" "$H/public_html/api" "$H/orders"
+cp deploy/orders/orders.php deploy/orders/store.php "$H/public_html/api/"
+cp deploy/orders/follow.php deploy/orders/store.php "$H/orders/"
+sed -e "s|/home/shop/public_html/wxauth.fcgi|$H/public_html/wxauth.fcgi|" \
+	-e "s|/home/shop/orders/|$H/orders/|" deploy/shared-hosting/htaccess-api \
+	>"$H/public_html/api/.htaccess"
 cp deploy/shared-hosting/htaccess "$H/public_html/.htaccess"
 cp deploy/shared-hosting/wxauth.fcgi "$H/public_html/wxauth.fcgi"
 cp "$BIN" "$W/bin/wxauth"
@@ -94,6 +101,7 @@ LoadModule authz_host_module $MODS/mod_authz_host.so
 LoadModule mime_module $MODS/mod_mime.so
 LoadModule rewrite_module $MODS/mod_rewrite.so
 LoadModule fcgid_module $MODS/mod_fcgid.so
+LoadModule env_module $MODS/mod_env.so
 TypesConfig /etc/mime.types
 FcgidIPCDir $A/fcgid
 FcgidProcessTableFile $A/run/fcgid_shm
@@ -103,6 +111,13 @@ DocumentRoot "$H/public_html"
 <Directory "$H/public_html">
 	AllowOverride FileInfo Options AuthConfig
 	Require all granted
+</Directory>
+# The host's PHP: php-cgi through mod_fcgid, as shared hosts run it.
+<Directory "$H/public_html/api">
+	Options +ExecCGI
+	AddHandler fcgid-script .php
+	FcgidWrapper $PHPCGI .php
+	SetEnv ORDERS_RUNS_FILE $H/orders/runs
 </Directory>
 CONF
 
@@ -170,6 +185,25 @@ new_only() {
 	return 0
 }
 check "... and it is a new process (before: $before)" new_only
+# The sample order API behind wxauth.fcgi as a FastCGI Authorizer
+# (FcgidAccessChecker in its .htaccess), PHP as php-cgi.
+ORD="--www $H/orders --db $H/orders/orders.sqlite --runs $H/orders/runs --name orders/fcgid"
+out=$SCRATCH/orders.out
+"$PY" tests/deploy/orders.py "$DIR/env.json" --front-url "$BASE" --api-path /api/orders.php \
+	$ORD >"$out" 2>&1
+sed "s/^/  /" "$out"
+add_counts "$out" "orders through mod_fcgid"
+# wxauth that cannot start (its binary gone, every process stopped): the
+# API is refused, never run.
+mv "$W/bin/wxauth" "$W/bin/wxauth.away"
+pkill -TERM -f "^$W/bin/wxauth worker" 2>/dev/null || true
+wait_for 10 gone || pkill -KILL -f "^$W/bin/wxauth worker" 2>/dev/null || true
+"$PY" tests/deploy/orders.py "$DIR/env.json" --front-url "$BASE" --api-path /api/orders.php \
+	$ORD --down >"$out" 2>&1
+sed "s/^/  /" "$out"
+add_counts "$out" "orders through mod_fcgid, wxauth gone"
+mv "$W/bin/wxauth.away" "$W/bin/wxauth"
+
 if grep -Eq ':(error|crit|alert|emerg)\]' "$A/logs/error.log" 2>/dev/null; then
 	echo "---- Apache's error log:"
 	grep -E ':(error|crit|alert|emerg)\]' "$A/logs/error.log" | tail -n 20

@@ -54,7 +54,7 @@ def rows():
 
 
 def api(token, method="GET", body=None, headers=None):
-    return S["front"].req(method, "/api/orders", body, headers=headers, token=token)
+    return S["front"].req(method, S["path"], body, headers=headers, token=token)
 
 
 def follow():
@@ -201,11 +201,12 @@ def main(argv=None):
     ap.add_argument("--runs", required=True)
     ap.add_argument("--www", required=True, help="the folder deploy/orders was copied to")
     ap.add_argument("--name", default="orders")
+    ap.add_argument("--api-path", default="/api/orders")
     ap.add_argument("--pg-stop", action="store_true")
     ap.add_argument("--down", action="store_true")
     a = ap.parse_args(argv)
     env = lib.Env.load(a.env_json)
-    S.update(env=env, db=a.db, runs=a.runs, www=a.www, front=lib.Env(dict(env.cfg, base_url=a.front_url)))
+    S.update(env=env, db=a.db, runs=a.runs, www=a.www, path=a.api_path, front=lib.Env(dict(env.cfg, base_url=a.front_url)))
     S["keyfile"] = os.path.join(os.path.dirname(a.db), "admin.key")
     with open(S["keyfile"], "w", encoding="ascii") as f:
         f.write(env.admin_key + "\n")
