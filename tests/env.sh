@@ -480,6 +480,10 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 	if [ "$SKIP_APP" != 1 ]; then
 		"$BIN" keygen "$DIR/keys" >"$DIR/keygen.log" 2>&1 ||
 			fail_start "wxauth keygen $DIR/keys failed" "$DIR/keygen.log"
+		# A v4.public signing key too, announced (it signs nothing while
+		# token_format = local): v4.public tokens are tested in this env.
+		"$BIN" keygen --public --announce "$DIR/keys" >>"$DIR/keygen.log" 2>&1 ||
+			fail_start "wxauth keygen --public --announce $DIR/keys failed" "$DIR/keygen.log"
 		"$BIN" keygen "$DIR/data.key" >>"$DIR/keygen.log" 2>&1 ||
 			fail_start "wxauth keygen $DIR/data.key failed" "$DIR/keygen.log"
 	fi

@@ -59,7 +59,8 @@ enum kind {
 	K_APPID,       /* 1..APPID_MAX of [A-Za-z0-9_] */
 	K_APPTYPE,     /* miniprogram | official_account | website | mobile */
 	K_LOGFORMAT,   /* logfmt | json, into an int (1: json) */
-	K_SCHED        /* batch | normal, into an int (1: batch) */
+	K_SCHED,       /* batch | normal, into an int (1: batch) */
+	K_TOKFMT       /* local | public, into an int (1: public) */
 };
 
 #define REQUIRED 1u
@@ -105,6 +106,9 @@ static const struct setting globals[] = {
 	{"admin_key_file", K_SECRET_FILE, G(admin_key), NULL, 16, 0, 0, 1},
 	{"admin_key_env", K_SECRET_ENV, G(admin_key), NULL, 16, 0, 0, 1},
 	{"issuer", K_STR, G(issuer), "wxauth", 1, 0, 0, 0},
+	/* v4.local (encrypted, only wxauth reads it) or v4.public (signed:
+	 * services elsewhere verify it with /v1/keys, and can read it). */
+	{"token_format", K_TOKFMT, G(token_public), "local", 0, 0, 0, 0},
 	{"access_ttl", K_LONG, G(access_ttl), "7200", 60, 86400, 0, 0},
 	{"refresh_ttl", K_LONG, G(refresh_ttl), "2592000", 300, 31536000, 0, 0},
 	{"max_body", K_LONG, G(max_body), "65536", 1024, 10485760, 0, 0},
@@ -787,6 +791,8 @@ apply(struct parser *p, const struct setting *s, void *base, const char *v,
 		return set_either(p, s, dst, v, line, "logfmt", "json");
 	case K_SCHED:
 		return set_either(p, s, dst, v, line, "normal", "batch");
+	case K_TOKFMT:
+		return set_either(p, s, dst, v, line, "local", "public");
 	}
 	return fail(p, line, "%s: unknown kind of setting", s->name);
 }

@@ -1,8 +1,9 @@
 /*
- * tok.c - wxauth's tokens: an access token's claims sealed (tok_seal) and
- * opened and checked (tok_open, with its two claim readers), and refresh
- * tokens. PASETO itself is paseto.c, the keys keys.c and subkeys.c, the
- * times when.c; this layer's one header is tok.h.
+ * tok.c - wxauth's tokens: an access token's claims sealed or signed
+ * (tok_seal) and opened and checked (tok_open, with its two claim readers),
+ * and refresh tokens. PASETO itself is paseto.c, the keys keys.c and
+ * subkeys.c, the cache of verified v4.public tokens verified.c, the times
+ * when.c; tok.h declares them all but atrest.c.
  */
 #include <assert.h>
 #include <errno.h>
@@ -21,6 +22,8 @@
 
 #define V4_HEADER "v4.local."
 #define V4_HEADERLEN (sizeof V4_HEADER - 1)
+#define V4P_HEADER "v4.public."
+#define V4P_HEADERLEN (sizeof V4P_HEADER - 1)
 #define KID_PREFIX "{\"kid\":\""
 #define KID_SUFFIX "\"}"
 #define FOOTER_MAX 128          /* our footer is 61 bytes */
@@ -117,7 +120,8 @@ tok_seal(const struct tok_keys *ks, const struct tok_claims *c,
 	size_t plen = 0;
 	int n, rc = -1;
 
-	assert(ks != NULL && ks->n > 0 && c != NULL && out != NULL);
+	assert(ks != NULL && c != NULL && out != NULL);
+	assert(ks->sign_public ? ks->ns > 0 : ks->n > 0);
 	if (outlen > 0)
 		out[0] = '\0';
 	if (!claims_ok(c))
@@ -140,11 +144,15 @@ tok_seal(const struct tok_keys *ks, const struct tok_claims *c,
 	if (payload == NULL)
 		goto out;
 
-	/* The lid is base64url, so it needs no JSON escaping. */
-	n = snprintf(footer, sizeof footer, KID_PREFIX "%s" KID_SUFFIX, ks->k[0].lid);
+	/* The kid (k4.lid or k4.pid) is base64url: no JSON escaping needed. */
+	n = snprintf(footer, sizeof footer, KID_PREFIX "%s" KID_SUFFIX,
+	    ks->sign_public ? ks->s[0].pid : ks->k[0].lid);
 	if (n < 0 || (size_t)n >= sizeof footer)
 		goto out;
-	if (tok_v4_encrypt(out, outlen, ks->k[0].key, (const unsigned char *)payload,
+	if (ks->sign_public ?
+	    tok_v4_sign(out, outlen, ks->s[0].sk, (const unsigned char *)payload, plen,
+	    (const unsigned char *)footer, (size_t)n, NULL, 0) != 0 :
+	    tok_v4_encrypt(out, outlen, ks->k[0].key, (const unsigned char *)payload,
 	    plen, (const unsigned char *)footer, (size_t)n, NULL, 0, NULL) != 0)
 		goto out;
 	rc = 0;
@@ -154,26 +162,26 @@ out:
 }
 
 /*
- * key_by_footer: the key whose lid is the kid of a footer that is exactly
- * {"kid":"<lid>"}. Key ids are public, so a plain memcmp is fine here; the
- * tag check that follows is the constant-time one.
+ * footer_kid: the kid of a footer that is exactly {"kid":"<id>"}, and its
+ * length; NULL for any other footer. Key ids are public, so plain compares
+ * pick the key; the tag or signature check that follows is what counts.
  */
-static const struct tok_key *
-key_by_footer(const struct tok_keys *ks, const unsigned char *f, size_t flen)
+static const char *
+footer_kid(const unsigned char *f, size_t flen, size_t *len)
 {
 	const size_t pre = sizeof KID_PREFIX - 1, suf = sizeof KID_SUFFIX - 1;
-	size_t i, lidlen;
 
 	if (flen < pre + suf || memcmp(f, KID_PREFIX, pre) != 0 ||
 	    memcmp(f + flen - suf, KID_SUFFIX, suf) != 0)
 		return NULL;
-	lidlen = flen - pre - suf;
-	for (i = 0; i < ks->n; i++) {
-		if (strlen(ks->k[i].lid) == lidlen &&
-		    memcmp(ks->k[i].lid, f + pre, lidlen) == 0)
-			return &ks->k[i];
-	}
-	return NULL;
+	*len = flen - pre - suf;
+	return (const char *)f + pre;
+}
+
+static bool
+is_kid(const char *id, const char *kid, size_t len)
+{
+	return strlen(id) == len && memcmp(id, kid, len) == 0;
 }
 
 /* A claim that must be a JSON string fitting dst (NUL-free). */
@@ -323,16 +331,56 @@ tok_claims_json(const char *pt, size_t len, struct tok_claims *c)
 	return rc;
 }
 
+/* checked: what an authentic token's claims c are worth at now. */
+static enum err
+checked(const struct tok_claims *c, const char *iss, int64_t now)
+{
+	if (iss != NULL && strcmp(c->iss, iss) != 0)
+		return ERR_INVALID_TOKEN;
+	return c->exp <= now ? ERR_TOKEN_EXPIRED : OK;
+}
+
+/*
+ * authentic: the plaintext (v4.local, decrypted) or message (v4.public,
+ * verified) of token under the key its footer names, into pt. 0, or -1 for
+ * anything but an authentic token of one of ks's keys.
+ */
+static int
+authentic(const struct tok_keys *ks, const char *token, size_t tlen, bool pub,
+    unsigned char *pt, size_t ptmax, size_t *ptlen)
+{
+	unsigned char f[FOOTER_MAX];
+	size_t hl = pub ? V4P_HEADERLEN : V4_HEADERLEN, flen = 0, kidlen = 0, i;
+	const char *dot, *kid;
+
+	/* Our tokens always carry {"kid":…}; without it we cannot pick a key. */
+	if ((dot = memchr(token + hl, '.', tlen - hl)) == NULL ||
+	    codec_unb64url(f, sizeof f, &flen, dot + 1, (size_t)(token + tlen - dot - 1)) != 0 ||
+	    (kid = footer_kid(f, flen, &kidlen)) == NULL)
+		return -1;
+	if (pub) {
+		for (i = 0; i < ks->ns; i++)
+			if (is_kid(ks->s[i].pid, kid, kidlen))
+				return tok_v4_verify(pt, ptmax, ptlen, ks->s[i].pk, token, f,
+				    flen, NULL, 0);
+	} else {
+		for (i = 0; i < ks->n; i++)
+			if (is_kid(ks->k[i].lid, kid, kidlen))
+				return tok_v4_decrypt(pt, ptmax, ptlen, ks->k[i].key, token, f,
+				    flen, NULL, 0);
+	}
+	return -1;
+}
+
 enum err
 tok_open(const struct tok_keys *ks, const char *token, const char *iss,
     int64_t now, struct tok_claims *c)
 {
-	unsigned char f[FOOTER_MAX], pt[TOK_MAX];
-	const struct tok_key *k;
-	const char *dot, *ftxt;
-	int j;
-	size_t tlen, flen = 0, ptlen = 0;
+	unsigned char pt[TOK_MAX];
+	size_t tlen, ptlen = 0;
 	enum err rc = ERR_INVALID_TOKEN;
+	bool pub;
+	int j;
 
 	assert(ks != NULL && c != NULL);
 	memset(c, 0, sizeof *c);
@@ -341,18 +389,17 @@ tok_open(const struct tok_keys *ks, const char *token, const char *iss,
 	tlen = strnlen(token, TOK_MAX + 1);
 	if (tlen > TOK_MAX)
 		goto out;
-	/* Another version or purpose (v3.local, v4.public) ends here. */
-	if (tlen < V4_HEADERLEN || memcmp(token, V4_HEADER, V4_HEADERLEN) != 0)
+	/* Another version or purpose (v3.local, v2.public) ends here. */
+	pub = tlen >= V4P_HEADERLEN && memcmp(token, V4P_HEADER, V4P_HEADERLEN) == 0;
+	if (!pub && (tlen < V4_HEADERLEN || memcmp(token, V4_HEADER, V4_HEADERLEN) != 0))
 		goto out;
-	/* Our tokens always carry {"kid":…}; without it we cannot pick a key. */
-	if ((dot = memchr(token + V4_HEADERLEN, '.', tlen - V4_HEADERLEN)) == NULL)
+	/* A v4.public token verified before: its claims, not another Ed25519
+	 * verification (verified.c); the checks below still run. */
+	if (pub && tok_cache_get(ks->cache, token, tlen, c)) {
+		rc = checked(c, iss, now);
 		goto out;
-	ftxt = dot + 1;
-	if (codec_unb64url(f, sizeof f, &flen, ftxt, (size_t)(token + tlen - ftxt)) != 0)
-		goto out;
-	if ((k = key_by_footer(ks, f, flen)) == NULL)
-		goto out;
-	if (tok_v4_decrypt(pt, sizeof pt, &ptlen, k->key, token, f, flen, NULL, 0) != 0)
+	}
+	if (authentic(ks, token, tlen, pub, pt, sizeof pt, &ptlen) != 0)
 		goto out;
 
 	/* From here the token is authentic; the claims are still checked. */
@@ -363,13 +410,9 @@ tok_open(const struct tok_keys *ks, const char *token, const char *iss,
 		rc = j == -2 ? ERR_INTERNAL : ERR_INVALID_TOKEN;
 		goto out;
 	}
-	if (iss != NULL && strcmp(c->iss, iss) != 0)
-		goto out;
-	if (c->exp <= now) {
-		rc = ERR_TOKEN_EXPIRED;
-		goto out;
-	}
-	rc = OK;
+	rc = checked(c, iss, now);
+	if (pub && rc == OK)
+		tok_cache_put(ks->cache, token, tlen, c);
 out:
 	/* Claims are only for an authentic token of ours; expired counts. */
 	if (rc != OK && rc != ERR_TOKEN_EXPIRED)

@@ -12,6 +12,7 @@
 #include "profile.h"
 #include "route.h"
 #include "scrape.h"
+#include "verify.h"
 
 _Static_assert(R__MAX <= METRICS_ROUTES_MAX, "metrics has a row for every route");
 
@@ -64,6 +65,9 @@ const struct route_def routes[R__MAX] = {
 	/* No path: only an Authorizer request reaches it (gate_pass). */
 	[R_AUTHORIZER] = {M_OTHER, NULL, "authorizer", RF_BEARER | RF_GATE, NULL, NULL,
 	    auth_authorizer},
+	[R_KEYS] = {M_GET, "/v1/keys", "keys", RF_GATE, NULL, NULL, verify_keys},
+	[R_REVOKED] = {M_GET, "/v1/revoked", "revoked", RF_QUERY, verify_revoked_fields, NULL,
+	    verify_revoked},
 };
 
 /*

@@ -325,8 +325,8 @@ reason(int status)
 /* respond: the status line, our headers, then body and an optional final
  * newline (JSON answers end with one). */
 static void
-respond(struct req *r, int status, const char *ctype, const char *body,
-    size_t len, int newline)
+respond_cc(struct req *r, int status, const char *ctype, const char *cache,
+    const char *body, size_t len, int newline)
 {
 	char head[HTTP_HDRS_MAX + 512];
 	int n;
@@ -338,10 +338,10 @@ respond(struct req *r, int status, const char *ctype, const char *body,
 	n = snprintf(head, sizeof(head),
 	    "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"
-	    "Cache-Control: no-store\r\n"
+	    "Cache-Control: %s\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "Content-Length: %zu\r\n"
-	    "%s\r\n", status, reason(status), ctype, r->id,
+	    "%s\r\n", status, reason(status), ctype, cache, r->id,
 	    len + (newline ? 1 : 0), r->hdrs);
 	if (n < 0 || (size_t)n >= sizeof(head) || len > (size_t)0x7fffffff)
 		return;
@@ -351,6 +351,22 @@ respond(struct req *r, int status, const char *ctype, const char *body,
 		if (newline)
 			FCGX_PutChar('\n', r->fcgi->out);
 	}
+}
+
+static void
+respond(struct req *r, int status, const char *ctype, const char *body,
+    size_t len, int newline)
+{
+	respond_cc(r, status, ctype, "no-store", body, len, newline);
+}
+
+void
+http_send_public(struct req *r, const char *text, size_t len, int max_age)
+{
+	char cc[64];
+
+	snprintf(cc, sizeof(cc), "public, max-age=%d", max_age);
+	respond_cc(r, 200, "application/json", cc, text, len, 1);
 }
 
 void

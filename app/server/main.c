@@ -40,7 +40,8 @@ static const struct {
 	    "(spawn-fcgi, mod_fcgid); --gate: the token check only"},
 	{"migrate", "[-c CONF] [-d DIR]", "apply database migrations (default DIR "
 	    WXAUTH_DATADIR "/db)"},
-	{"keygen", "[--rotate] FILE", "write a new key file, or put a new first key in FILE"},
+	{"keygen", "[--public] [--rotate | --announce] FILE",
+	    "write a new key file, or put a new first (or with --announce last) key in FILE"},
 	{"check-config", "[-c CONF] [--connect [-d DIR]]", "check the config and the key "
 	    "files it names; --connect: log in to the database and check its migrations"},
 	{"unmerge", "[-c CONF] ID", "undo merge ID (see GET /v1/events)"},
@@ -144,12 +145,12 @@ check_config(const char *path, int connect, const char *dir)
 
 	if (c == NULL)
 		goto out;
-	if ((k = tok_keys_load(c->key_file, err, sizeof(err))) == NULL) {
+	if ((k = tok_keys_open(c->key_file, c->token_public, err, sizeof(err))) == NULL) {
 		key_problem(c, "key_file", c->key_file_line, c->key_file, err);
 		goto out;
 	}
 	tok_keys_free(k);
-	if ((k = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
+	if ((k = tok_keys_open(c->data_key_file, false, err, sizeof(err))) == NULL) {
 		key_problem(c, "data_key_file", c->data_key_file_line, c->data_key_file, err);
 		goto out;
 	}
@@ -176,21 +177,26 @@ out:
 }
 
 /* keygen: a new key file (refusing to overwrite one), or with rotate a new
- * first key ahead of the keys already in path. Written to a temporary file
+ * first key ahead of the keys already in path (it seals or signs from the
+ * next reload on), or with announce a new last key (it verifies and is
+ * published at /v1/keys, and signs only once moved first). public: the new
+ * key is a v4.public signing key (k4.secret), else a v4.local key. Written to a temporary file
  * of a name nobody can guess, made by mkostemp (O_EXCL: never a file or a
  * link someone put there first; mode 0600 from the start), then linked
  * into place (a new file: refused if one appeared meanwhile) or renamed
  * over the old one (rotate). */
 static int
-keygen(const char *path, int rotate)
+keygen(const char *path, int rotate, int public, int announce)
 {
-	char line[128], tmp[4096], *old = NULL;
+	char line[TOK_PASERK_SECRET_STR + 8], tmp[4096], *old = NULL;
 	ssize_t n = 0;
 	int fd = -1, rc = 1;
 	size_t len;
 
-	if (tok_keygen_line(line, sizeof(line)) == -1)
+	if ((public ? tok_keygen_secret_line(line, sizeof(line)) :
+	    tok_keygen_line(line, sizeof(line))) == -1)
 		goto out;
+	rotate = rotate || announce;
 	if (rotate) {
 		if ((old = malloc(KEYFILE_MAX)) == NULL ||
 		    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
@@ -213,8 +219,10 @@ keygen(const char *path, int rotate)
 	len = strlen(line);
 	line[len++] = '\n';
 	if ((!rotate && write(fd, "# wxauth keys: the first seals, every one opens\n", 48) != 48) ||
-	    write(fd, line, len) != (ssize_t)len ||
+	    (!announce && write(fd, line, len) != (ssize_t)len) ||
 	    (rotate && n > 0 && write(fd, old, (size_t)n) != n) ||
+	    (announce && n > 0 && old[n - 1] != '\n' && write(fd, "\n", 1) != 1) ||
+	    (announce && write(fd, line, len) != (ssize_t)len) ||
 	    fsync(fd) == -1 || close(fd) == -1) {
 		fd = -1;
 		fprintf(stderr, "keygen: cannot write %s\n", tmp);
@@ -230,7 +238,8 @@ keygen(const char *path, int rotate)
 	}
 	if (!rotate)
 		unlink(tmp);
-	printf("%s: %s\n", path, rotate ? "new first key added" : "written");
+	printf("%s: %s\n", path, announce ? "new last key added (announced, not signing)" :
+	    rotate ? "new first key added" : "written");
 	rc = 0;
 out:
 	if (fd != -1)
@@ -361,7 +370,7 @@ main(int argc, char **argv)
 {
 	const char *cmd, *conf = getenv("WXAUTH_CONFIG"), *dir = WXAUTH_DATADIR "/db";
 	const char *file = NULL;
-	int i, k, rotate = 0, gate = 0, connect = 0, rc;
+	int i, k, rotate = 0, announce = 0, public = 0, gate = 0, connect = 0, rc;
 
 	if (argc < 2)
 		return usage_error(NULL, "no command given%s", "");
@@ -390,8 +399,14 @@ main(int argc, char **argv)
 			dir = argv[++i];
 		else if (strcmp(argv[i], "--connect") == 0 && strcmp(cmd, "check-config") == 0)
 			connect = 1;
-		else if (strcmp(argv[i], "--rotate") == 0 && strcmp(cmd, "keygen") == 0)
+		else if (strcmp(argv[i], "--rotate") == 0 && strcmp(cmd, "keygen") == 0 &&
+		    !announce)
 			rotate = 1;
+		else if (strcmp(argv[i], "--announce") == 0 && strcmp(cmd, "keygen") == 0 &&
+		    !rotate)
+			announce = 1;
+		else if (strcmp(argv[i], "--public") == 0 && strcmp(cmd, "keygen") == 0)
+			public = 1;
 		else if (strcmp(argv[i], "--gate") == 0 && strcmp(cmd, "worker") == 0)
 			gate = 1;
 		else if (argv[i][0] != '-' && file == NULL)
@@ -422,7 +437,7 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "unmerge") == 0)
 		rc = unmerge_main(conf, file);
 	else
-		rc = keygen(file, rotate);
+		rc = keygen(file, rotate, public, announce);
 	curl_global_cleanup();
 	return rc;
 }

@@ -373,12 +373,12 @@ keys_ok(const struct conf *c, int fatal)
 	char err[512];
 	int ok = 1;
 
-	if ((k = tok_keys_load(c->key_file, err, sizeof(err))) == NULL) {
+	if ((k = tok_keys_open(c->key_file, c->token_public, err, sizeof(err))) == NULL) {
 		say("%s (run: wxauth keygen %s)", err, c->key_file);
 		ok = 0;
 	}
 	tok_keys_free(k);
-	if ((k = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
+	if ((k = tok_keys_open(c->data_key_file, false, err, sizeof(err))) == NULL) {
 		say("%s (run: wxauth keygen %s)", err, c->data_key_file);
 		ok = 0;
 	}

@@ -149,8 +149,10 @@ worker_init(struct worker *w, const struct conf *c, int slot, enum svc_role role
 	o.lock_wait_ms = worker_lock_wait(c);
 	o.connect_timeout_ms = c->db_connect_timeout_ms;
 	o.statement_timeout_ms = c->db_statement_timeout_ms;
-	if ((w->s.keys = tok_keys_load(c->key_file, err, sizeof(err))) == NULL ||
-	    (w->s.data_keys = tok_keys_load(c->data_key_file, err, sizeof(err))) == NULL) {
+	if ((w->s.keys = tok_keys_open(c->key_file, c->token_public, err,
+	    sizeof(err))) == NULL ||
+	    (w->s.data_keys = tok_keys_open(c->data_key_file, false, err,
+	    sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		goto fail;
 	}

@@ -41,6 +41,8 @@ enum session_stmt {
 	S_REVOKE_USER,
 	S_SESSIONS,
 	S_SESSION_END,
+	S_REVOKED_ALL,
+	S_REVOKED_SINCE,
 	S__MAX
 };
 
@@ -167,6 +169,20 @@ const struct db_stmt db_session_stmts[] = {
 	    " WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL AND expires_at > now()"
 	    " RETURNING id)"
 	    DB_REVOKED_EVENT("$1::uuid", "'ended'")},
+	/* For verifiers elsewhere: the sessions ended within the last $1
+	 * seconds (access_ttl), by id only, and the cursor to ask from next:
+	 * every transaction older than it has ended (as the workers' own reads
+	 * of view_log, db/008_hints.sql), so nothing committed late is missed. */
+	[S_REVOKED_ALL] = {"revoked_all",
+	    "SELECT json_build_object('revoked', coalesce(json_agg(id::text), '[]'::json),"
+	    " 'next', (SELECT pg_snapshot_xmin(pg_current_snapshot()))::text)::text"
+	    " FROM (SELECT id FROM sessions WHERE revoked_at > now() - make_interval(secs => $1)"
+	    " LIMIT " DB_REVOKED_MAX_S ") r"},
+	[S_REVOKED_SINCE] = {"revoked_since",
+	    "SELECT json_build_object('revoked', coalesce(json_agg(a::text), '[]'::json),"
+	    " 'next', (SELECT pg_snapshot_xmin(pg_current_snapshot()))::text)::text"
+	    " FROM (SELECT DISTINCT a FROM view_log WHERE kind = 's' AND xid >= $2::text::xid8"
+	    " AND at > now() - make_interval(secs => $1) LIMIT " DB_REVOKED_MAX_S ") r"},
 	[S__MAX] = {NULL, NULL}
 };
 
@@ -927,4 +943,18 @@ db_session_end(struct db *db, const char *user_id, const char *sid,
 	struct end_ctx x = {user_id, sid, request_id};
 
 	return db_txn(db, end_txn, &x);
+}
+
+enum err
+db_revoked_feed(struct db *db, long secs, long long after, char **json)
+{
+	struct db_params p = {0};
+	char cursor[24];
+
+	db_p_int(&p, secs);
+	if (after < 0)
+		return db_exec_text(db, &db_session_stmts[S_REVOKED_ALL], &p, json);
+	snprintf(cursor, sizeof(cursor), "%lld", after);
+	db_p_text(&p, cursor);
+	return db_exec_text(db, &db_session_stmts[S_REVOKED_SINCE], &p, json);
 }

@@ -50,6 +50,7 @@ struct conf {
 	char pid_file[CONF_PATH_MAX];   /* empty = none */
 	int log_json;                   /* log_format = json (else logfmt) */
 	int sched_batch;                /* worker_scheduling = batch (else normal) */
+	int token_public;               /* token_format = public (else local) */
 	int key_file_line;              /* the lines that name the key files */
 	int data_key_file_line;
 	char log_file[CONF_PATH_MAX];   /* empty = stderr */

@@ -1,11 +1,13 @@
 /*
- * tok.h - wxauth's own tokens: PASETO v4.local access tokens (XChaCha20 +
- * BLAKE2b, libsodium), PASERK k4.lid key ids, the key file, and refresh
- * tokens (random, stored only as a hash).
+ * tok.h - wxauth's own tokens: PASETO v4.local (XChaCha20 + BLAKE2b) or
+ * v4.public (Ed25519) access tokens over libsodium, PASERK keys and key ids,
+ * the key file, and refresh tokens (random, stored only as a hash).
  *
- * Key file: one key per line as PASERK "k4.local.<base64url 32 bytes>",
- * '#' comments and blank lines ignored. The first key seals; every key opens.
- * Keys live in sodium_malloc'd memory and are wiped by tok_keys_free.
+ * Key file: one key per line, as PASERK "k4.local.<base64url 32 bytes>"
+ * (v4.local) or "k4.secret.<base64url 64 bytes>" (v4.public's signing key),
+ * '#' comments and blank lines ignored. Of each kind the first key seals or
+ * signs; every key opens or verifies. Keys live in sodium_malloc'd memory
+ * and are wiped by tok_keys_free.
  */
 #ifndef WXAUTH_TOK_H
 #define WXAUTH_TOK_H
@@ -25,15 +27,32 @@
 #define TOK_REFRESH_STR 44       /* 43 base64url characters + NUL */
 #define TOK_HASHBYTES 32
 #define TOK_PASERK_LOCAL_STR 53  /* "k4.local." + 43 characters + NUL */
+#define TOK_PUBLICBYTES 32       /* Ed25519 public key */
+#define TOK_SECRETBYTES 64       /* Ed25519 secret key: seed || public key */
+#define TOK_PASERK_PUBLIC_STR 54 /* "k4.public." + 43 characters + NUL */
+#define TOK_PASERK_SECRET_STR 97 /* "k4.secret." + 86 characters + NUL */
 
 struct tok_key {
 	unsigned char key[TOK_KEYBYTES];
 	char lid[TOK_LID_STR];          /* PASERK k4.lid of key */
 };
 
+/* A v4.public signing key and what verifiers are told of it. */
+struct tok_skey {
+	unsigned char sk[TOK_SECRETBYTES];
+	unsigned char pk[TOK_PUBLICBYTES];
+	char pid[TOK_LID_STR];          /* PASERK k4.pid of pk: the footer's kid */
+};
+
+struct tok_cache;
+
 struct tok_keys {
 	struct tok_key *k;              /* sodium_malloc'd array of n keys */
 	size_t n;
+	struct tok_skey *s;             /* sodium_malloc'd array of ns signing keys */
+	size_t ns;
+	bool sign_public;               /* tok_seal signs v4.public with s[0] */
+	struct tok_cache *cache;        /* v4.public tokens already verified (tok.c) */
 };
 
 /*
@@ -47,16 +66,46 @@ struct tok_keys {
  * Key pages are read-only once loaded.
  */
 struct tok_keys *tok_keys_load(const char *path, char *errbuf, size_t errlen);
+/*
+ * tok_keys_open: tok_keys_load, then the set must serve its use: public
+ * (token_format = public: tokens are signed, v4.public) needs a k4.secret
+ * key, otherwise (v4.local tokens, or the data key file) a k4.local key.
+ * NULL with errbuf set as tok_keys_load does, or to "path: no … key".
+ */
+struct tok_keys *tok_keys_open(const char *path, bool public, char *errbuf, size_t errlen);
 /* tok_keys_new: keys from raw bytes (n keys of 32 bytes, 1 <= n <=
  * TOK_KEYS_MAX), for tests and tools. NULL when n is out of range or out of
  * memory. */
 struct tok_keys *tok_keys_new(const unsigned char *raw, size_t n);
+/* tok_keys_make: n local keys of 32 bytes and ns signing keys made from
+ * their 32-byte Ed25519 seeds (either count may be 0, not both). */
+struct tok_keys *tok_keys_make(const unsigned char *raw, size_t n,
+    const unsigned char *seeds, size_t ns);
 /* tok_keys_free: wipe and free; NULL does nothing. */
 void tok_keys_free(struct tok_keys *ks);
 
 /* tok_keygen_line: a fresh random key as a "k4.local.…" line (no newline)
  * into out (at least TOK_PASERK_LOCAL_STR bytes). Returns 0, or -1. */
 int tok_keygen_line(char *out, size_t outlen) WARN_UNUSED;
+/* tok_keygen_secret_line: the same for a signing key, "k4.secret.…" (out at
+ * least TOK_PASERK_SECRET_STR bytes). */
+int tok_keygen_secret_line(char *out, size_t outlen) WARN_UNUSED;
+
+/*
+ * PASERK for v4.public: tok_paserk_public ("k4.public.", 32 bytes),
+ * tok_paserk_secret ("k4.secret.", 64 bytes), tok_pid ("k4.pid." of a
+ * public key). Keys of any other length are refused (-1), as the official
+ * vectors demand. tok_paserk_public_parse / tok_paserk_secret_parse read
+ * exactly one key of their type; a secret key's second half must be the
+ * public key of its first (its seed). 0, or -1 with nothing written.
+ */
+int tok_paserk_public(char *out, size_t outlen, const unsigned char *pk, size_t pklen)
+    WARN_UNUSED;
+int tok_paserk_secret(char *out, size_t outlen, const unsigned char *sk, size_t sklen)
+    WARN_UNUSED;
+int tok_pid(char *out, size_t outlen, const unsigned char *pk, size_t pklen) WARN_UNUSED;
+int tok_paserk_public_parse(unsigned char pk[TOK_PUBLICBYTES], const char *s) WARN_UNUSED;
+int tok_paserk_secret_parse(unsigned char sk[TOK_SECRETBYTES], const char *s) WARN_UNUSED;
 
 /*
  * tok_lid: PASERK k4.lid of a 32-byte key into out ("k4.lid.…", 51
@@ -100,6 +149,23 @@ int tok_v4_decrypt(unsigned char *out, size_t outmax, size_t *outlen,
     const unsigned char *footer, size_t footerlen,
     const unsigned char *implicit, size_t implicitlen) WARN_UNUSED;
 
+/*
+ * tok_v4_sign / tok_v4_verify: PASETO v4.public (Ed25519 over PAE(h, m, f,
+ * i)). sk is libsodium's 64-byte secret key (seed || public key), pk the
+ * 32-byte public key. The same contracts as tok_v4_encrypt and
+ * tok_v4_decrypt: a footer of length 0 adds no ".footer"; a non-NULL footer
+ * must match exactly; the message is written NUL-terminated once the
+ * signature holds. Ed25519 is deterministic: the vectors' tokens come out
+ * byte for byte.
+ */
+int tok_v4_sign(char *out, size_t outlen, const unsigned char sk[TOK_SECRETBYTES],
+    const unsigned char *msg, size_t msglen, const unsigned char *footer, size_t footerlen,
+    const unsigned char *implicit, size_t implicitlen) WARN_UNUSED;
+int tok_v4_verify(unsigned char *out, size_t outmax, size_t *outlen,
+    const unsigned char pk[TOK_PUBLICBYTES], const char *token,
+    const unsigned char *footer, size_t footerlen,
+    const unsigned char *implicit, size_t implicitlen) WARN_UNUSED;
+
 /* The claims wxauth puts in an access token. */
 struct tok_claims {
 	char iss[256];
@@ -124,18 +190,33 @@ int tok_seal(const struct tok_keys *ks, const struct tok_claims *c,
     char *out, size_t outlen) WARN_UNUSED;
 
 /*
- * tok_open: parse and check an access token at time now. Picks the key by
- * the footer's kid (so a token of a removed key fails), checks the tag, then
- * parses claims. Returns OK, ERR_INVALID_TOKEN (malformed, other version or
+ * tok_open: parse and check an access token, v4.local or v4.public, at time
+ * now. Picks the key by the footer's kid (so a token of a removed key
+ * fails), checks the tag or the signature (or finds the token among those
+ * verified before, tok_cache_get), then parses claims. Returns OK, ERR_INVALID_TOKEN (malformed, other version or
  * purpose, unknown kid, forged, bad claims, other issuer when iss is
  * non-NULL), ERR_TOKEN_EXPIRED (authentic, exp <= now) or ERR_INTERNAL (out
  * of memory). c is filled on OK and ERR_TOKEN_EXPIRED, zeroed otherwise.
- * Footer must be exactly {"kid":"k4.lid.…"}; claims iss, sub, sid, app, oid,
+ * Footer must be exactly {"kid":"k4.lid.…"} ({"kid":"k4.pid.…"}); claims iss, sub, sid, app, oid,
  * iat, exp are required non-empty strings that fit c, uni is optional;
  * other claims are ignored. Never aborts on any token text.
  */
 enum err tok_open(const struct tok_keys *ks, const char *token, const char *iss,
     int64_t now, struct tok_claims *c) WARN_UNUSED;
+
+/*
+ * tok_cache_*: the v4.public tokens this process has verified (verified.c),
+ * one cache per key set (tok_keys_make makes it when there are signing
+ * keys). get copies the claims of a token put before and returns true, or
+ * returns false; neither fails. tok_open uses it; nothing else needs to.
+ */
+struct tok_cache *tok_cache_new(void);
+void tok_cache_free(struct tok_cache *tc);
+bool tok_cache_get(struct tok_cache *tc, const char *token, size_t len,
+    struct tok_claims *c);
+void tok_cache_put(struct tok_cache *tc, const char *token, size_t len,
+    const struct tok_claims *c);
+
 
 /*
  * The two readers of a token's claims (tok_open's, exposed for the unit and

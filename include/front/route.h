@@ -40,6 +40,8 @@ enum route {
 	R_AUTHORIZER,   /* FCGI_ROLE=AUTHORIZER, any method and path: the token
 	                 * check of /v1/session for Apache (mod_authnz_fcgi,
 	                 * mod_fcgid), answered in Variable- headers */
+	R_KEYS,         /* GET /v1/keys: the v4.public keys, for verifiers */
+	R_REVOKED,      /* GET /v1/revoked: sessions ended lately, for verifiers */
 	R__MAX
 };
 

@@ -107,6 +107,9 @@ void http_send_json(struct req *r, int status, struct json_object *body);
  * PostgreSQL), as http_send_json would send it. The caller owns text. */
 void http_send_json_text(struct req *r, int status, const char *text, size_t len);
 
+/* http_send_public: a 200 JSON answer anyone may cache for max_age seconds
+ * (Cache-Control: public), for what is the same for every caller. */
+void http_send_public(struct req *r, const char *text, size_t len, int max_age);
 /* http_send_granted: an Authorizer's grant: status 200 and the headers set
  * with http_header (its Variable- ones), nothing else, no body. */
 void http_send_granted(struct req *r);

@@ -256,6 +256,16 @@ struct db_delete {
  * ERR_SESSION_REVOKED when it has ended. */
 enum err db_delete_user(struct db *db, const struct db_delete *in) WARN_UNUSED;
 
+/*
+ * db_revoked_feed: for verifiers elsewhere (GET /v1/revoked), the sessions
+ * ended within the last secs seconds (after < 0), or those ended since the
+ * cursor after, as {"revoked":["<session id>",...],"next":"<cursor>"}: at
+ * most DB_REVOKED_MAX ids; a session may come twice, none is missed.
+ */
+#define DB_REVOKED_MAX 131072
+#define DB_REVOKED_MAX_S "131072"
+enum err db_revoked_feed(struct db *db, long secs, long long after, char **json) WARN_UNUSED;
+
 /* db_events_feed: events with id > after, oldest first, at most limit, as
  * a JSON array text in *json (malloc'd). */
 enum err db_events_feed(struct db *db, long long after, long limit, char **json) WARN_UNUSED;

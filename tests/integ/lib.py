@@ -702,14 +702,15 @@ def check_session_identity(r, user_id=None, appid=None, openid=None, unionid=Non
     return j
 
 
-def check_token_answer(r, appid=None, openid=None, login=True):
-    """The shape of a login (login=True) or refresh answer; returns the JSON."""
+def check_token_answer(r, appid=None, openid=None, login=True, fmt="local"):
+    """The shape of a login (login=True) or refresh answer, its access token
+    a v4.local one (fmt "public": v4.public); returns the JSON."""
     what = "login" if login else "refresh"
     j = expect_ok(r, what)
     assert isinstance(j, dict), "%s body not JSON: %s" % (what, r.describe())
     at = j.get("access_token")
-    assert isinstance(at, str) and at.startswith("v4.local."), \
-        "access_token should be v4.local.*: %s" % r.describe()
+    assert isinstance(at, str) and at.startswith("v4.%s." % fmt), \
+        "access_token should be v4.%s.*: %s" % (fmt, r.describe())
     assert j.get("token_type") == "Bearer", "token_type: %s" % r.describe()
     assert j.get("expires_in") == 7200, "expires_in should be 7200: %s" % r.describe()
     rt = j.get("refresh_token")

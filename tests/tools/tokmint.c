@@ -30,6 +30,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: tokmint KEYFILE PAYLOAD_JSON\n"
+	    "       tokmint --public KEYFILE PAYLOAD_JSON   (v4.public, the first k4.secret)\n"
 	    "       tokmint --raw-key HEX64 PAYLOAD_JSON\n");
 }
 
@@ -60,7 +61,7 @@ main(int argc, char *argv[])
 	char err[512], footer[FOOTER_STR], *tok = NULL;
 	const char *payload;
 	size_t plen, toklen;
-	int n, rc = 1;
+	int n, rc = 1, pub = 0;
 
 	if (argc == 4 && strcmp(argv[1], "--raw-key") == 0) {
 		if (sodium_init() < 0) {
@@ -72,12 +73,14 @@ main(int argc, char *argv[])
 			    "(32 bytes)\n");
 			goto out;
 		}
-	} else if (argc == 3 && argv[1][0] != '-') {
+	} else if ((argc == 3 && argv[1][0] != '-') ||
+	    (argc == 4 && strcmp(argv[1], "--public") == 0)) {
+		pub = argc == 4;
 		if (sodium_init() < 0) {
 			fprintf(stderr, "tokmint: sodium_init failed\n");
 			goto out;
 		}
-		if ((ks = tok_keys_load(argv[1], err, sizeof err)) == NULL) {
+		if ((ks = tok_keys_open(argv[argc - 2], pub, err, sizeof err)) == NULL) {
 			fprintf(stderr, "tokmint: %s\n", err);
 			goto out;
 		}
@@ -89,7 +92,8 @@ main(int argc, char *argv[])
 	payload = argv[argc - 1];
 	plen = strlen(payload);
 
-	n = snprintf(footer, sizeof footer, "{\"kid\":\"%s\"}", ks->k[0].lid);
+	n = snprintf(footer, sizeof footer, "{\"kid\":\"%s\"}",
+	    pub ? ks->s[0].pid : ks->k[0].lid);
 	if (n < 0 || (size_t)n >= sizeof footer) {
 		fprintf(stderr, "tokmint: footer too long\n");
 		goto out;
@@ -99,13 +103,15 @@ main(int argc, char *argv[])
 		fprintf(stderr, "tokmint: payload too long\n");
 		goto out;
 	}
-	toklen = 9 + CODEC_B64URL_LEN(TOK_NONCEBYTES + plen + TOK_MACBYTES) + 1 +
+	toklen = 10 + CODEC_B64URL_LEN(TOK_NONCEBYTES + plen + TOK_MACBYTES) + 1 +
 	    CODEC_B64URL_LEN((size_t)n);
 	if ((tok = malloc(toklen)) == NULL) {
 		fprintf(stderr, "tokmint: out of memory\n");
 		goto out;
 	}
-	if (tok_v4_encrypt(tok, toklen, ks->k[0].key, (const unsigned char *)payload,
+	if (pub ? tok_v4_sign(tok, toklen, ks->s[0].sk, (const unsigned char *)payload,
+	    plen, (const unsigned char *)footer, (size_t)n, NULL, 0) != 0 :
+	    tok_v4_encrypt(tok, toklen, ks->k[0].key, (const unsigned char *)payload,
 	    plen, (const unsigned char *)footer, (size_t)n, NULL, 0, NULL) != 0) {
 		fprintf(stderr, "tokmint: cannot encrypt\n");
 		goto out;

@@ -17,9 +17,16 @@ test_every_route_found(void **state)
 
 	(void)state;
 	for (i = 0; i < R__MAX; i++) {
-		assert_non_null(routes[i].path);
 		assert_non_null(routes[i].fn);
 		assert_non_null(routes[i].name);
+		/* The Authorizer's route has no path: nothing reaches it by one
+		 * (gate_pass sends an Authorizer request there), and it is the
+		 * only such route. */
+		if (i == R_AUTHORIZER) {
+			assert_null(routes[i].path);
+			continue;
+		}
+		assert_non_null(routes[i].path);
 		assert_int_equal(route_find(routes[i].method, routes[i].path, &rt, param, sizeof(param)), OK);
 		assert_int_equal(rt, i);
 		if (routes[i].flags & RF_BODY)

@@ -222,16 +222,77 @@ tmp_path(char *out, size_t outlen, const char *name)
  * Every vector of paseto-v4.json that involves a local (symmetric) key:
  * 4-E-* must encrypt (with the given nonce) to the exact token and decrypt
  * to the exact payload; 4-F-* must fail to decrypt. The 4-S-* vectors are
- * v4.public (Ed25519 signatures), which wxauth does not implement: they are
- * skipped and counted. 4-F-1 is a v4.local token given with only a public
- * key (a key-type failure, see below). 4-F-2 is a v4.public token with a
- * local key: refused by the header check.
+ * v4.public (Ed25519): signed with the secret key they must come out as the
+ * exact token (Ed25519 is deterministic), and verify to the exact payload
+ * (public_vector). 4-F-1 is a v4.local token given with only a public key
+ * (a key-type failure, see below). 4-F-2 is a v4.public token with a local
+ * key: refused by the header check.
  */
+static void
+public_vector(struct json_object *t, const char *name, const char *token,
+    const char *footer, const char *implicit)
+{
+	const char *payload = jstr(t, "payload"), *hsk = jstr(t, "secret-key");
+	const char *hpk = jstr(t, "public-key"), *hseed = jstr(t, "secret-key-seed");
+	unsigned char sk[TOK_SECRETBYTES], pk[TOK_PUBLICBYTES], seed[32], m[1024];
+	unsigned char spk[TOK_PUBLICBYTES], ssk[TOK_SECRETBYTES];
+	size_t flen = strlen(footer), ilen = strlen(implicit), plen, mlen = 0;
+	char out[1024], bad[1024];
+
+	assert_non_null(payload);
+	assert_non_null(hsk);
+	assert_non_null(hpk);
+	assert_non_null(hseed);
+	plen = strlen(payload);
+	assert_int_equal(unhex(sk, sizeof sk, hsk), TOK_SECRETBYTES);
+	assert_int_equal(unhex(pk, sizeof pk, hpk), TOK_PUBLICBYTES);
+	assert_int_equal(unhex(seed, sizeof seed, hseed), 32);
+	/* The seed makes the very key pair (the key file stores seed || pk). */
+	assert_int_equal(crypto_sign_seed_keypair(spk, ssk, seed), 0);
+	assert_memory_equal(ssk, sk, TOK_SECRETBYTES);
+	assert_memory_equal(spk, pk, TOK_PUBLICBYTES);
+
+	assert_int_equal(tok_v4_sign(out, sizeof out, sk, (const unsigned char *)payload, plen,
+	    (const unsigned char *)footer, flen, (const unsigned char *)implicit, ilen), 0);
+	if (strcmp(out, token) != 0)
+		fail_msg("%s: signed %s", name, out);
+	assert_int_equal(tok_v4_sign(out, strlen(token), sk, (const unsigned char *)payload,
+	    plen, (const unsigned char *)footer, flen, (const unsigned char *)implicit,
+	    ilen), -1);
+	assert_int_equal(tok_v4_verify(m, sizeof m, &mlen, pk, token,
+	    (const unsigned char *)footer, flen, (const unsigned char *)implicit, ilen), 0);
+	assert_int_equal(mlen, plen);
+	assert_string_equal((char *)m, payload);
+	assert_int_equal(tok_v4_verify(m, sizeof m, &mlen, pk, token, NULL, 0,
+	    (const unsigned char *)implicit, ilen), 0);
+	assert_int_equal(tok_v4_verify(m, plen, &mlen, pk, token, NULL, 0,
+	    (const unsigned char *)implicit, ilen), -1);
+	/* Another implicit assertion, another footer, another key, one
+	 * character of the token changed: refused, nothing written. */
+	assert_int_equal(tok_v4_verify(m, sizeof m, &mlen, pk, token, NULL, 0,
+	    (const unsigned char *)"x", 1), -1);
+	assert_int_equal(mlen, 0);
+	assert_int_equal(tok_v4_verify(m, sizeof m, &mlen, pk, token,
+	    (const unsigned char *)"x", 1, (const unsigned char *)implicit, ilen), -1);
+	spk[0] ^= 1;
+	assert_int_equal(tok_v4_verify(m, sizeof m, &mlen, spk, token, NULL, 0,
+	    (const unsigned char *)implicit, ilen), -1);
+	snprintf(bad, sizeof bad, "%s", token);
+	bad[12] = bad[12] == 'A' ? 'B' : 'A';
+	assert_int_equal(tok_v4_verify(m, sizeof m, &mlen, pk, bad, NULL, 0,
+	    (const unsigned char *)implicit, ilen), -1);
+	/* Not a v4.local token, whatever the bytes. */
+	memcpy(bad, "v4.local.", 9);
+	memmove(bad + 9, token + 10, strlen(token + 10) + 1);
+	assert_int_equal(tok_v4_verify(m, sizeof m, &mlen, pk, bad, NULL, 0,
+	    (const unsigned char *)implicit, ilen), -1);
+}
+
 static void
 test_paseto_v4_vectors(void **state)
 {
 	struct json_object *root, *tests;
-	size_t i, count, ran_e = 0, ran_f = 0, skipped = 0;
+	size_t i, count, ran_e = 0, ran_f = 0, ran_s = 0;
 
 	(void)state;
 	root = load_vectors("paseto-v4.json");
@@ -261,7 +322,8 @@ test_paseto_v4_vectors(void **state)
 			if (strncmp(token, "v4.public.", 10) == 0) {
 				assert_null(hexkey);
 				assert_int_equal(strncmp(name, "4-S-", 4), 0);
-				skipped++;
+				public_vector(t, name, token, footer, implicit);
+				ran_s++;
 				continue;
 			}
 			assert_int_equal(strncmp(name, "4-E-", 4), 0);
@@ -351,6 +413,10 @@ test_paseto_v4_vectors(void **state)
 			assert_int_equal(tok_v4_decrypt(pt, sizeof pt, &ptlen, key,
 			    token, (const unsigned char *)footer, flen,
 			    (const unsigned char *)implicit, ilen), 0);
+			/* And as the public key it is, it verifies nothing. */
+			assert_int_equal(tok_v4_verify(pt, sizeof pt, &ptlen, key,
+			    token, (const unsigned char *)footer, flen,
+			    (const unsigned char *)implicit, ilen), -1);
 			ran_f++;
 		} else {
 			assert_int_equal(strncmp(name, "4-F-", 4), 0);
@@ -367,10 +433,10 @@ test_paseto_v4_vectors(void **state)
 			ran_f++;
 		}
 	}
-	print_message("paseto-v4.json: %zu 4-E and %zu 4-F vectors run, "
-	    "%zu v4.public (4-S) skipped\n", ran_e, ran_f, skipped);
-	assert_int_equal(ran_e + ran_f + skipped, count);
-	assert_true(ran_e >= 9 && ran_f >= 5);
+	print_message("paseto-v4.json: %zu 4-E, %zu 4-S and %zu 4-F vectors run\n",
+	    ran_e, ran_s, ran_f);
+	assert_int_equal(ran_e + ran_f + ran_s, count);
+	assert_true(ran_e >= 9 && ran_s >= 3 && ran_f >= 5);
 	json_object_put(root);
 }
 
@@ -500,6 +566,114 @@ test_paserk_parse_strict(void **state)
 	assert_memory_equal(key, key_a, TOK_KEYBYTES);
 }
 
+/*
+ * PASERK k4.public, k4.secret and k4.pid: each good vector serialises to
+ * the exact string and parses back; each failing one (a key of the wrong
+ * length: "short keys", "the wrong version") does not serialise. A secret
+ * key whose halves do not belong together does not parse.
+ */
+static void
+paserk_public_vectors(const char *file, int secret)
+{
+	struct json_object *root, *tests;
+	size_t i, count, ran = 0;
+
+	root = load_vectors(file);
+	assert_true(json_object_object_get_ex(root, "tests", &tests));
+	count = json_object_array_length(tests);
+	for (i = 0; i < count; i++) {
+		struct json_object *t = json_object_array_get_idx(tests, i);
+		const char *name = jstr(t, "name"), *hkey = jstr(t, "key");
+		const char *paserk = jstr(t, "paserk");
+		unsigned char key[128], back[TOK_SECRETBYTES];
+		char out[256];
+		size_t klen;
+
+		assert_non_null(name);
+		assert_non_null(hkey);
+		klen = unhex(key, sizeof key, hkey);
+		if (jbool(t, "expect-fail")) {
+			assert_null(paserk);
+			if ((secret ? tok_paserk_secret(out, sizeof out, key, klen) :
+			    tok_paserk_public(out, sizeof out, key, klen)) != -1)
+				fail_msg("%s: serialised a key of %zu bytes", name, klen);
+			assert_string_equal(out, "");
+		} else {
+			assert_non_null(paserk);
+			assert_int_equal(secret ? tok_paserk_secret(out, sizeof out, key, klen) :
+			    tok_paserk_public(out, sizeof out, key, klen), 0);
+			if (strcmp(out, paserk) != 0)
+				fail_msg("%s: got %s", name, out);
+			if (secret) {
+				assert_int_equal(tok_paserk_secret_parse(back, paserk), 0);
+				assert_memory_equal(back, key, TOK_SECRETBYTES);
+				/* Another public half: refused. */
+				key[40] ^= 1;
+				assert_int_equal(tok_paserk_secret(out, sizeof out, key, klen), 0);
+				assert_int_equal(tok_paserk_secret_parse(back, out), -1);
+				assert_int_equal(tok_paserk_public_parse(back, paserk), -1);
+			} else {
+				assert_int_equal(tok_paserk_public_parse(back, paserk), 0);
+				assert_memory_equal(back, key, TOK_PUBLICBYTES);
+				assert_int_equal(tok_paserk_secret_parse(back, paserk), -1);
+				assert_int_equal(tok_paserk_local_parse(back, paserk), -1);
+			}
+		}
+		ran++;
+	}
+	print_message("%s: %zu vectors run\n", file, ran);
+	assert_int_equal(ran, count);
+	assert_true(ran >= 4);
+	json_object_put(root);
+}
+
+static void
+test_paserk_public_vectors(void **state)
+{
+	(void)state;
+	paserk_public_vectors("paserk-k4.public.json", 0);
+}
+
+static void
+test_paserk_secret_vectors(void **state)
+{
+	(void)state;
+	paserk_public_vectors("paserk-k4.secret.json", 1);
+}
+
+static void
+test_paserk_pid_vectors(void **state)
+{
+	struct json_object *root, *tests;
+	size_t i, count, ran = 0;
+
+	(void)state;
+	root = load_vectors("paserk-k4.pid.json");
+	assert_true(json_object_object_get_ex(root, "tests", &tests));
+	count = json_object_array_length(tests);
+	for (i = 0; i < count; i++) {
+		struct json_object *t = json_object_array_get_idx(tests, i);
+		const char *name = jstr(t, "name"), *paserk = jstr(t, "paserk");
+		unsigned char key[128];
+		char pid[TOK_LID_STR];
+		size_t klen = unhex(key, sizeof key, jstr(t, "key"));
+
+		if (jbool(t, "expect-fail")) {
+			assert_null(paserk);
+			if (tok_pid(pid, sizeof pid, key, klen) != -1)
+				fail_msg("%s: an id for a key of %zu bytes", name, klen);
+		} else {
+			assert_int_equal(tok_pid(pid, sizeof pid, key, klen), 0);
+			if (strcmp(pid, paserk) != 0)
+				fail_msg("%s: got %s", name, pid);
+		}
+		ran++;
+	}
+	assert_int_equal(ran, count);
+	assert_true(ran >= 4);
+	json_object_put(root);
+}
+
 /* ---------------------------------------------------------- access tokens */
 
 static void
@@ -575,6 +749,69 @@ test_seal_open(void **state)
 	assert_int_equal(tok_open(ks, tok, NULL, NOW, &got), OK);
 	claims_equal(&got, &c);
 	tok_keys_free(ks);
+}
+
+/*
+ * token_format = public: tok_seal signs v4.public with the first signing
+ * key, footer {"kid":"k4.pid.…"}; tok_open verifies it with the key its kid
+ * names, a token of a key no longer listed fails, and the cache of verified
+ * tokens changes no answer: a changed token, an expired one, another issuer
+ * are refused after the good one was cached too.
+ */
+static void
+test_seal_open_public(void **state)
+{
+	unsigned char seeds[64], m[TOK_MAX];
+	struct tok_keys *ks, *other, *both;
+	struct tok_claims c, got;
+	char tok[TOK_MAX], bad[TOK_MAX], footer[128];
+	size_t mlen = 0;
+	int i, n;
+
+	(void)state;
+	for (i = 0; i < 64; i++)
+		seeds[i] = (unsigned char)(i * 7 + 1);
+	ks = tok_keys_make(key_a, 1, seeds, 1);
+	other = tok_keys_make(NULL, 0, seeds + 32, 1);
+	both = tok_keys_make(NULL, 0, seeds, 2);
+	assert_non_null(ks);
+	assert_non_null(other);
+	assert_non_null(both);
+	ks->sign_public = true;
+	claims_fill(&c, T2022, T2022 + 7200);
+	assert_int_equal(tok_seal(ks, &c, tok, sizeof tok), 0);
+	assert_int_equal(strncmp(tok, "v4.public.", 10), 0);
+	/* What any verifier reads: the claims in clear, the footer's kid. */
+	n = snprintf(footer, sizeof footer, "{\"kid\":\"%s\"}", ks->s[0].pid);
+	assert_true(n > 0 && (size_t)n < sizeof footer);
+	assert_int_equal(tok_v4_verify(m, sizeof m, &mlen, ks->s[0].pk, tok,
+	    (const unsigned char *)footer, (size_t)n, NULL, 0), 0);
+	assert_non_null(strstr((char *)m, OID));
+	for (i = 0; i < 3; i++) {       /* the second and third come from the cache */
+		assert_int_equal(tok_open(ks, tok, ISS, NOW, &got), OK);
+		claims_equal(&got, &c);
+	}
+	assert_int_equal(tok_open(ks, tok, "another-issuer", NOW, &got), ERR_INVALID_TOKEN);
+	assert_int_equal(tok_open(ks, tok, ISS, T2022 + 7200, &got), ERR_TOKEN_EXPIRED);
+	assert_int_equal(tok_open(ks, tok, ISS, NOW, &got), OK);
+	/* One character changed anywhere: refused. */
+	for (i = 10; i < (int)strlen(tok); i += 7) {
+		snprintf(bad, sizeof bad, "%s", tok);
+		bad[i] = bad[i] == 'A' ? 'B' : 'A';
+		if (tok_open(ks, bad, ISS, NOW, &got) == OK)
+			fail_msg("a token changed at %d was accepted", i);
+	}
+	/* Another key set: the kid is unknown. Both keys listed: verified. */
+	assert_int_equal(tok_open(other, tok, ISS, NOW, &got), ERR_INVALID_TOKEN);
+	assert_int_equal(tok_open(both, tok, ISS, NOW, &got), OK);
+	/* v4.local tokens of the same set still open, whatever it signs. */
+	ks->sign_public = false;
+	assert_int_equal(tok_seal(ks, &c, tok, sizeof tok), 0);
+	assert_int_equal(strncmp(tok, "v4.local.", 9), 0);
+	assert_int_equal(tok_open(ks, tok, ISS, NOW, &got), OK);
+	tok_keys_free(ks);
+	tok_keys_free(other);
+	tok_keys_free(both);
 }
 
 static void
@@ -1284,9 +1521,13 @@ test_keys_load_bad(void **state)
 	    a, b);
 	expect_bad_file(content, (size_t)n, ":4: ", "base64url");
 	n = snprintf(content, sizeof content, "%s\nk3.local.%s\n", a, a + 9);
-	expect_bad_file(content, (size_t)n, ":2: ", "not a PASERK k4.local key");
+	expect_bad_file(content, (size_t)n, ":2: ", "not a PASERK k4.local or k4.secret key");
+	/* A public key verifies, and signs nothing: never a line of this file. */
 	n = snprintf(content, sizeof content, "k4.public.%s\n", a + 9);
-	expect_bad_file(content, (size_t)n, ":1: ", "not a PASERK k4.local key");
+	expect_bad_file(content, (size_t)n, ":1: ", "not a PASERK k4.local or k4.secret key");
+	/* A secret key whose public half is not its own. */
+	n = snprintf(content, sizeof content, "k4.secret.%s%s\n", a + 9, b + 9);
+	expect_bad_file(content, (size_t)n, ":1: ", "an Ed25519 seed and its public key");
 	n = snprintf(content, sizeof content, "%s=\n", a);
 	expect_bad_file(content, (size_t)n, ":1: ", "base64url");
 	n = snprintf(content, sizeof content, "%s # main key\n", a);
@@ -1561,6 +1802,10 @@ main(void)
 		cmocka_unit_test(test_paserk_lid_vectors),
 		cmocka_unit_test(test_paserk_local_vectors),
 		cmocka_unit_test(test_paserk_parse_strict),
+		cmocka_unit_test(test_paserk_public_vectors),
+		cmocka_unit_test(test_paserk_secret_vectors),
+		cmocka_unit_test(test_paserk_pid_vectors),
+		cmocka_unit_test(test_seal_open_public),
 		cmocka_unit_test(test_seal_open),
 		cmocka_unit_test(test_seal_refuses),
 		cmocka_unit_test(test_expired),
