@@ -68,6 +68,13 @@ deps:
 		if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install -y$$missing" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
+	@# The third-party PASETO verifier of the interop test, from its lockfile
+	@# (the machine's Node.js and npm; Debian's when it has none).
+	@if ! command -v npm >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null || exit 1; \
+	fi
+	@[ -d tests/interop/node_modules/paseto ] || \
+		npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error >/dev/null
 
 $(OUT)/wxauth: $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)

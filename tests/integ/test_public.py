@@ -172,6 +172,30 @@ def test_php_verifies_with_only_the_published_key(env):
     assert p.returncode != 0, p.stdout
 
 
+def test_a_third_party_paseto_library_verifies_with_only_the_published_key(env):
+    """npm's paseto (panva), installed from tests/interop's lockfile."""
+    j = env.signed_in("mp1")
+    ident = env.session(j["access_token"]).json
+    tok = _public_token(env, ident)
+    keys = json.dumps(_keys(env).json)
+    js = os.path.join(ROOT, "tests", "interop", "verify.js")
+
+    def run(token, issuer=env.issuer):
+        return subprocess.run(["node", js], input=json.dumps(
+            {"token": token, "keys": keys, "issuer": issuer}),
+            capture_output=True, text=True, timeout=60)
+    p = run(tok)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    c = json.loads(p.stdout)
+    assert (c["sub"], c["oid"], c["sid"]) == \
+        (ident["user"]["id"], ident["account"]["openid"], ident["session_id"]), c
+    bad = tok[:30] + ("A" if tok[30] != "A" else "B") + tok[31:]
+    p = run(bad)
+    assert p.returncode == 1 and "oid" not in p.stdout, (p.stdout, p.stderr)
+    assert run(tok, issuer="someone-else").returncode == 1
+    assert run(_public_token(env, ident, exp=iso(time.time() - 5))).returncode == 1
+
+
 def test_revoked_sessions_are_listed_by_id_with_a_cursor(env):
     a = env.signed_in("mp1")
     b = env.signed_in("mp1")
