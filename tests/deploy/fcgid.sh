@@ -193,6 +193,20 @@ out=$SCRATCH/orders.out
 	$ORD >"$out" 2>&1
 sed "s/^/  /" "$out"
 add_counts "$out" "orders through mod_fcgid"
+# PostgreSQL down and every wxauth.fcgi process stopped: those mod_fcgid
+# starts next have no whole view of ended sessions and refuse every token
+# with 503, which mod_fcgid answers 401; PHP never runs.
+if pg_ctl_env "$DIR" stop -m fast; then
+	pkill -TERM -f "^$W/bin/wxauth worker" 2>/dev/null || true
+	wait_for 10 gone || pkill -KILL -f "^$W/bin/wxauth worker" 2>/dev/null || true
+	"$PY" tests/deploy/orders.py "$DIR/env.json" --front-url "$BASE" --api-path /api/orders.php \
+		$ORD --not-whole 401 >"$out" 2>&1
+	sed "s/^/  /" "$out"
+	add_counts "$out" "orders through mod_fcgid, wxauth not sure"
+	pg_ctl_env "$DIR" start || bad "PostgreSQL did not start again"
+else
+	bad "could not stop PostgreSQL"
+fi
 # wxauth that cannot start (its binary gone, every process stopped): the
 # API is refused, never run.
 mv "$W/bin/wxauth" "$W/bin/wxauth.away"

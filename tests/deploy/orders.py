@@ -14,8 +14,10 @@ script never runs (it counts its runs in RUNS_FILE); identity headers a
 client sends are ignored; a merge and a deletion arrive through the events
 feed (deploy/orders/follow.php) and are applied once. --pg-stop: with
 PostgreSQL stopped a valid token still passes and a logged-out one still
-does not. --down (run after wxauth was stopped): the API is refused, never
-200, and the script never runs. Prints "N passed, N failed".
+does not. --not-whole STATUS (run after wxauth restarted with PostgreSQL
+down): the API answers STATUS, never 200, and the script never runs.
+--down (run after wxauth was stopped): the same, with a 5xx. Prints
+"N passed, N failed".
 """
 
 import argparse
@@ -193,6 +195,22 @@ def check_wxauth_down(env):
     assert rows() == before
 
 
+def check_wxauth_cannot_be_sure(env):
+    """The workers' view of ended sessions is not whole (PostgreSQL down when
+    they started): a good token is not let through, and the script never
+    runs; the answer is the front's rendering of wxauth's 503."""
+    ident = {"user": {"id": "01900000-0000-7000-8000-0000000000a1"},
+             "session_id": "01900000-0000-7000-8000-0000000000a2",
+             "account": {"appid": env.appid("mp1"), "openid": "o-not-whole"}}
+    tok = env.mint(env.claims(ident))
+    n, before = runs(), rows()
+    for method, body in (("GET", None), ("POST", {"item": "x", "qty": 1})):
+        r = api(tok, method, body)
+        assert r.status == S["not_whole"], r.describe()
+    assert runs() == n, "the script ran while wxauth could not be sure"
+    assert rows() == before
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("env_json")
@@ -204,6 +222,8 @@ def main(argv=None):
     ap.add_argument("--api-path", default="/api/orders")
     ap.add_argument("--pg-stop", action="store_true")
     ap.add_argument("--down", action="store_true")
+    ap.add_argument("--not-whole", type=int, metavar="STATUS",
+                    help="wxauth's view is not whole: the front answers STATUS")
     a = ap.parse_args(argv)
     env = lib.Env.load(a.env_json)
     S.update(env=env, db=a.db, runs=a.runs, www=a.www, path=a.api_path, front=lib.Env(dict(env.cfg, base_url=a.front_url)))
@@ -214,8 +234,11 @@ def main(argv=None):
     st = os.stat(os.path.dirname(a.db))
     if os.geteuid() == 0:
         os.chown(S["keyfile"], st.st_uid, st.st_gid)
+    S["not_whole"] = a.not_whole
     if a.down:
         checks = [check_wxauth_down]
+    elif a.not_whole:
+        checks = [check_wxauth_cannot_be_sure]
     else:
         checks = [check_order_lands_under_the_buyer, check_refusals_never_run_the_script,
                   check_a_client_cannot_smuggle_an_identity,

@@ -85,6 +85,19 @@ out=$SCRATCH/orders.out
 sed "s/^/  /" "$out"
 add_counts "$out" "orders through nginx"
 
+# wxauth restarted while PostgreSQL is down: its workers cannot know which
+# sessions ended and refuse every token with 503, which nginx keeps (not
+# the 500 auth_request makes of it by itself); the script never runs.
+if pg_ctl_env "$DIR" stop -m fast && serve_restart "$DIR"; then
+	"$PY" tests/deploy/orders.py "$DIR/env.json" --front-url "$BASE" $ORD --not-whole 503 \
+		>"$out" 2>&1
+	sed "s/^/  /" "$out"
+	add_counts "$out" "orders through nginx, wxauth not sure"
+else
+	bad "could not stop PostgreSQL and restart wxauth"
+fi
+pg_ctl_env "$DIR" start || bad "PostgreSQL did not start again"
+
 # wxauth gone (its processes stopped, the socket left behind): the API is
 # refused by nginx, and the script never runs.
 kill "$(cat "$(json 'd["serve_pid_file"]')")" 2>/dev/null

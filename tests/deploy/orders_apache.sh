@@ -123,6 +123,20 @@ out=$SCRATCH/orders.out
 sed "s/^/  /" "$out"
 add_counts "$out" "orders through Apache"
 
+# wxauth restarted while PostgreSQL is down: its workers refuse every token
+# with 503 (they cannot know which sessions ended); mod_authnz_fcgi hands
+# that answer to the client, and PHP never runs.
+gate_up() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APORT/api/orders")" = 401 ]; }
+if pg_ctl_env "$DIR" stop -m fast && serve_restart "$DIR" && wait_for 15 gate_up; then
+	"$PY" tests/deploy/orders.py "$DIR/env.json" --front-url "http://127.0.0.1:$APORT" $ORD \
+		--not-whole 503 >"$out" 2>&1
+	sed "s/^/  /" "$out"
+	add_counts "$out" "orders through Apache, wxauth not sure"
+else
+	bad "could not stop PostgreSQL and restart wxauth"
+fi
+pg_ctl_env "$DIR" start || bad "PostgreSQL did not start again"
+
 kill "$(cat "$(json 'd["serve_pid_file"]')")" 2>/dev/null
 gone() { ! kill -0 "$(cat "$(json 'd["serve_pid_file"]')" 2>/dev/null)" 2>/dev/null; }
 wait_for 15 gone || bad "wxauth serve did not stop"

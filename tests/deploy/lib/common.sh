@@ -138,3 +138,26 @@ wait_for() {
 free_port() {
 	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# pg_ctl_env DIR ARGS...: pg_ctl of the environment in DIR, as postgres.
+pg_ctl_env() {
+	pd=$1
+	shift
+	pgbin=$(dirname "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["psql"])' "$pd/env.json")")
+	(cd / && setpriv --reuid=postgres --regid=postgres --init-groups \
+		"$pgbin/pg_ctl" -D "$pd/pg" -l "$pd/pg.log" -w -t 30 "$@") >/dev/null 2>&1
+}
+
+# serve_restart DIR: the environment's `wxauth serve` stopped and started
+# again, as a crash restart of the service would (with PostgreSQL down, its
+# new workers have no whole view of the sessions that ended).
+serve_restart() {
+	sd=$1
+	spid=$(cat "$sd/wxauth.pid" 2>/dev/null)
+	[ -n "$spid" ] && kill "$spid" 2>/dev/null
+	wait_for 15 sh -c "! kill -0 ${spid:-0} 2>/dev/null" || return 1
+	rm -f "$sd/wxauth.sock"
+	setsid "$BIN" serve -c "$sd/wxauth.conf" </dev/null >>"$sd/wxauth.stderr" 2>&1 &
+	echo $! >"$sd/serve.pid"
+	wait_for 15 test -S "$sd/wxauth.sock"
+}
