@@ -152,7 +152,7 @@ test: deps
 	@sh tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(OUT)/tests/bench_fcgi
+	@$(MAKE) --no-print-directory all $(OUT)/tests/bench_fcgi $(OUT)/tests/tokmint
 	@sh tests/bench/run.sh
 
 # The binary, the migrations (the default of `wxauth migrate`), the sample

@@ -7,6 +7,10 @@
 #                  JSON, as many workers as wxauth, behind the same nginx:
 #                  the FastCGI transport's ceiling
 #   (c) session    GET /v1/session with a valid token
+#   (c') session_public  the same with a v4.public token of that session
+#                  (signed by the environment's k4.secret key with
+#                  tests/tools/tokmint: Ed25519 once, then the workers'
+#                  cache of verified tokens)
 #   (d) login      POST /v1/login, a new code per request, against a static
 #                  jscode2session served by the same nginx (never the
 #                  bottleneck)
@@ -55,7 +59,7 @@ KEEP=${WXAUTH_BENCH_KEEP_CONN:-off}
 # Idle connections each nginx worker process keeps per upstream (keep-alive
 # only): more in total than there are FastCGI workers pins them all.
 KEEPALIVE=${WXAUTH_BENCH_KEEPALIVE:-$WORKERS}
-ROWS=${WXAUTH_BENCH_ROWS:-nginx hello session login userinfo userinfo_many}
+ROWS=${WXAUTH_BENCH_ROWS:-nginx hello session session_public login userinfo userinfo_many}
 ROUNDS=${WXAUTH_BENCH_ROUNDS:-1}
 SIZES=${WXAUTH_BENCH_USERS:-10000 1000000}
 BIN=$ROOT/build/wxauth
@@ -191,6 +195,19 @@ TOKEN=$(curl -s "$URL/v1/login" -H 'Content-Type: application/json' \
 	"$PY" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])') ||
 	die "the login for a token failed (see $DIR/wxauth.log)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/bench/hello")" = 200 ] || die "the hello responder does not answer"
+# The same session as a v4.public token (what token_format = public issues).
+PUBLIC_TOKEN=$(curl -s -H "Authorization: Bearer $TOKEN" "$URL/v1/session" | "$PY" -c '
+import json, sys, time
+s = json.load(sys.stdin)
+iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))
+print(json.dumps({"iss": sys.argv[1], "sub": s["user"]["id"], "sid": s["session_id"],
+                  "app": s["account"]["appid"], "oid": s["account"]["openid"],
+                  "iat": iso(time.time() - 60), "exp": iso(time.time() + 7000)}))' \
+	"$(sed -n 's/^issuer = //p' "$DIR/wxauth.conf")" |
+	xargs -0 build/tests/tokmint --public "$DIR/keys") ||
+	die "tokmint could not sign a v4.public token"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $PUBLIC_TOKEN" "$URL/v1/session")" = 200 ] ||
+	die "the v4.public token is refused"
 userinfo=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/v1/userinfo")
 # Tokens of MANY people, for the row that reads a different profile each
 # time (each worker's cache holds 512: most of these reads miss it).
@@ -295,6 +312,7 @@ row() {
 	cache0=$(cache)
 	arg=$TOKEN
 	[ "$2" != many ] || arg=$TOKENS
+	[ "${1%@*}" != session_public ] || arg=$PUBLIC_TOKEN
 	# shellcheck disable=SC2086
 	wrk $WRK_ARGS -s tests/bench/wrk.lua "$URL$3" -- "$2" "$arg" >"$SCRATCH/$1.wrk" 2>&1
 	line=$(grep '^BENCH ' "$SCRATCH/$1.wrk")
@@ -318,6 +336,7 @@ while [ "$round" -lt "$ROUNDS" ]; do
 	row nginx get /bench/nginx
 	row hello get /bench/hello
 	row session auth /v1/session
+	row session_public auth /v1/session
 	row login login /v1/login
 	if [ "$userinfo" = 200 ]; then
 		row userinfo auth /v1/userinfo
@@ -379,7 +398,9 @@ for line in open(sys.argv[1]):
     if name not in rows or (f and (not old or float(f["rps"]) > float(old["rps"]))):
         rows[name] = f
 labels = [("nginx", "(a) nginx return 200"), ("hello", "(b) libfcgi hello"),
-          ("session", "(c) GET /v1/session"), ("login", "(d) POST /v1/login"),
+          ("session", "(c) GET /v1/session"),
+          ("session_public", "(c') GET /v1/session, v4.public token"),
+          ("login", "(d) POST /v1/login"),
           ("userinfo", "(e) GET /v1/userinfo"),
           ("userinfo_many", "(f) GET /v1/userinfo, 2,000 people in turn")]
 # The targets of issue 10: a ratio to (b) and a p99, per row.
@@ -480,5 +501,12 @@ kb = [int(m[2]) for m in mem if m[0] == "wxauth"]
 if kb:
     print("  %-4s each wxauth worker < 8 MiB resident (largest %.1f MiB)" % (
         mark(max(kb) < 8 * 1024), max(kb) / 1024))
+# v4.public against v4.local, the same session, the same run (issue 24).
+fl, fp = rows.get("session"), rows.get("session_public")
+if fl and fp:
+    r = float(fp["rps"]) / float(fl["rps"])
+    print("  %-4s v4.public session row >= 0.85 of the v4.local one (%.2f)" % (mark(r >= 0.85), r))
+    if r < 0.85:
+        misses.append("session_public")
 print("  rows: %s" % ("all met" if not misses else "MISS " + ", ".join(misses)))
 EOF
