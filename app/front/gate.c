@@ -83,7 +83,8 @@ body(struct svc *s, struct req *r, const struct route_def *d)
 {
 	enum err rc;
 
-	if ((rc = http_read_body(r, s->conf->max_body)) != OK)
+	if ((rc = http_read_body(r, (d->flags & RF_UPLOAD) &&
+	    s->conf->max_body < HTTP_UPLOAD_MAX ? HTTP_UPLOAD_MAX : s->conf->max_body)) != OK)
 		return rc;
 	if (r->body_len > 0 && !is_json_type(r->content_type))
 		return ERR_UNSUPPORTED_MEDIA_TYPE;

@@ -68,6 +68,10 @@ const struct route_def routes[R__MAX] = {
 	[R_KEYS] = {M_GET, "/v1/keys", "keys", RF_GATE, NULL, NULL, verify_keys},
 	[R_REVOKED] = {M_GET, "/v1/revoked", "revoked", RF_QUERY, verify_revoked_fields, NULL,
 	    verify_revoked},
+	[R_AVATAR] = {M_POST, "/v1/avatar", "avatar", RF_BEARER | RF_BODY | RF_UPLOAD,
+	    profile_avatar_fields, NULL, profile_avatar},
+	[R_AVATAR_GET] = {M_GET, "/v1/avatars/*", "avatar_get", 0, NULL, &profile_avatar_param,
+	    profile_avatar_get},
 };
 
 /*

@@ -18,7 +18,9 @@
 #include <sodium.h>
 
 #include "atrest.h"
+#include "codec.h"
 #include "db.h"
+#include "image.h"
 #include "log.h"
 #include "metrics.h"
 #include "profview.h"
@@ -35,6 +37,8 @@
 #define IV_MAX 64
 #define PHONE_CODE_MAX 128
 #define SEALED_MAX (WX_SESSION_KEY_STR + ATREST_OVERHEAD)
+/* An avatar never changes under its URL (a new one is a new id). */
+#define AVATAR_MAX_AGE 31536000
 
 enum { PATCH_NICKNAME, PATCH_AVATAR_URL };
 const struct field profile_patch_fields[] = {
@@ -62,6 +66,17 @@ const struct field profile_phone_fields[] = {
 	[PHONE_IV] = {"iv", FT_STRING, 0, 1, IV_MAX},
 	FIELDS_END
 };
+
+/* An avatar: at most DB_AVATAR_MAX bytes, as padded standard base64 (what
+ * wx.getFileSystemManager().readFile gives with encoding "base64"). */
+#define AVATAR_B64_MAX ((DB_AVATAR_MAX + 2) / 3 * 4)
+enum { AVATAR_IMAGE };
+const struct field profile_avatar_fields[] = {
+	/* Longer than an avatar may be, so that the handler says 413, not "length". */
+	[AVATAR_IMAGE] = {"image", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, HTTP_UPLOAD_MAX},
+	FIELDS_END
+};
+const struct field profile_avatar_param = {"avatar", FT_STRING, FF_UUID, 36, 36};
 
 /* live: a store or look-up that found no user or account means the token
  * names one that is gone (deleted, or merged away and pruned). */
@@ -506,4 +521,58 @@ out:
 	sodium_memzero(&ph, sizeof(ph));
 	sodium_memzero(&in, sizeof(in));
 	return refused(r, rc, why);
+}
+
+/* ---- avatars ---- */
+
+enum err
+profile_avatar(struct svc *s, struct req *r, const struct tok_claims *who)
+{
+	const char *b64 = r->in[AVATAR_IMAGE].s, *type;
+	unsigned char *img = NULL;
+	char prefix[CONF_STR_MAX + 32];
+	size_t len = 0, n = strlen(b64);
+	enum err rc;
+
+	if (s->conf->public_url[0] == '\0')
+		return http_fail(r, ERR_FORBIDDEN, "avatar uploads need public_url in the config "
+		    "(the address the avatar is served at)");
+	/* Decoded, it can only be shorter: refused before a byte is copied. */
+	if (n > AVATAR_B64_MAX)
+		return http_fail(r, ERR_BODY_TOO_LARGE, "an avatar is at most %d bytes",
+		    DB_AVATAR_MAX);
+	if ((img = malloc(n)) == NULL)
+		return ERR_INTERNAL;
+	if (codec_unb64(img, n, &len, b64, n) != 0 || len == 0) {
+		rc = http_fail(r, ERR_INVALID_REQUEST, "field 'image' must be the image "
+		    "in standard base64");
+	} else if (len > DB_AVATAR_MAX) {
+		rc = http_fail(r, ERR_BODY_TOO_LARGE, "an avatar is at most %d bytes",
+		    DB_AVATAR_MAX);
+	} else if ((type = image_type(img, len)) == NULL) {
+		rc = http_fail(r, ERR_UNSUPPORTED_MEDIA_TYPE, "an avatar is a PNG, JPEG "
+		    "or WebP image");
+	} else {
+		snprintf(prefix, sizeof(prefix), "%s/v1/avatars/", s->conf->public_url);
+		rc = live(db_avatar_set(s->db, who->sub, type, img, len, prefix));
+		if (rc == OK)
+			rc = respond_profile(s, r, who->sub);
+	}
+	free(img);
+	return rc;
+}
+
+enum err
+profile_avatar_get(struct svc *s, struct req *r, const struct tok_claims *who)
+{
+	unsigned char *img = NULL;
+	char type[32];
+	size_t len = 0;
+	enum err rc;
+
+	(void)who;
+	if ((rc = db_avatar_get(s->db, r->param, type, sizeof(type), &img, &len)) == OK)
+		http_send_public_body(r, type, (const char *)img, len, AVATAR_MAX_AGE);
+	free(img);
+	return rc == ERR_NOT_FOUND ? http_fail(r, rc, "no such avatar") : rc;
 }

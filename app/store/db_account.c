@@ -60,7 +60,8 @@ const struct db_stmt db_account_stmts[] = {
 	 * logging in again is a new account and a new user); every session
 	 * ends and forgets its address and user agent; the stored answers of
 	 * logins and refreshes (sealed tokens) go, but not the fact that a code
-	 * was used (it never goes to WeChat again); audit rows forget addresses.
+	 * was used (it never goes to WeChat again); audit rows forget addresses;
+	 * uploaded avatars go.
 	 * What stays: ids, times, the tombstone's deleted_at.
 	 */
 	[AC_DELETE] = {"account_delete",
@@ -81,7 +82,8 @@ const struct db_stmt db_account_stmts[] = {
 	    " ru AS (UPDATE refresh_used SET answer = NULL"
 	    " WHERE session_id IN (SELECT id FROM r) AND answer IS NOT NULL),"
 	    " al AS (UPDATE audit_log SET ip = NULL WHERE user_id IN (SELECT id FROM t)"
-	    " AND ip IS NOT NULL), "
+	    " AND ip IS NOT NULL),"
+	    " av AS (DELETE FROM avatars WHERE user_id IN (SELECT id FROM t)), "
 	    DB_EVENT_LOCK ","
 	    " e AS (INSERT INTO events (type, user_id, detail) SELECT 'user_deleted', $1,"
 	    " jsonb_build_object('user_id', $1::uuid, 'by', $2::text, 'accounts',"

@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "codec.h"
 #include "db.h"
 #include "dbi.h"
 #include "log.h"
@@ -25,6 +26,8 @@ enum profile_stmt {
 	P_USER_SET_PHONE,
 	P_SEEN_GET,
 	P_SEEN_ADD,
+	P_AVATAR_SET,
+	P_AVATAR_GET,
 	P__MAX
 };
 
@@ -74,6 +77,18 @@ const struct db_stmt db_profile_stmts[] = {
 	/* The primary key decides between two concurrent copies of a blob. */
 	[P_SEEN_ADD] = {"profile_seen_add",
 	    "INSERT INTO open_data_seen (hash) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1"},
+	/* The live user's avatar replaced in one statement: the old one goes,
+	 * the new one is stored, avatar_url ($4 + its id) points at it. */
+	[P_AVATAR_SET] = {"profile_avatar_set", DB_LIVE_USER ","
+	    " lu AS (SELECT x.id FROM users x JOIN r ON x.id = r.id"
+	    " WHERE r.next IS NULL AND x.deleted_at IS NULL FOR NO KEY UPDATE OF x),"
+	    " d AS (DELETE FROM avatars WHERE user_id IN (SELECT id FROM lu)),"
+	    " i AS (INSERT INTO avatars (user_id, content_type, data)"
+	    " SELECT id, $2, $3 FROM lu RETURNING id)"
+	    " UPDATE users SET avatar_url = $4 || (SELECT id FROM i)::text, updated_at = now()"
+	    " WHERE id IN (SELECT id FROM lu) RETURNING id"},
+	[P_AVATAR_GET] = {"profile_avatar_get",
+	    "SELECT content_type, encode(data, 'hex') FROM avatars WHERE id = $1"},
 	[P__MAX] = {NULL, NULL}
 };
 
@@ -290,5 +305,59 @@ db_open_data_store(struct db *db, const struct db_open_data *in, struct db_ident
 	rc = db_txn(db, store_txn, &x);
 	if (rc == ERR_UNIONID_CONFLICT)
 		db_conflict_audit(db, &x.linked, in->request_id, NULL);
+	return rc;
+}
+
+enum err
+db_avatar_set(struct db *db, const char *user_id, const char *content_type,
+    const unsigned char *data, size_t len, const char *url_prefix)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_text(&p, user_id);
+	db_p_text(&p, content_type);
+	db_p_bin(&p, data, len);
+	db_p_text(&p, url_prefix);
+	/* Nothing to set: the user was deleted while this request ran. */
+	if ((rc = run_row(db, P_AVATAR_SET, &p, &res)) == ERR_NOT_FOUND)
+		rc = ERR_SESSION_REVOKED;
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_avatar_get(struct db *db, const char *id, char *content_type, size_t ctlen,
+    unsigned char **data, size_t *len)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	const char *hex;
+	size_t n, i;
+	enum err rc;
+
+	*data = NULL;
+	*len = 0;
+	if ((rc = db_connect(db)) != OK)
+		return rc;
+	db_p_text(&p, id);
+	if ((rc = run_row(db, P_AVATAR_GET, &p, &res)) != OK)
+		goto out;
+	db_copy(content_type, ctlen, PQgetvalue(res, 0, 0));
+	hex = PQgetvalue(res, 0, 1);
+	n = (size_t)PQgetlength(res, 0, 1) / 2;
+	if ((*data = malloc(n > 0 ? n : 1)) == NULL) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		(*data)[i] = (unsigned char)(codec_hexval(hex[2 * i]) << 4 |
+		    codec_hexval(hex[2 * i + 1]));
+	*len = n;
+out:
+	PQclear(res);
 	return rc;
 }

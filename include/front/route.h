@@ -42,6 +42,8 @@ enum route {
 	                 * mod_fcgid), answered in Variable- headers */
 	R_KEYS,         /* GET /v1/keys: the v4.public keys, for verifiers */
 	R_REVOKED,      /* GET /v1/revoked: sessions ended lately, for verifiers */
+	R_AVATAR,       /* POST /v1/avatar: upload the user's avatar */
+	R_AVATAR_GET,   /* GET /v1/avatars/{id}: an uploaded avatar, no token */
 	R__MAX
 };
 
@@ -51,7 +53,8 @@ enum route_flag {
 	RF_BODY_OPTIONAL = 1 << 2, /* ... which may be left out */
 	RF_ADMIN = 1 << 3,      /* needs the admin key */
 	RF_GATE = 1 << 4,       /* served by the gate pool too (never waits) */
-	RF_QUERY = 1 << 5       /* fields come from the query string */
+	RF_QUERY = 1 << 5,      /* fields come from the query string */
+	RF_UPLOAD = 1 << 6      /* its body may be up to HTTP_UPLOAD_MAX, not max_body */
 };
 
 struct route_def {

@@ -12,6 +12,8 @@
 extern const struct field profile_patch_fields[];
 extern const struct field profile_decrypt_fields[];
 extern const struct field profile_phone_fields[];
+extern const struct field profile_avatar_fields[];
+extern const struct field profile_avatar_param;     /* the {id} of /v1/avatars/{id} */
 
 /* GET /v1/userinfo: {"user": {...}, "accounts": [...]} of the token's user. */
 enum err profile_get(struct svc *s, struct req *r, const struct tok_claims *who);
@@ -21,5 +23,10 @@ enum err profile_patch(struct svc *s, struct req *r, const struct tok_claims *wh
 enum err profile_decrypt(struct svc *s, struct req *r, const struct tok_claims *who);
 /* POST /v1/phone: {"phone_number", "pure_phone_number", "country_code"}. */
 enum err profile_phone(struct svc *s, struct req *r, const struct tok_claims *who);
+/* POST /v1/avatar: {"image": base64 of a PNG, JPEG or WebP of at most 256
+ * KiB}: kept as the user's avatar, avatar_url pointing at it; answers like
+ * GET /v1/userinfo. GET /v1/avatars/{id}: the image, cacheable, no token. */
+enum err profile_avatar(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err profile_avatar_get(struct svc *s, struct req *r, const struct tok_claims *who);
 
 #endif

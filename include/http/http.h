@@ -108,8 +108,16 @@ void http_send_json(struct req *r, int status, struct json_object *body);
 void http_send_json_text(struct req *r, int status, const char *text, size_t len);
 
 /* http_send_public: a 200 JSON answer anyone may cache for max_age seconds
- * (Cache-Control: public), for what is the same for every caller. */
+ * (Cache-Control: public), for what is the same for every caller;
+ * http_send_public_body the same for a body of type ctype, which a browser
+ * must not take for another (X-Content-Type-Options: nosniff). */
 void http_send_public(struct req *r, const char *text, size_t len, int max_age);
+void http_send_public_body(struct req *r, const char *ctype, const char *body, size_t len,
+    int max_age);
+
+/* The largest body of a route that takes uploads (RF_UPLOAD: an avatar
+ * of 256 KiB as base64 in JSON), whatever max_body says. */
+#define HTTP_UPLOAD_MAX (360 * 1024)
 /* http_send_granted: an Authorizer's grant: status 200 and the headers set
  * with http_header (its Variable- ones), nothing else, no body. */
 void http_send_granted(struct req *r);

@@ -257,6 +257,19 @@ struct db_delete {
 enum err db_delete_user(struct db *db, const struct db_delete *in) WARN_UNUSED;
 
 /*
+ * db_avatar_set: user_id's live user gets this image (content_type, len
+ * bytes) as its one avatar, avatar_url = url_prefix + the new avatar's id;
+ * the previous avatar goes. ERR_SESSION_REVOKED when the user is deleted.
+ * db_avatar_get: avatar id's type and bytes (*data malloc'd, the caller
+ * frees it); ERR_NOT_FOUND when there is none.
+ */
+#define DB_AVATAR_MAX 262144
+enum err db_avatar_set(struct db *db, const char *user_id, const char *content_type,
+    const unsigned char *data, size_t len, const char *url_prefix) WARN_UNUSED;
+enum err db_avatar_get(struct db *db, const char *id, char *content_type, size_t ctlen,
+    unsigned char **data, size_t *len) WARN_UNUSED;
+
+/*
  * db_revoked_feed: for verifiers elsewhere (GET /v1/revoked), the sessions
  * ended within the last secs seconds (after < 0), or those ended since the
  * cursor after, as {"revoked":["<session id>",...],"next":"<cursor>"}: at
