@@ -1,0 +1,112 @@
+// tests/miniprogram/example.test.js - the sample mini-program's profile page
+// (deploy/miniprogram/example) run as WeChat would run it: App() and Page()
+// definitions, getApp(), its handlers called with the events the
+// components send, on a fake wx that speaks to the real server.
+'use strict'
+const test = require('node:test')
+const assert = require('node:assert')
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const zlib = require('zlib')
+const Module = require('module')
+const f = require('./fakes.js')
+
+const EXAMPLE = path.join(__dirname, '../../deploy/miniprogram/example')
+const LIB = path.join(__dirname, '../../deploy/miniprogram/src/index.js')
+
+/* The page, loaded as the mini-program loads it, on wx. */
+function loadPage (wx) {
+  let appDef = null
+  let pageDef = null
+  global.wx = wx
+  global.App = (d) => { appDef = d }
+  global.getApp = () => appDef
+  global.Page = (d) => { pageDef = d }
+  const resolve = Module._resolveFilename
+  Module._resolveFilename = function (req, ...rest) {
+    return req === 'wxauth-miniprogram' ? LIB : resolve.call(this, req, ...rest)
+  }
+  try {
+    for (const f of ['app.js', 'pages/me/me.js']) {
+      const p = path.join(EXAMPLE, f)
+      delete require.cache[p]
+      require(p)
+    }
+  } finally {
+    Module._resolveFilename = resolve
+  }
+  // baseURL is the shop's; the test's server instead.
+  appDef.auth = require(LIB).createClient({ baseURL: f.env.base_url, appid: f.APPID })
+  const page = Object.assign({ data: JSON.parse(JSON.stringify(pageDef.data)) }, pageDef)
+  page.setData = (d) => Object.assign(page.data, d)
+  return page
+}
+
+function chunk (kind, data) {
+  const len = Buffer.alloc(4)
+  len.writeUInt32BE(data.length)
+  const crc = Buffer.alloc(4)
+  crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(kind), data])))
+  return Buffer.concat([len, Buffer.from(kind), data, crc])
+}
+
+function crc32 (b) {
+  let c = 0xffffffff
+  for (const x of b) {
+    c ^= x
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+  }
+  return (c ^ 0xffffffff) >>> 0
+}
+
+function png () {
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(1, 0)
+  ihdr.writeUInt32BE(1, 4)
+  ihdr.set([8, 6, 0, 0, 0], 8)
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.from([0, 255, 0, 0, 255]))), chunk('IEND', Buffer.alloc(0))])
+}
+
+test('the profile page: load, avatar, nickname, phone', async () => {
+  const who = f.person('page')
+  const wx = f.fakeWx(who)
+  const page = loadPage(wx)
+  await page.onLoad()
+  assert.strictEqual(page.data.error, '')
+  assert.ok(page.data.user.id)
+  assert.strictEqual(wx.calls.login, 1)
+
+  // chooseAvatar hands a temporary file; the page uploads it.
+  const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wxauth-avatar-')), 'tmp_avatar.png')
+  fs.writeFileSync(tmp, png())
+  await page.onChooseAvatar({ detail: { avatarUrl: tmp } })
+  assert.strictEqual(page.data.error, '')
+  const url = page.data.user.avatar_url
+  assert.ok(url.startsWith(f.env.base_url + '/v1/avatars/'), url)
+  const img = await f.httpRequest({ url, method: 'GET', header: {} })
+  assert.strictEqual(img.statusCode, 200)
+  assert.strictEqual(img.header['content-type'], 'image/png')
+
+  await page.onNickname({ detail: { value: '  小明  ' } })
+  assert.strictEqual(page.data.user.nickname, '小明')
+  await page.onNickname({ detail: { value: '   ' } })
+  assert.strictEqual(page.data.user.nickname, '小明')
+
+  // getPhoneNumber: declined (no code) does nothing; a code gives the number.
+  const n = wx.calls.request.length
+  await page.onGetPhoneNumber({ detail: { errMsg: 'getPhoneNumber:fail user deny' } })
+  assert.strictEqual(wx.calls.request.length, n)
+  await page.onGetPhoneNumber({ detail: { code: who + '.phone' + Date.now() } })
+  assert.strictEqual(page.data.error, '')
+  assert.match(page.data.phone, /^\+86 138\d{8}$/)
+  // Still the one login of the start.
+  assert.strictEqual(wx.calls.login, 1)
+
+  // A file that is not an image: the server's refusal, by name, on the page.
+  fs.writeFileSync(tmp, '<svg xmlns="http://www.w3.org/2000/svg"/>')
+  await page.onChooseAvatar({ detail: { avatarUrl: tmp } })
+  assert.strictEqual(page.data.error, 'unsupported_media_type')
+  assert.strictEqual(page.data.user.avatar_url, url)
+})
