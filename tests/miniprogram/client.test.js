@@ -199,3 +199,27 @@ test('the library is ES2017 CommonJS without dependencies', () => {
   const lines = src.split('\n').length
   assert.ok(lines < 400, 'small enough to read in one sitting: ' + lines + ' lines')
 })
+
+test('a 503 with a short Retry-After: one retry for a GET, none for a POST', async () => {
+  let busy = 0
+  const wx = f.fakeWx(f.person('busy'), {
+    hook (o, answer) {
+      if (o.url.endsWith('/v1/session') || o.url.endsWith('/v1/logout')) {
+        if (busy++ % 2 === 0) {
+          return answer.then(() => ({ statusCode: 503, header: { 'Retry-After': '1', 'X-Request-Id': 'r503' },
+            data: { error: 'db_unavailable', message: 'busy', request_id: 'r503' } }))
+        }
+      }
+      return answer
+    }
+  })
+  const c = client(wx)
+  const t0 = Date.now()
+  assert.ok((await c.request({ url: '/v1/session' })).session_id)
+  assert.ok(Date.now() - t0 >= 900)
+  assert.strictEqual(wx.calls.request.filter((r) => r.url.endsWith('/v1/session')).length, 2)
+  busy = 0
+  await assert.rejects(c.request({ url: '/v1/logout', method: 'POST', data: {} }),
+    (e) => e.status === 503 && e.error === 'db_unavailable' && e.retryAfter === 1 && e.requestId === 'r503')
+  assert.strictEqual(wx.calls.request.filter((r) => r.url.endsWith('/v1/logout')).length, 1)
+})
