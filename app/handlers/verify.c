@@ -32,12 +32,13 @@ verify_keys(struct svc *s, struct req *r, const struct tok_claims *who)
 	(void)who;
 	/* Ids and keys are base64url: nothing to escape. */
 	at = (size_t)snprintf(buf, sizeof(buf), "{\"keys\":[");
-	for (i = 0; i < s->keys->ns; i++) {
+	/* With v4.local nothing is published: no token needs a public key. */
+	for (i = 0; s->keys->sign_public && i < s->keys->ns; i++) {
 		if (tok_paserk_public(pub, sizeof(pub), s->keys->s[i].pk, TOK_PUBLICBYTES) != 0)
 			return ERR_INTERNAL;
 		n = snprintf(buf + at, sizeof(buf) - at, "%s{\"kid\":\"%s\",\"paserk\":\"%s\","
 		    "\"signing\":%s}", i > 0 ? "," : "", s->keys->s[i].pid, pub,
-		    i == 0 && s->keys->sign_public ? "true" : "false");
+		    i == 0 ? "true" : "false");
 		if (n < 0 || (size_t)n >= sizeof(buf) - at)
 			return ERR_INTERNAL;
 		at += (size_t)n;

@@ -8,6 +8,7 @@ Debian's python3-cryptography) and PHP's sodium verifying them with only the
 published key, and GET /v1/revoked, the sessions ended lately by id."""
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -56,10 +57,35 @@ def verify_v4_public(token, keys):
     return json.loads(m)
 
 
+def _file_keys(env):
+    """The public keys of the key file's signing keys, as /v1/keys lists them."""
+    out = []
+    with open(env.key_file, encoding="ascii") as f:
+        for line in f:
+            if line.startswith("k4.secret."):
+                pk = "k4.public." + _b64e(_b64d(line.strip()[len("k4.secret."):])[32:])
+                d = hashlib.blake2b(b"k4.pid." + pk.encode(), digest_size=33).digest()
+                out.append({"kid": "k4.pid." + _b64e(d), "paserk": pk})
+    return out
+
+
 def _keys(env):
     r = env.req("GET", "/v1/keys")
     assert r.status == 200, r.describe()
     return r
+
+
+@contextlib.contextmanager
+def public_format(env):
+    """token_format = public for the while (a reload), then back."""
+    orig = _conf_text(env)
+    try:
+        _write_conf(env, _set(orig, "token_format", "public"))
+        _reload(env)
+        yield
+    finally:
+        _write_conf(env, orig)
+        _reload(env)
 
 
 def _public_token(env, ident, **over):
@@ -73,27 +99,32 @@ def _public_token(env, ident, **over):
 
 
 def test_keys_are_published_without_a_credential(env):
+    # v4.local: nothing to publish.
     r = _keys(env)
-    assert r.headers.get("Cache-Control", "").startswith("public, max-age="), r.headers
-    keys = r.json["keys"]
-    assert keys and all(set(k) == {"kid", "paserk", "signing"} for k in keys), keys
-    assert "secret" not in r.text and "k4.local" not in r.text
-    # Each kid is the PASERK k4.pid of its key, as any verifier computes it.
-    for k in keys:
-        d = hashlib.blake2b(b"k4.pid." + k["paserk"].encode(), digest_size=33).digest()
-        assert k["kid"] == "k4.pid." + _b64e(d), k
-    # The key file's signing key, and no other.
-    with open(env.key_file, encoding="ascii") as f:
-        secrets = [l.strip() for l in f if l.startswith("k4.secret.")]
-    pubs = [("k4.public." + _b64e(_b64d(s[len("k4.secret."):])[32:])) for s in secrets]
-    assert [k["paserk"] for k in keys] == pubs
+    assert r.json == {"keys": [], "token_format": "local"}, r.json
+    with public_format(env):
+        r = _keys(env)
+        assert r.headers.get("Cache-Control", "").startswith("public, max-age="), r.headers
+        keys = r.json["keys"]
+        assert keys and all(set(k) == {"kid", "paserk", "signing"} for k in keys), keys
+        assert [k["signing"] for k in keys] == [True] + [False] * (len(keys) - 1)
+        assert "secret" not in r.text and "k4.local" not in r.text
+        # Each kid is the PASERK k4.pid of its key, as any verifier computes it.
+        for k in keys:
+            d = hashlib.blake2b(b"k4.pid." + k["paserk"].encode(), digest_size=33).digest()
+            assert k["kid"] == "k4.pid." + _b64e(d), k
+        # The key file's signing keys, and no other.
+        with open(env.key_file, encoding="ascii") as f:
+            secrets = [l.strip() for l in f if l.startswith("k4.secret.")]
+        pubs = [("k4.public." + _b64e(_b64d(s[len("k4.secret."):])[32:])) for s in secrets]
+        assert [k["paserk"] for k in keys] == pubs
 
 
 def test_a_public_token_passes_the_gate_until_its_session_ends(env):
     j = env.signed_in("mp1")
     ident = env.session(j["access_token"]).json
     tok = _public_token(env, ident)
-    claims = verify_v4_public(tok, _keys(env).json["keys"])
+    claims = verify_v4_public(tok, _file_keys(env))
     assert claims["oid"] == ident["account"]["openid"] and claims["sid"] == ident["session_id"]
     for _ in range(3):                  # the worker's cache of verified tokens too
         r = env.session(tok)
@@ -145,8 +176,9 @@ def test_token_format_public_signs_logins_and_refreshes(env):
     finally:
         _write_conf(env, orig)
         _reload(env)
-    # Back to v4.local: tokens signed meanwhile stay good (the key is listed).
-    assert _keys(env).json["token_format"] == "local"
+    # Back to v4.local: tokens signed meanwhile stay good (the key is in the
+    # key file), though no key is published any more.
+    assert _keys(env).json == {"keys": [], "token_format": "local"}
     assert env.session(old).status == 200
     assert env.signed_in("mp1")["access_token"].startswith("v4.local.")
 
@@ -155,7 +187,8 @@ def test_php_verifies_with_only_the_published_key(env):
     j = env.signed_in("mp1")
     ident = env.session(j["access_token"]).json
     tok = _public_token(env, ident)
-    keys = json.dumps(_keys(env).json)
+    with public_format(env):
+        keys = json.dumps(_keys(env).json)
     php = os.path.join(ROOT, "deploy", "orders", "verify.php")
 
     def run(token):
@@ -177,7 +210,8 @@ def test_a_third_party_paseto_library_verifies_with_only_the_published_key(env):
     j = env.signed_in("mp1")
     ident = env.session(j["access_token"]).json
     tok = _public_token(env, ident)
-    keys = json.dumps(_keys(env).json)
+    with public_format(env):
+        keys = json.dumps(_keys(env).json)
     js = os.path.join(ROOT, "tests", "interop", "verify.js")
 
     def run(token, issuer=env.issuer):
