@@ -505,6 +505,8 @@ demo:wx4f4bc4dec97d474b:miniprogram"
 		# browser reaches us at nginx's address.
 		echo "wechat_open_url = http://127.0.0.1:$MOCK_PORT"
 		echo "public_url = http://127.0.0.1:$PORT"
+		# The PC scan login's confirmation page of the mini-programs.
+		echo "scan_page = pages/scan/scan"
 		echo "wechat_timeout_ms = 3000"
 		echo "wechat_connect_timeout_ms = 1000"
 		# Short replay windows, so that the tests can wait them out.

@@ -118,6 +118,12 @@ static const struct setting globals[] = {
 	 * public_url + /v1/oauth/callback; empty: no web login). */
 	{"wechat_open_url", K_URL, G(wechat_open_url), "https://open.weixin.qq.com", 0, 0, 0, 0},
 	{"public_url", K_URL, G(public_url), "", 0, 0, 0, 0},
+	/* The PC scan login: the mini-program page its code opens (empty: no
+	 * scan login), the build it opens (release, trial, develop), and how
+	 * many seconds a PC page's login request lives. */
+	{"scan_page", K_STR, G(scan_page), "", 0, 0, 0, 0},
+	{"scan_env_version", K_STR, G(scan_env_version), "release", 1, 0, 0, 0},
+	{"scan_ttl", K_LONG, G(scan_ttl), "120", 30, 600, 0, 0},
 	{"wechat_connect_timeout_ms", K_LONG, G(wechat_connect_timeout_ms), "2000", 100, 60000, 0, 0},
 	{"wechat_timeout_ms", K_LONG, G(wechat_timeout_ms), "5000", 100, 120000, 0, 0},
 	{"wechat_ca_file", K_PATH, G(wechat_ca_file), "", 0, 0, 0, 0},
@@ -1152,6 +1158,15 @@ whole_file(struct parser *p)
 	if (c->gate_listen[0] != '\0' && strcmp(c->gate_listen, c->listen) == 0)
 		return fail(p, p->gseen[setting_index("gate_listen")],
 		    "gate_listen must differ from listen");
+	if (strcmp(c->scan_env_version, "release") != 0 &&
+	    strcmp(c->scan_env_version, "trial") != 0 &&
+	    strcmp(c->scan_env_version, "develop") != 0)
+		return fail(p, p->gseen[setting_index("scan_env_version")],
+		    "scan_env_version must be release, trial or develop");
+	if (c->scan_page[0] == '/' || strpbrk(c->scan_page, "?#") != NULL)
+		return fail(p, p->gseen[setting_index("scan_page")],
+		    "scan_page is a page path without a leading '/' and without a query "
+		    "(pages/scan/scan)");
 	/* Where the key files were named, for messages about them. */
 	c->key_file_line = p->gseen[setting_index("key_file")];
 	c->data_key_file_line = p->gseen[setting_index("data_key_file")];

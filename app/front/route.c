@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "profile.h"
 #include "route.h"
+#include "scan.h"
 #include "scrape.h"
 #include "verify.h"
 
@@ -72,6 +73,18 @@ const struct route_def routes[R__MAX] = {
 	    profile_avatar_fields, NULL, profile_avatar},
 	[R_AVATAR_GET] = {M_GET, "/v1/avatars/*", "avatar_get", 0, NULL, &profile_avatar_param,
 	    profile_avatar_get},
+	[R_SCAN_NEW] = {M_POST, "/v1/scan", "scan_new", RF_BODY, scan_new_fields, NULL,
+	    scan_new},
+	[R_SCAN_STATUS] = {M_GET, "/v1/scan/*", "scan_status", 0, NULL, &scan_param,
+	    scan_status},
+	[R_SCAN_CODE] = {M_GET, "/v1/scan/*/code", "scan_code", 0, NULL, &scan_param,
+	    scan_code},
+	[R_SCAN_SCANNED] = {M_POST, "/v1/scan/*/scanned", "scan_scanned", RF_BEARER, NULL,
+	    &scan_param, scan_scanned},
+	[R_SCAN_CONFIRM] = {M_POST, "/v1/scan/*/confirm", "scan_confirm", RF_BEARER, NULL,
+	    &scan_param, scan_confirm},
+	[R_SCAN_CANCEL] = {M_POST, "/v1/scan/*/cancel", "scan_cancel", RF_BEARER, NULL,
+	    &scan_param, scan_cancel},
 };
 
 /*

@@ -381,6 +381,17 @@ http_send_public_body(struct req *r, const char *ctype, const char *body, size_t
 }
 
 void
+http_send_private_body(struct req *r, const char *ctype, const char *body, size_t len,
+    long max_age)
+{
+	char cc[64];
+
+	snprintf(cc, sizeof(cc), "private, max-age=%ld", max_age);
+	(void)http_header(r, "X-Content-Type-Options", "nosniff");
+	respond_cc(r, 200, ctype, cc, body, len, 0);
+}
+
+void
 http_send_json(struct req *r, int status, struct json_object *body)
 {
 	const char *text = NULL;

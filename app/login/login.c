@@ -405,7 +405,7 @@ enum err
 login_ticket(struct svc *s, struct req *r, const char *ticket)
 {
 	unsigned char th[TOK_HASHBYTES], code_hash[TOK_HASHBYTES], want[TOK_HASHBYTES];
-	struct tok_hashes have;
+	struct tok_hashes have, have_scan;
 	char bind[OAUTH_BIND_STR];
 	struct db_stored *st;
 	struct sealer sl;
@@ -415,14 +415,18 @@ login_ticket(struct svc *s, struct req *r, const char *ticket)
 		return http_fail(r, ERR_INVALID_CODE, "the ticket is invalid, expired or used");
 	if ((st = malloc(sizeof(*st))) == NULL)
 		return ERR_INTERNAL;
-	have.n = 0;
+	have.n = have_scan.n = 0;
 	if (http_cookie(r, OAUTH_BIND_COOKIE, bind, sizeof(bind)) == 1 &&
 	    strlen(bind) == OAUTH_BIND_STR - 1)
 		login_bind_hashes(s, bind, &have);
+	/* A PC scan login's ticket is bound to its own cookie. */
+	if (http_cookie(r, SCAN_BIND_COOKIE, bind, sizeof(bind)) == 1 &&
+	    strlen(bind) == OAUTH_BIND_STR - 1)
+		login_bind_hashes(s, bind, &have_scan);
 	rc = db_ticket_take(s->db, th, OAUTH_TICKET_TTL, code_hash, want, st);
 	if (rc == ERR_NOT_FOUND)
 		rc = http_fail(r, ERR_INVALID_CODE, "the ticket is invalid, expired or used");
-	if (rc == OK && !tok_hash_is(&have, want))
+	if (rc == OK && !tok_hash_is(&have, want) && !tok_hash_is(&have_scan, want))
 		rc = http_fail(r, ERR_INVALID_CODE, "the ticket belongs to the browser that "
 		    "started the login (its wxauth_bind cookie); it is used up now");
 	if (rc == OK) {
@@ -433,6 +437,49 @@ login_ticket(struct svc *s, struct req *r, const char *ticket)
 	}
 	sodium_memzero(bind, sizeof(bind));
 	free(st);
+	return rc;
+}
+
+enum err
+login_scan_confirm(struct svc *s, struct req *r, const unsigned char *id_hash,
+    const unsigned char *code_hash, const struct tok_claims *who)
+{
+	unsigned char rhash[TOK_HASHBYTES];
+	char refresh[TOK_REFRESH_STR];
+	struct db_answer ans;
+	struct db_login in;
+	struct db_ident id;
+	struct sealer sl;
+	enum err rc = ERR_INTERNAL;
+
+	memset(&in, 0, sizeof(in));
+	memset(&sl, 0, sizeof(sl));
+	if (tok_refresh_new(refresh, sizeof(refresh), rhash) == -1)
+		goto out;
+	/* The answer is sealed as a web login's: the ticket fetches it by
+	 * code_hash, and nothing else ever opens it. */
+	sealer_init(&sl, s, refresh, "login", code_hash);
+	ans.seal = seal_answer;
+	ans.arg = &sl;
+	in.appid = who->app;
+	in.openid = who->oid;
+	in.code_hash = code_hash;
+	in.refresh_hash = rhash;
+	in.refresh_ttl = s->conf->refresh_ttl;
+	in.answer = &ans;
+	in.ip = r->remote_addr;
+	in.user_agent = r->user_agent;
+	in.request_id = r->id;
+	in.web = true;
+	in.via = "scan";
+	if ((rc = db_scan_confirm(s->db, id_hash, &in, &id)) == OK) {
+		snprintf(r->user, sizeof(r->user), "%s", id.user_id);
+		http_send_json_text(r, 200, "{\"status\":\"confirmed\"}",
+		    strlen("{\"status\":\"confirmed\"}"));
+	}
+out:
+	json_object_put(sl.answer);
+	sodium_memzero(refresh, sizeof(refresh));
 	return rc;
 }
 

@@ -89,6 +89,7 @@ static const struct db_stmt *const tables[] = {
 	db_account_stmts,
 	db_wxtoken_stmts,
 	db_weblogin_stmts,
+	db_scan_stmts,
 };
 
 /*

@@ -94,6 +94,8 @@ const struct db_stmt db_admin_stmts[] = {
 	    " WHERE used_at < now() - interval '10 minutes' LIMIT $4) RETURNING 1),"
 	    " ot AS (DELETE FROM oauth_tickets WHERE hash IN (SELECT hash FROM oauth_tickets"
 	    " WHERE created_at < now() - interval '10 minutes' LIMIT $4) RETURNING 1),"
+	    " sl AS (DELETE FROM scan_logins WHERE id_hash IN (SELECT id_hash FROM scan_logins"
+	    " WHERE expires_at < now() - interval '10 minutes' LIMIT $4) RETURNING 1),"
 	    " ds AS (DELETE FROM open_data_seen WHERE hash IN (SELECT hash FROM open_data_seen"
 	    " WHERE seen_at < now() - make_interval(secs => $5) LIMIT $4) RETURNING 1),"
 	    " ru AS (UPDATE refresh_used SET answer = NULL WHERE hash IN (SELECT hash"
@@ -101,7 +103,7 @@ const struct db_stmt db_admin_stmts[] = {
 	    " AND used_at < now() - interval '10 minutes' LIMIT $4) RETURNING 1)"
 	    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a), (SELECT count(*) FROM e),"
 	    " (SELECT count(*) FROM c) + (SELECT count(*) FROM os) + (SELECT count(*) FROM ot)"
-	    " + (SELECT count(*) FROM ds) + (SELECT count(*) FROM ru)"},
+	    " + (SELECT count(*) FROM ds) + (SELECT count(*) FROM ru) + (SELECT count(*) FROM sl)"},
 	[A_EVENTS] = {"account_events",
 	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'type', type,"
 	    " 'at', " DB_TIME("at") ", 'user_id', user_id) || detail ORDER BY id), '[]')::text"

@@ -109,8 +109,8 @@ const struct db_stmt db_session_stmts[] = {
 	 * names it) is sealed before the row is written. */
 	[S_SESSION_OPEN] = {"session_open",
 	    "WITH s AS (INSERT INTO sessions (id, user_id, account_id, refresh_hash,"
-	    " expires_at, ip, user_agent) VALUES ($12::uuid, $1, $2, $3,"
-	    " now() + make_interval(secs => $4), $5, $6) RETURNING id),"
+	    " expires_at, ip, user_agent, via) VALUES ($12::uuid, $1, $2, $3,"
+	    " now() + make_interval(secs => $4), $5, $6, $15) RETURNING id),"
 	    " c AS (INSERT INTO login_codes (code_hash, appid, account_id, answer, web)"
 	    " VALUES ($7, $8, $2, $13, $14)),"
 	    " a AS (INSERT INTO audit_log (event, user_id, account_id, session_id,"
@@ -159,7 +159,8 @@ const struct db_stmt db_session_stmts[] = {
 	    "SELECT coalesce(json_agg(json_build_object('id', s.id, 'appid', a.appid,"
 	    " 'created_at', " DB_TIME("s.created_at") ", 'refreshed_at', "
 	    DB_TIME("s.refreshed_at") ", 'expires_at', " DB_TIME("s.expires_at") ","
-	    " 'ip', s.ip, 'user_agent', s.user_agent, 'current', s.id = $2::uuid)"
+	    " 'ip', s.ip, 'user_agent', s.user_agent, 'via', coalesce(s.via, 'login'),"
+	    " 'current', s.id = $2::uuid)"
 	    " ORDER BY s.created_at DESC, s.id), '[]')::text"
 	    " FROM sessions s JOIN accounts a ON a.id = s.account_id"
 	    " WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"},
@@ -327,10 +328,12 @@ open_session(struct db *db, struct login_ctx *x, const char *event)
 	db_p_text(&p, x->in->appid);
 	db_p_text(&p, event);
 	db_p_text(&p, x->in->request_id);
-	db_p_text(&p, x->out->created ? "{\"created\":true}" : NULL);
+	db_p_text(&p, x->in->via != NULL ? "{\"via\":\"scan\"}" :
+	    x->out->created ? "{\"created\":true}" : NULL);
 	db_p_text(&p, x->out->session_id);
 	db_p_bin(&p, answer->b, answer->len);
 	db_p_text(&p, x->in->web ? "true" : "false");
+	db_p_text(&p, x->in->via);
 	rc = run_row(db, S_SESSION_OPEN, &p, &res);
 out:
 	PQclear(res);
@@ -957,4 +960,12 @@ db_revoked_feed(struct db *db, long secs, long long after, char **json)
 	snprintf(cursor, sizeof(cursor), "%lld", after);
 	db_p_text(&p, cursor);
 	return db_exec_text(db, &db_session_stmts[S_REVOKED_SINCE], &p, json);
+}
+
+enum err
+db_session_open_for(struct db *db, const struct db_login *in, struct db_ident *out)
+{
+	struct login_ctx x = {in, out};
+
+	return open_session(db, &x, "login");
 }

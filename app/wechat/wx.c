@@ -27,10 +27,12 @@ struct wx {
 	long errcode;           /* of the last answer, 0 when none */
 };
 
+#define WX_IMAGE_MAX (1024 * 1024)      /* a mini-program code image */
+
 struct buf {
-	char data[WX_BODY_MAX + 1];
-	size_t len;
+	size_t len, max;
 	int overflow;
+	char data[];                    /* max bytes and a NUL */
 };
 
 /* The one table: WeChat errcode -> our error (WECHAT.md, Error codes). */
@@ -84,7 +86,7 @@ on_data(char *p, size_t size, size_t n, void *arg)
 	struct buf *b = arg;
 	size_t len = size * n;
 
-	if (len > WX_BODY_MAX - b->len) {
+	if (len > b->max - b->len) {
 		b->overflow = 1;
 		return 0;       /* makes curl fail with CURLE_WRITE_ERROR */
 	}
@@ -176,28 +178,28 @@ wx_answer(const char *text, long status, long *errcode, struct json_object **out
 }
 
 /*
- * call: GET url (or POST body as JSON when body is non-NULL), parse the
- * answer as a JSON object into *out (caller puts it) and map its errcode.
- * api names the call in logs.
+ * exchange: GET url (or POST body as JSON when body is non-NULL); the
+ * answer (at most max bytes) into *out, malloc'd (the caller wipes and frees
+ * it with buf_free), and its HTTP status. OK, or a transport error
+ * (ERR_UPSTREAM_TIMEOUT, ERR_UPSTREAM_UNAVAILABLE), logged. api names the
+ * call in logs; took_us is how long it took.
  */
 static enum err
-call(struct wx *w, const char *api, const char *url, const char *body,
-    struct json_object **out)
+exchange(struct wx *w, const char *api, const char *url, const char *body, size_t max,
+    struct buf **out, long *status, curl_off_t *took_us)
 {
-	struct buf *b = NULL;
-	struct json_object *o = NULL;
+	struct buf *b;
 	struct curl_slist *hdrs = NULL;
 	enum err rc = ERR_UPSTREAM_UNAVAILABLE;
 	CURLcode cc;
-	curl_off_t took_us = 0;
-	long status = 0;
 
-	*out = NULL;
-	w->errcode = 0;
-	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		rc = ERR_INTERNAL;
-		goto out;
+	*status = 0;
+	if ((b = calloc(1, sizeof(*b) + max + 1)) == NULL) {
+		*out = NULL;
+		return ERR_INTERNAL;
 	}
+	b->max = max;
+	*out = b;
 	curl_easy_reset(w->curl);
 	w->errbuf[0] = '\0';
 	curl_easy_setopt(w->curl, CURLOPT_URL, url);
@@ -220,31 +222,52 @@ call(struct wx *w, const char *api, const char *url, const char *body,
 		curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
 	}
 	cc = curl_easy_perform(w->curl);
-	curl_easy_getinfo(w->curl, CURLINFO_TOTAL_TIME_T, &took_us);
-	if (cc != CURLE_OK) {
-		if (cc == CURLE_OPERATION_TIMEDOUT) {
-			log_warnx("wechat: %s: timed out", api);
-			rc = ERR_UPSTREAM_TIMEOUT;
-		} else {
-			log_warnx("wechat: %s: %s", api, b->overflow ?
-			    "answer too large" : w->errbuf[0] ? w->errbuf :
-			    curl_easy_strerror(cc));
-		}
-		goto out;
+	curl_easy_getinfo(w->curl, CURLINFO_TOTAL_TIME_T, took_us);
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, status);
+		rc = OK;
+	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+		log_warnx("wechat: %s: timed out", api);
+		rc = ERR_UPSTREAM_TIMEOUT;
+	} else {
+		log_warnx("wechat: %s: %s", api, b->overflow ? "answer too large" :
+		    w->errbuf[0] ? w->errbuf : curl_easy_strerror(cc));
 	}
-	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
-	if ((rc = wx_answer(b->data, status, &w->errcode, out)) == ERR_UPSTREAM_UNAVAILABLE &&
+	curl_slist_free_all(hdrs);
+	return rc;
+}
+
+static void
+buf_free(struct buf *b)
+{
+	if (b != NULL) {
+		sodium_memzero(b, sizeof(*b) + b->max + 1);
+		free(b);
+	}
+}
+
+/*
+ * call: exchange, then the answer as a JSON object into *out (caller puts
+ * it) with its errcode mapped.
+ */
+static enum err
+call(struct wx *w, const char *api, const char *url, const char *body,
+    struct json_object **out)
+{
+	struct buf *b = NULL;
+	curl_off_t took_us = 0;
+	long status = 0;
+	enum err rc;
+
+	*out = NULL;
+	w->errcode = 0;
+	if ((rc = exchange(w, api, url, body, WX_BODY_MAX, &b, &status, &took_us)) == OK &&
+	    (rc = wx_answer(b->data, status, &w->errcode, out)) == ERR_UPSTREAM_UNAVAILABLE &&
 	    w->errcode == 0)
 		log_warnx("wechat: %s: HTTP %ld, %zu bytes: not a JSON object, or not 200",
 		    api, status, b->len);
-out:
 	metrics_wechat_call(api, rc, w->errcode, (double)took_us / 1e6);
-	curl_slist_free_all(hdrs);
-	json_object_put(o);
-	if (b != NULL) {
-		sodium_memzero(b, sizeof(*b));
-		free(b);
-	}
+	buf_free(b);
 	return rc;
 }
 
@@ -570,5 +593,79 @@ wx_checksession(struct wx *w, const char *access_token, const char *openid,
 out:
 	sodium_memzero(url, sizeof(url));
 	json_object_put(o);
+	return rc;
+}
+
+/* is_image: PNG or JPEG by its first bytes (what getwxacodeunlimit sends). */
+static int
+is_image(const unsigned char *b, size_t n)
+{
+	return (n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) ||
+	    (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff);
+}
+
+enum err
+wx_wxacode(struct wx *w, const char *access_token, const char *scene, const char *page,
+    const char *env_version, unsigned char **img, size_t *len, const char **ctype)
+{
+	const char *const kv[] = {"access_token", access_token, NULL};
+	char url[WX_URL_MAX];
+	struct json_object *req = NULL, *o = NULL;
+	struct buf *b = NULL;
+	curl_off_t took_us = 0;
+	const char *body;
+	long status = 0;
+	enum err rc = ERR_INTERNAL;
+
+	*img = NULL;
+	*len = 0;
+	w->errcode = 0;
+	if (url_make(w, url, sizeof(url), "/wxa/getwxacodeunlimit", kv) == -1 ||
+	    (req = json_object_new_object()) == NULL)
+		goto out;
+	json_object_object_add(req, "scene", json_object_new_string(scene));
+	json_object_object_add(req, "page", json_object_new_string(page));
+	/* A page of a trial or development build is not checked against the
+	 * released version (WeChat would answer 41030). */
+	json_object_object_add(req, "check_path",
+	    json_object_new_boolean(strcmp(env_version, "release") == 0));
+	json_object_object_add(req, "env_version", json_object_new_string(env_version));
+	if ((body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN)) == NULL)
+		goto out;
+	if ((rc = exchange(w, "getwxacodeunlimit", url, body, WX_IMAGE_MAX, &b, &status,
+	    &took_us)) != OK)
+		goto out;
+	/* Success is the image itself, failure a JSON errcode: branch on what
+	 * the body is, never on its content type (WECHAT.md). */
+	if (status == 200 && is_image((const unsigned char *)b->data, b->len)) {
+		if ((*img = malloc(b->len)) == NULL) {
+			rc = ERR_INTERNAL;
+			goto out;
+		}
+		memcpy(*img, b->data, b->len);
+		*len = b->len;
+		*ctype = b->data[0] == '\x89' ? "image/png" : "image/jpeg";
+		rc = OK;
+	} else if ((rc = wx_answer(b->data, status, &w->errcode, &o)) == OK) {
+		rc = ERR_UPSTREAM_UNAVAILABLE;  /* JSON without an error is no image */
+	}
+	if (w->errcode == 40129 || w->errcode == 40169) {
+		log_warnx("wechat: getwxacodeunlimit: scene refused (%ld): a bug of ours",
+		    w->errcode);
+		rc = ERR_INTERNAL;
+	} else if (w->errcode == 41030) {
+		log_warnx("wechat: getwxacodeunlimit: page %s is not a page of the %s version "
+		    "(41030): set scan_page and scan_env_version", page, env_version);
+		rc = ERR_UPSTREAM_UNAVAILABLE;
+	} else if (rc == ERR_UPSTREAM_UNAVAILABLE && w->errcode == 0) {
+		log_warnx("wechat: getwxacodeunlimit: HTTP %ld, %zu bytes: neither an image "
+		    "nor an error", status, b->len);
+	}
+out:
+	metrics_wechat_call("getwxacodeunlimit", rc, w->errcode, (double)took_us / 1e6);
+	sodium_memzero(url, sizeof(url));
+	json_object_put(req);
+	json_object_put(o);
+	buf_free(b);
 	return rc;
 }

@@ -37,6 +37,8 @@ enum err {
 	ERR_FRESH_LOGIN_REQUIRED,   /* deletion needs a session opened minutes ago */
 	ERR_LAST_ACCOUNT,           /* unlinking the user's only account */
 	ERR_INVALID_STATE,          /* web login: no cookie, or not this state, expired, used */
+	ERR_SCAN_TAKEN,             /* PC scan login: another person scanned this code first */
+	ERR_SCAN_OVER,              /* PC scan login: expired, cancelled or confirmed already */
 	ERR_SNAPSHOT_USER,          /* an official account's snapshot visitor: "forbidden" */
 	ERR_RATE_LIMITED,           /* our own rate limit */
 	ERR_DB_UNAVAILABLE,         /* PostgreSQL unreachable or failing, or no whole revocation view */

@@ -69,6 +69,9 @@ struct conf {
 	char wechat_base_url[CONF_STR_MAX]; /* default https://api.weixin.qq.com */
 	char wechat_open_url[CONF_STR_MAX]; /* default https://open.weixin.qq.com */
 	char public_url[CONF_STR_MAX];  /* this service as browsers reach it; "" = no web login */
+	char scan_page[CONF_STR_MAX];   /* the page a PC scan login's code opens; "" = none */
+	char scan_env_version[16];      /* release, trial or develop */
+	long scan_ttl;                  /* seconds a PC login request lives */
 	long wechat_connect_timeout_ms; /* default 2000 */
 	long wechat_timeout_ms;         /* default 5000 */
 	char wechat_ca_file[CONF_PATH_MAX]; /* empty = system CAs */

@@ -255,6 +255,7 @@ enum tok_hash_purpose {
 	TOK_H_OPEN_DATA,        /* open_data_seen: a blob accepted */
 	TOK_H_OAUTH_STATE,      /* oauth_states: a web login's state honoured */
 	TOK_H_WEB_BIND,         /* oauth_tickets: a browser's binding cookie */
+	TOK_H_SCAN,             /* scan_logins: a PC login request's id */
 	TOK_H__MAX
 };
 

@@ -44,6 +44,12 @@ enum route {
 	R_REVOKED,      /* GET /v1/revoked: sessions ended lately, for verifiers */
 	R_AVATAR,       /* POST /v1/avatar: upload the user's avatar */
 	R_AVATAR_GET,   /* GET /v1/avatars/{id}: an uploaded avatar, no token */
+	R_SCAN_NEW,     /* POST /v1/scan: a PC page's login request */
+	R_SCAN_STATUS,  /* GET /v1/scan/{id}: its status, the ticket once */
+	R_SCAN_CODE,    /* GET /v1/scan/{id}/code: its mini-program code */
+	R_SCAN_SCANNED, /* POST /v1/scan/{id}/scanned: the person scanned it */
+	R_SCAN_CONFIRM, /* POST /v1/scan/{id}/confirm: ... and logs the PC in */
+	R_SCAN_CANCEL,  /* POST /v1/scan/{id}/cancel: ... or does not */
 	R__MAX
 };
 

@@ -114,6 +114,10 @@ void http_send_json_text(struct req *r, int status, const char *text, size_t len
 void http_send_public(struct req *r, const char *text, size_t len, int max_age);
 void http_send_public_body(struct req *r, const char *ctype, const char *body, size_t len,
     int max_age);
+/* http_send_private_body: the same for what only this browser may keep
+ * (Cache-Control: private), for max_age seconds. */
+void http_send_private_body(struct req *r, const char *ctype, const char *body, size_t len,
+    long max_age);
 
 /* The largest body of a route that takes uploads (RF_UPLOAD: an avatar
  * of 256 KiB as base64 in JSON), whatever max_body says. */

@@ -19,6 +19,11 @@
 #define OAUTH_BIND_COOKIE "wxauth_bind"
 #define OAUTH_BIND_STR 44               /* 32 bytes, base64url, and a NUL */
 
+/* The PC scan login's binding: a random value set by POST /v1/scan in this
+ * cookie (HttpOnly, scoped to /v1/), which its status polls and its ticket
+ * need. */
+#define SCAN_BIND_COOKIE "wxauth_scan"
+
 /* login_bind_hashes: the hashes of binding value b under every data key;
  * a ticket keeps the first. */
 void login_bind_hashes(const struct svc *s, const char *b, struct tok_hashes *out);
@@ -32,7 +37,17 @@ void login_bind_hashes(const struct svc *s, const char *b, struct tok_hashes *ou
 enum err login_code(struct svc *s, struct req *r, const char *appid, const char *code,
     bool send, unsigned char code_hash[TOK_HASHBYTES]) WARN_UNUSED;
 
-/* login_ticket: a web login's ticket traded, by the browser that began. */
+/*
+ * login_scan_confirm: the PC scan login request whose id hashes to id_hash
+ * (code_hash: the hash its session's answer is kept under) confirmed by
+ * who's account: a session for it opened in the same transaction, its
+ * answer stored for the PC's ticket. Answers {"status":"confirmed"}.
+ */
+enum err login_scan_confirm(struct svc *s, struct req *r, const unsigned char *id_hash,
+    const unsigned char *code_hash, const struct tok_claims *who) WARN_UNUSED;
+
+/* login_ticket: a web login's (or a PC scan login's) ticket traded, by the
+ * browser that began. */
 enum err login_ticket(struct svc *s, struct req *r, const char *ticket) WARN_UNUSED;
 
 /* login_link: the account that code proves in appid joins user_id. */

@@ -150,6 +150,7 @@ struct db_login {
 	const char *request_id;
 	bool web;                       /* the code came in a URL (the web login's
 	                                 * callback): never a credential again */
+	const char *via;                /* NULL, or "scan": the session is a PC's */
 };
 
 /* What is known of a code when its lock is taken. */
@@ -268,6 +269,41 @@ enum err db_avatar_set(struct db *db, const char *user_id, const char *content_t
     const unsigned char *data, size_t len, const char *url_prefix) WARN_UNUSED;
 enum err db_avatar_get(struct db *db, const char *id, char *content_type, size_t ctlen,
     unsigned char **data, size_t *len) WARN_UNUSED;
+
+/*
+ * The PC scan login (db_scan.c). db_scan_new: a request of appid, living
+ * ttl seconds, bound to the browser whose cookie hashes to bind_hash.
+ * db_scan_get: what a poll shows (ERR_NOT_FOUND: no such request).
+ * db_scan_scanned / db_scan_cancel: by the live account (appid, openid):
+ * OK (a second scan by the same person too), ERR_SCAN_TAKEN (someone else
+ * scanned it: counted in refused), ERR_SCAN_OVER (expired, cancelled,
+ * confirmed), ERR_NOT_FOUND. db_scan_confirm: in one transaction, the
+ * request (scanned by in->appid/openid, in time) confirmed and a session
+ * opened for that account (in: refresh hash and ttl, code_hash under which
+ * the sealed answer is kept, via "scan"), or the same refusals.
+ * db_scan_ticket: the ticket (its hash) handed to the PC, once, after a
+ * confirmation; ERR_SCAN_OVER otherwise.
+ */
+struct db_scan {
+	char status[16];                /* pending scanned confirmed cancelled expired */
+	unsigned char bind_hash[TOK_HASHBYTES];
+	char appid[APPID_MAX + 1];
+	long refused;                   /* scans by someone else, refused */
+	bool ticket_given;
+	long expires_in;                /* seconds left */
+};
+enum err db_scan_new(struct db *db, const unsigned char *id_hash,
+    const unsigned char *bind_hash, const char *appid, long ttl) WARN_UNUSED;
+enum err db_scan_get(struct db *db, const unsigned char *id_hash, struct db_scan *out)
+    WARN_UNUSED;
+enum err db_scan_scanned(struct db *db, const unsigned char *id_hash, const char *appid,
+    const char *openid) WARN_UNUSED;
+enum err db_scan_cancel(struct db *db, const unsigned char *id_hash, const char *appid,
+    const char *openid) WARN_UNUSED;
+enum err db_scan_confirm(struct db *db, const unsigned char *id_hash,
+    const struct db_login *in, struct db_ident *out) WARN_UNUSED;
+enum err db_scan_ticket(struct db *db, const unsigned char *id_hash,
+    const unsigned char *ticket_hash) WARN_UNUSED;
 
 /*
  * db_revoked_feed: for verifiers elsewhere (GET /v1/revoked), the sessions

@@ -94,6 +94,11 @@ struct db_stmt {
 	" UNION ALL SELECT u.id, u.merged_into, r.depth + 1 FROM users u" \
 	" JOIN r ON u.id = r.next WHERE r.depth < 32)"
 
+/* db_session_open_for: inside a transaction, open a session for out's
+ * account and user (open_session of db_session.c: the row, the code with
+ * the sealed answer, the audit row). For another aggregate's login. */
+enum err db_session_open_for(struct db *db, const struct db_login *in, struct db_ident *out);
+
 extern const struct db_stmt db_session_stmts[];
 extern const struct db_stmt db_merge_stmts[];
 extern const struct db_stmt db_profile_stmts[];
@@ -101,6 +106,7 @@ extern const struct db_stmt db_admin_stmts[];
 extern const struct db_stmt db_account_stmts[];
 extern const struct db_stmt db_wxtoken_stmts[];
 extern const struct db_stmt db_weblogin_stmts[];
+extern const struct db_stmt db_scan_stmts[];
 
 #define DB_PARAMS_MAX 16
 

@@ -125,4 +125,17 @@ enum err wx_phone_number(struct wx *w, const struct conf_app *app,
 enum err wx_checksession(struct wx *w, const char *access_token, const char *openid,
     const char *signature) WARN_UNUSED;
 
+/*
+ * wx_wxacode: a mini-program code image for scene (wxa/getwxacodeunlimit)
+ * opening page of the env_version build (release, trial, develop; a
+ * release's page is checked to exist). OK with *img (malloc'd, *len bytes,
+ * *ctype "image/png" or "image/jpeg"); ERR_WX_TOKEN_INVALID; 41030 (no
+ * such page in that version) is ERR_UPSTREAM_UNAVAILABLE, logged for the
+ * operator; 40129/40169 (a scene WeChat refuses) ERR_INTERNAL; a JSON
+ * answer is never taken for an image.
+ */
+enum err wx_wxacode(struct wx *w, const char *access_token, const char *scene,
+    const char *page, const char *env_version, unsigned char **img, size_t *len,
+    const char **ctype) WARN_UNUSED;
+
 #endif

@@ -62,7 +62,7 @@ MAX_SLOW_MS = 120000      # upper bound of the slow<MS> directive
 
 # Counter names of /_mock/stats and the API names /_mock/fail takes.
 APIS = ("jscode2session", "oauth2_access_token", "userinfo", "stable_token",
-        "token", "getuserphonenumber", "checksession")
+        "token", "getuserphonenumber", "checksession", "getwxacodeunlimit")
 
 # WeChat path -> API name.
 PATHS = {
@@ -73,6 +73,7 @@ PATHS = {
     "/cgi-bin/token": "token",
     "/wxa/business/getuserphonenumber": "getuserphonenumber",
     "/wxa/checksession": "checksession",
+    "/wxa/getwxacodeunlimit": "getwxacodeunlimit",
 }
 
 # Other spellings /_mock/fail accepts for an API name.
@@ -110,6 +111,9 @@ ERRMSG = {
     45011: "api minute-quota reach limit  mustslower  retry next minute",
     47001: "data format error",
     48001: "api unauthorized",
+    40129: "invalid scene",
+    40169: "invalid length for scene, or the data is not json string",
+    41030: "invalid page hint: page not exist or not published",
     61004: "access clientip is not registered",
     87009: "invalid signature",
 }
@@ -141,6 +145,7 @@ APP_TYPES = {
     "oauth2_access_token": ("official_account", "website", "mobile"),
     "getuserphonenumber": ("miniprogram",),
     "checksession": ("miniprogram",),
+    "getwxacodeunlimit": ("miniprogram",),
 }
 
 
@@ -207,6 +212,22 @@ class Response:
         self.status = status
         self.ctype = ctype
         self.body = body
+
+
+def _png_chunk(kind, data):
+    import zlib
+    return (len(data).to_bytes(4, "big") + kind + data +
+            (zlib.crc32(kind + data) & 0xffffffff).to_bytes(4, "big"))
+
+
+def code_png(text):
+    """A small real PNG (a 1x1 pixel) with one tEXt chunk per item of text."""
+    import zlib
+    out = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", (1).to_bytes(4, "big") * 2 +
+                                               bytes([8, 0, 0, 0, 0]))
+    for k, v in text.items():
+        out += _png_chunk(b"tEXt", k.encode() + b"\x00" + v.encode())
+    return out + _png_chunk(b"IDAT", zlib.compress(b"\x00\x00")) + _png_chunk(b"IEND", b"")
 
 
 def wx(obj, status=200):
@@ -749,6 +770,35 @@ class Handler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(checksession_signature(sk).encode(), sig.encode()):
             return wx_err(87009)
         return wx({"errcode": 0, "errmsg": "ok"})
+
+    def api_getwxacodeunlimit(self):
+        """wxa/getwxacodeunlimit: the code image itself (a real PNG whose tEXt
+        chunks carry the scene, page, env_version and appid, so that a test
+        reads it back as a phone would), or a JSON errcode."""
+        m = self.mock
+        m.count("getwxacodeunlimit")
+        r = self.require("POST", "getwxacodeunlimit")
+        if r:
+            return r
+        appid, r = self.server_token("getwxacodeunlimit")
+        if r:
+            return r
+        req = self.json_body()
+        if req is None:
+            return wx_err(47001)
+        scene = req.get("scene")
+        if not isinstance(scene, str) or not 1 <= len(scene) <= 32:
+            return wx_err(40169)
+        if not re.fullmatch(r"[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]+", scene):
+            return wx_err(40129)
+        page = req.get("page", "")
+        env = req.get("env_version", "release")
+        if env not in ("release", "trial", "develop"):
+            return wx_err(40097)
+        if not isinstance(page, str) or page.startswith("/") or "?" in page:
+            return wx_err(41030)
+        return Response(200, "image/png", code_png({"scene": scene, "page": page,
+                                                     "env_version": env, "appid": appid}))
 
     # -- downstream sample -------------------------------------------------
 
