@@ -15,8 +15,9 @@ const f = require('./fakes.js')
 const EXAMPLE = path.join(__dirname, '../../deploy/miniprogram/example')
 const LIB = path.join(__dirname, '../../deploy/miniprogram/src/index.js')
 
-/* The page, loaded as the mini-program loads it, on wx. */
-function loadPage (wx) {
+/* A page of the example (pages/me/me.js by default), loaded as the
+ * mini-program loads it, on wx. */
+function loadPage (wx, file) {
   let appDef = null
   let pageDef = null
   global.wx = wx
@@ -28,7 +29,7 @@ function loadPage (wx) {
     return req === 'wxauth-miniprogram' ? LIB : resolve.call(this, req, ...rest)
   }
   try {
-    for (const f of ['app.js', 'pages/me/me.js']) {
+    for (const f of ['app.js', file || 'pages/me/me.js']) {
       const p = path.join(EXAMPLE, f)
       delete require.cache[p]
       require(p)
@@ -109,4 +110,51 @@ test('the profile page: load, avatar, nickname, phone', async () => {
   await page.onChooseAvatar({ detail: { avatarUrl: tmp } })
   assert.strictEqual(page.data.error, 'unsupported_media_type')
   assert.strictEqual(page.data.user.avatar_url, url)
+})
+
+/* A PC's login request, as the PC page makes it: its id and cookie. */
+async function pcRequest () {
+  const r = await f.httpRequest({ url: f.env.base_url + '/v1/scan', method: 'POST', data: { appid: f.APPID },
+    header: { 'Content-Type': 'application/json' } })
+  assert.strictEqual(r.statusCode, 200)
+  const cookie = r.header['set-cookie'][0].split(';')[0]
+  const status = async () => (await f.httpRequest({ url: f.env.base_url + '/v1/scan/' + r.data.id,
+    method: 'GET', header: { Cookie: cookie } })).data
+  return { id: r.data.id, cookie, status }
+}
+
+test('the scan confirmation page: scanned, confirmed, the PC logged in as the person', async () => {
+  const pc = await pcRequest()
+  const wx = f.fakeWx(f.person('scanpage'))
+  const page = loadPage(wx, 'pages/scan/scan.js')
+  await page.onLoad({ scene: encodeURIComponent(pc.id) })
+  assert.strictEqual(page.data.state, 'scanned', page.data.error)
+  assert.strictEqual((await pc.status()).status, 'scanned')
+  await page.onConfirm()
+  assert.strictEqual(page.data.state, 'confirmed', page.data.error)
+  const st = await pc.status()
+  assert.strictEqual(st.status, 'confirmed')
+  const t = await f.httpRequest({ url: f.env.base_url + '/v1/login', method: 'POST', data: { ticket: st.ticket },
+    header: { 'Content-Type': 'application/json', Cookie: pc.cookie } })
+  assert.strictEqual(t.statusCode, 200)
+  const me = (await f.httpRequest({ url: f.env.base_url + '/v1/session', method: 'GET',
+    header: { Authorization: 'Bearer ' + t.data.access_token } })).data
+  const phoneUser = JSON.parse(wx.storage.get('wxauth:' + f.APPID)).user.id
+  assert.strictEqual(me.user.id, phoneUser)
+  assert.strictEqual(wx.calls.login, 1)
+})
+
+test('the scan confirmation page: cancel, and a code someone else scanned', async () => {
+  const pc = await pcRequest()
+  const first = loadPage(f.fakeWx(f.person('scanfirst')), 'pages/scan/scan.js')
+  await first.onLoad({ scene: encodeURIComponent(pc.id) })
+  assert.strictEqual(first.data.state, 'scanned')
+  const second = loadPage(f.fakeWx(f.person('scansecond')), 'pages/scan/scan.js')
+  await second.onLoad({ scene: encodeURIComponent(pc.id) })
+  assert.strictEqual(second.data.state, 'refused')
+  assert.strictEqual(second.data.error, 'scan_taken')
+  assert.strictEqual((await pc.status()).refused, 1)
+  await first.onCancel()
+  assert.strictEqual(first.data.state, 'cancelled')
+  assert.strictEqual((await pc.status()).status, 'cancelled')
 })
