@@ -166,9 +166,12 @@ install: all
 	install -m 0755 $(OUT)/wxauth $(DESTDIR)$(PREFIX)/bin/wxauth
 	install -m 0644 db/*.sql $(DESTDIR)$(PREFIX)/share/wxauth/db/
 	install -m 0644 deploy/wxauth.conf.sample $(DESTDIR)$(PREFIX)/share/wxauth/wxauth.conf.sample
-	install -m 0644 deploy/apache-wxauth.conf deploy/wxauth.service \
+	install -m 0644 deploy/apache-wxauth.conf deploy/apache-wxauth-api.conf deploy/wxauth.service \
 		deploy/wxauth.logrotate \
 		$(DESTDIR)$(PREFIX)/share/wxauth/deploy/
+	install -d $(DESTDIR)$(PREFIX)/share/wxauth/scan $(DESTDIR)$(PREFIX)/share/wxauth/deploy/orders
+	install -m 0644 deploy/scan/* $(DESTDIR)$(PREFIX)/share/wxauth/scan/
+	install -m 0644 deploy/orders/*.php $(DESTDIR)$(PREFIX)/share/wxauth/deploy/orders/
 	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/nginx
 	install -m 0644 deploy/nginx/*.conf $(DESTDIR)$(PREFIX)/share/wxauth/deploy/nginx/
 	install -m 0755 deploy/spawn-fcgi.sh $(DESTDIR)$(PREFIX)/share/wxauth/deploy/
@@ -176,7 +179,8 @@ install: all
 	install -m 0644 deploy/monitoring/wxauth-alerts.yml deploy/monitoring/wxauth-dashboard.json \
 		$(DESTDIR)$(PREFIX)/share/wxauth/deploy/monitoring/
 	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting
-	install -m 0644 deploy/shared-hosting/htaccess $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting/
+	install -m 0644 deploy/shared-hosting/htaccess deploy/shared-hosting/htaccess-api \
+		$(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting/
 	install -m 0755 deploy/shared-hosting/wxauth.fcgi $(DESTDIR)$(PREFIX)/share/wxauth/deploy/shared-hosting/
 	sed -e 's|/usr/local/bin/wxauth|$(PREFIX)/bin/wxauth|g' deploy/wxauth.service \
 		>$(DESTDIR)$(UNITDIR)/wxauth.service

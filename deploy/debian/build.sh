@@ -34,7 +34,7 @@ install -m 0644 deploy/wxauth.conf.sample "$R/etc/wxauth/wxauth.conf"
 install -m 0600 "$HERE/default" "$R/etc/default/wxauth"
 install -m 0644 deploy/wxauth.logrotate "$R/etc/logrotate.d/wxauth"
 install -m 0644 deploy/nginx/wxauth.conf deploy/nginx/wxauth-http.conf \
-	deploy/nginx/wxauth-auth.conf "$R/etc/nginx/snippets/"
+	deploy/nginx/wxauth-auth.conf deploy/nginx/wxauth-php.conf "$R/etc/nginx/snippets/"
 install -m 0644 deploy/nginx/wxauth-site.conf "$R/etc/nginx/sites-available/wxauth"
 
 # tmpfiles, man pages, docs.
