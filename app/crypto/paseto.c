@@ -184,6 +184,46 @@ out:
 	return rc;
 }
 
+/*
+ * parts: token = h || b64(body) [|| "." || b64(f)]: checks h, finds the
+ * body's text (*b64, *b64len) and decodes the footer into *f (malloc'd,
+ * the caller frees it; NULL and 0 when there is none), then checks it
+ * against footer when that is non-NULL (in constant time, as the
+ * specification asks). 0, or -1: another header, "h.x." with an empty
+ * footer (we never write one and do not read it), bad base64url, another
+ * footer, or out of memory.
+ */
+static int
+parts(const char *token, const char *h, size_t hlen, const char **b64, size_t *b64len,
+    unsigned char **f, size_t *flen, const unsigned char *footer, size_t footerlen)
+{
+	const char *dot, *ftxt;
+	size_t tlen, ftxtlen;
+
+	*f = NULL;
+	*flen = 0;
+	if (token == NULL)
+		return -1;
+	tlen = strlen(token);
+	if (tlen < hlen || memcmp(token, h, hlen) != 0)
+		return -1;
+	*b64 = token + hlen;
+	*b64len = tlen - hlen;
+	if ((dot = memchr(*b64, '.', *b64len)) != NULL) {
+		*b64len = (size_t)(dot - *b64);
+		ftxt = dot + 1;
+		ftxtlen = (size_t)(token + tlen - ftxt);
+		/* Decoding never yields more bytes than characters. */
+		if (ftxtlen == 0 || (*f = malloc(ftxtlen)) == NULL ||
+		    codec_unb64url(*f, ftxtlen, flen, ftxt, ftxtlen) != 0)
+			return -1;
+	}
+	if (footer != NULL && (*flen != footerlen ||
+	    (*flen > 0 && sodium_memcmp(*f, footer, *flen) != 0)))
+		return -1;
+	return 0;
+}
+
 int
 tok_v4_decrypt(unsigned char *out, size_t outmax, size_t *outlen,
     const unsigned char key[TOK_KEYBYTES], const char *token,
@@ -192,8 +232,8 @@ tok_v4_decrypt(unsigned char *out, size_t outmax, size_t *outlen,
 {
 	unsigned char ek[V4_EKBYTES], n2[V4_N2BYTES], ak[V4_AKBYTES], tag[TOK_MACBYTES];
 	unsigned char *body = NULL, *f = NULL;
-	const char *b64, *dot, *ftxt = NULL;
-	size_t tlen, b64len, ftxtlen = 0, bodylen = 0, flen = 0, clen;
+	const char *b64;
+	size_t b64len, bodylen = 0, flen = 0, clen;
 	int rc = -1;
 
 	assert(out != NULL && outlen != NULL && key != NULL);
@@ -202,35 +242,10 @@ tok_v4_decrypt(unsigned char *out, size_t outmax, size_t *outlen,
 	*outlen = 0;
 	if (outmax > 0)
 		out[0] = '\0';
-	if (token == NULL)
+	/* h || b64(n || c || t) [|| "." || b64(f)] */
+	if (parts(token, V4_HEADER, V4_HEADERLEN, &b64, &b64len, &f, &flen, footer,
+	    footerlen) != 0)
 		goto out;
-	tlen = strlen(token);
-	if (tlen < V4_HEADERLEN || memcmp(token, V4_HEADER, V4_HEADERLEN) != 0)
-		goto out;
-
-	/* h || b64(n || c || t) [|| "." || b64(f)]: a dot means a footer. */
-	b64 = token + V4_HEADERLEN;
-	b64len = tlen - V4_HEADERLEN;
-	if ((dot = memchr(b64, '.', b64len)) != NULL) {
-		b64len = (size_t)(dot - b64);
-		ftxt = dot + 1;
-		ftxtlen = (size_t)(token + tlen - ftxt);
-		/* We never write "v4.local.x." and do not read it. */
-		if (ftxtlen == 0)
-			goto out;
-		/* Decoding never yields more bytes than characters. */
-		if ((f = malloc(ftxtlen)) == NULL)
-			goto out;
-		if (codec_unb64url(f, ftxtlen, &flen, ftxt, ftxtlen) != 0)
-			goto out;
-	}
-	/* The specification asks for a constant-time footer comparison. */
-	if (footer != NULL) {
-		if (flen != footerlen)
-			goto out;
-		if (flen > 0 && sodium_memcmp(f, footer, flen) != 0)
-			goto out;
-	}
 
 	if ((body = malloc(b64len > 0 ? b64len : 1)) == NULL)
 		goto out;
@@ -352,8 +367,8 @@ tok_v4_verify(unsigned char *out, size_t outmax, size_t *outlen,
     const unsigned char *implicit, size_t implicitlen)
 {
 	unsigned char *body = NULL, *f = NULL, *m2 = NULL;
-	const char *b64, *dot, *ftxt;
-	size_t tlen, b64len, ftxtlen, bodylen = 0, flen = 0, mlen, m2len = 0;
+	const char *b64;
+	size_t b64len, bodylen = 0, flen = 0, mlen, m2len = 0;
 	int rc = -1;
 
 	assert(out != NULL && outlen != NULL && pk != NULL);
@@ -362,24 +377,9 @@ tok_v4_verify(unsigned char *out, size_t outmax, size_t *outlen,
 	*outlen = 0;
 	if (outmax > 0)
 		out[0] = '\0';
-	if (token == NULL)
-		goto out;
-	tlen = strlen(token);
-	if (tlen < V4P_HEADERLEN || memcmp(token, V4P_HEADER, V4P_HEADERLEN) != 0)
-		goto out;
 	/* h || b64(m || sig) [|| "." || b64(f)] */
-	b64 = token + V4P_HEADERLEN;
-	b64len = tlen - V4P_HEADERLEN;
-	if ((dot = memchr(b64, '.', b64len)) != NULL) {
-		b64len = (size_t)(dot - b64);
-		ftxt = dot + 1;
-		ftxtlen = (size_t)(token + tlen - ftxt);
-		if (ftxtlen == 0 || (f = malloc(ftxtlen)) == NULL ||
-		    codec_unb64url(f, ftxtlen, &flen, ftxt, ftxtlen) != 0)
-			goto out;
-	}
-	if (footer != NULL && (flen != footerlen ||
-	    (flen > 0 && sodium_memcmp(f, footer, flen) != 0)))
+	if (parts(token, V4P_HEADER, V4P_HEADERLEN, &b64, &b64len, &f, &flen, footer,
+	    footerlen) != 0)
 		goto out;
 	if ((body = malloc(b64len > 0 ? b64len : 1)) == NULL ||
 	    codec_unb64url(body, b64len, &bodylen, b64, b64len) != 0 ||

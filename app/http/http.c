@@ -369,26 +369,31 @@ http_send_public(struct req *r, const char *text, size_t len, int max_age)
 	respond_cc(r, 200, "application/json", cc, text, len, 1);
 }
 
+/* send_cached: a 200 body of ctype that caches may keep: scope "public,"
+ * (anyone; for ever, with immutable) or "private," (this browser). */
+static void
+send_cached(struct req *r, const char *scope, const char *ctype, const char *body,
+    size_t len, long max_age, const char *extra)
+{
+	char cc[64];
+
+	snprintf(cc, sizeof(cc), "%s max-age=%ld%s", scope, max_age, extra);
+	(void)http_header(r, "X-Content-Type-Options", "nosniff");
+	respond_cc(r, 200, ctype, cc, body, len, 0);
+}
+
 void
 http_send_public_body(struct req *r, const char *ctype, const char *body, size_t len,
     int max_age)
 {
-	char cc[64];
-
-	snprintf(cc, sizeof(cc), "public, max-age=%d, immutable", max_age);
-	(void)http_header(r, "X-Content-Type-Options", "nosniff");
-	respond_cc(r, 200, ctype, cc, body, len, 0);
+	send_cached(r, "public,", ctype, body, len, max_age, ", immutable");
 }
 
 void
 http_send_private_body(struct req *r, const char *ctype, const char *body, size_t len,
     long max_age)
 {
-	char cc[64];
-
-	snprintf(cc, sizeof(cc), "private, max-age=%ld", max_age);
-	(void)http_header(r, "X-Content-Type-Options", "nosniff");
-	respond_cc(r, 200, ctype, cc, body, len, 0);
+	send_cached(r, "private,", ctype, body, len, max_age, "");
 }
 
 void

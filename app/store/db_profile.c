@@ -11,7 +11,6 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
-#include "codec.h"
 #include "db.h"
 #include "dbi.h"
 #include "log.h"
@@ -336,7 +335,7 @@ db_avatar_get(struct db *db, const char *id, char *content_type, size_t ctlen,
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	const char *hex;
-	size_t n, i;
+	size_t n;
 	enum err rc;
 
 	*data = NULL;
@@ -349,14 +348,11 @@ db_avatar_get(struct db *db, const char *id, char *content_type, size_t ctlen,
 	db_copy(content_type, ctlen, PQgetvalue(res, 0, 0));
 	hex = PQgetvalue(res, 0, 1);
 	n = (size_t)PQgetlength(res, 0, 1) / 2;
-	if ((*data = malloc(n > 0 ? n : 1)) == NULL) {
+	if ((*data = malloc(n > 0 ? n : 1)) == NULL ||
+	    sodium_hex2bin(*data, n, hex, 2 * n, NULL, len, NULL) != 0) {
 		rc = ERR_INTERNAL;
 		goto out;
 	}
-	for (i = 0; i < n; i++)
-		(*data)[i] = (unsigned char)(codec_hexval(hex[2 * i]) << 4 |
-		    codec_hexval(hex[2 * i + 1]));
-	*len = n;
 out:
 	PQclear(res);
 	return rc;

@@ -13,7 +13,6 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
-#include "codec.h"
 #include "db.h"
 #include "dbi.h"
 
@@ -124,7 +123,7 @@ db_scan_get(struct db *db, const unsigned char *id_hash, struct db_scan *out)
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	const char *hex;
-	size_t i;
+	size_t n = 0;
 	enum err rc;
 
 	memset(out, 0, sizeof(*out));
@@ -139,9 +138,11 @@ db_scan_get(struct db *db, const unsigned char *id_hash, struct db_scan *out)
 	}
 	db_copy(out->status, sizeof(out->status), PQgetvalue(res, 0, 0));
 	hex = PQgetvalue(res, 0, 1);
-	for (i = 0; i < TOK_HASHBYTES && hex[2 * i] != '\0'; i++)
-		out->bind_hash[i] = (unsigned char)(codec_hexval(hex[2 * i]) << 4 |
-		    codec_hexval(hex[2 * i + 1]));
+	if (sodium_hex2bin(out->bind_hash, TOK_HASHBYTES, hex, strlen(hex), NULL, &n,
+	    NULL) != 0 || n != TOK_HASHBYTES) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
 	db_copy(out->appid, sizeof(out->appid), PQgetvalue(res, 0, 2));
 	out->refused = strtol(PQgetvalue(res, 0, 3), NULL, 10);
 	out->ticket_given = PQgetvalue(res, 0, 4)[0] == 't';

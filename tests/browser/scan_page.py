@@ -10,11 +10,8 @@ Prints one line per check and "N passed, N failed"."""
 
 import base64
 import os
-import struct
 import sys
 import tempfile
-import time
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integ"))
@@ -22,6 +19,7 @@ sys.dont_write_bytecode = True
 
 import lib  # noqa: E402
 from run import run_one  # noqa: E402
+from test_scan import png_text  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -69,16 +67,7 @@ def scene_of_code(d):
         ".then(r => r.arrayBuffer()).then(b => {"
         " let s = ''; new Uint8Array(b).forEach(c => s += String.fromCharCode(c));"
         " done(btoa(s)); })")
-    data = base64.b64decode(b64)
-    at, text = 8, {}
-    while at < len(data):
-        n = struct.unpack(">I", data[at:at + 4])[0]
-        kind, body = data[at + 4:at + 8], data[at + 8:at + 8 + n]
-        assert struct.unpack(">I", data[at + 8 + n:at + 12 + n])[0] == zlib.crc32(kind + body)
-        if kind == b"tEXt":
-            k, v = body.split(b"\x00", 1)
-            text[k.decode()] = v.decode()
-        at += 12 + n
+    text = png_text(base64.b64decode(b64))
     assert text.get("page") == "pages/scan/scan", text
     return text["scene"]
 

@@ -21,7 +21,6 @@ down): the API answers STATUS, never 200, and the script never runs.
 """
 
 import argparse
-import json
 import os
 import sqlite3
 import subprocess

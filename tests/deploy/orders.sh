@@ -10,8 +10,7 @@ set -u
 NAME=orders
 . "$(dirname "$0")/lib/common.sh"
 
-FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
-if [ -z "$FPM" ] || ! command -v php >/dev/null; then
+if ! ls /usr/sbin/php-fpm* >/dev/null 2>&1 || ! command -v php >/dev/null; then
 	bad "php-fpm and php-cli are not installed (make deps)"
 	finish
 fi
@@ -21,41 +20,11 @@ json() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(s
 BASE=$(json 'd["base_url"]')
 
 # What a shop deploys: the API's files where www-data reads them, its data
-# where only www-data writes.
+# where only www-data writes, php-fpm with a pool of its own.
 P=$SCRATCH/php
-WWW=$P/www/orders
-DATA=$P/data
-mkdir -p "$WWW" "$DATA"
-cp deploy/orders/*.php "$WWW/"
-chmod 755 "$P" "$P/www" "$WWW"
-chmod 644 "$WWW"/*.php
-chown www-data:www-data "$DATA"
-chmod 700 "$DATA"
-cat >"$P/php-fpm.conf" <<CONF
-; written by tests/deploy/orders.sh: one pool, as /etc/php/*/fpm/pool.d/www.conf has it
-[global]
-pid = $P/php-fpm.pid
-error_log = $P/php-fpm.log
-daemonize = yes
-[orders]
-user = www-data
-group = www-data
-listen = $P/php.sock
-listen.owner = $(id -un)
-listen.mode = 0600
-pm = static
-pm.max_children = 2
-clear_env = yes
-catch_workers_output = yes
-php_admin_value[error_log] = $P/php-errors.log
-CONF
-stop_fpm() { [ -f "$P/php-fpm.pid" ] && kill "$(cat "$P/php-fpm.pid")" 2>/dev/null; true; }
-if ! "$FPM" --fpm-config "$P/php-fpm.conf" >"$P/start.log" 2>&1; then
-	cat "$P/start.log" "$P/php-fpm.log" 2>/dev/null
-	bad "php-fpm did not start"
-	finish
-fi
+stop_fpm() { orders_fpm_stop "$P"; }
 CLEANUP=stop_fpm
+orders_fpm "$P" "$(id -un)" || { bad "php-fpm did not start"; finish; }
 ok "php-fpm started with a pool of its own"
 
 # The recipe of README "Your own APIs", nginx: the location, as written.
@@ -66,7 +35,7 @@ location = /api/orders {
     fastcgi_param SCRIPT_FILENAME $WWW/orders.php;
     fastcgi_param ORDERS_DB $DATA/orders.sqlite;
     fastcgi_param ORDERS_RUNS_FILE $DATA/runs;
-    fastcgi_pass unix:$P/php.sock;
+    fastcgi_pass unix:$FPM_SOCK;
 }
 CONF
 if nginx -t -q -c "$ND/nginx.conf" -p "$ND/" >"$P/nginx-t.log" 2>&1 &&

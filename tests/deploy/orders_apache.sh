@@ -11,8 +11,7 @@ NAME=orders_apache
 
 APACHE=$(command -v apache2 2>/dev/null || echo /usr/sbin/apache2)
 MODS=/usr/lib/apache2/modules
-FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
-if [ ! -x "$APACHE" ] || [ ! -f "$MODS/mod_authnz_fcgi.so" ] || [ -z "$FPM" ]; then
+if [ ! -x "$APACHE" ] || [ ! -f "$MODS/mod_authnz_fcgi.so" ] || ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then
 	bad "apache2 with mod_authnz_fcgi and php-fpm are not installed (make deps)"
 	finish
 fi
@@ -23,42 +22,13 @@ chgrp www-data "$DIR/wxauth.sock"
 json() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$DIR/env.json" "$1"; }
 
 P=$SCRATCH/php
-WWW=$P/www/orders
-DATA=$P/data
-mkdir -p "$WWW" "$DATA"
-cp deploy/orders/*.php "$WWW/"
-chmod 755 "$P" "$P/www" "$WWW"
-chmod 644 "$WWW"/*.php
-chown www-data:www-data "$DATA"
-chmod 700 "$DATA"
-cat >"$P/php-fpm.conf" <<CONF
-[global]
-pid = $P/php-fpm.pid
-error_log = $P/php-fpm.log
-daemonize = yes
-[orders]
-user = www-data
-group = www-data
-listen = $P/php.sock
-listen.owner = www-data
-listen.mode = 0600
-pm = static
-pm.max_children = 2
-clear_env = yes
-php_admin_value[error_log] = $P/php-errors.log
-CONF
 A=$SCRATCH/apache
 stop_all() {
 	apache_stop "$A/httpd.conf"
-	[ -f "$P/php-fpm.pid" ] && kill "$(cat "$P/php-fpm.pid")" 2>/dev/null
-	true
+	orders_fpm_stop "$P"
 }
-if ! "$FPM" --fpm-config "$P/php-fpm.conf" >"$P/start.log" 2>&1; then
-	cat "$P/start.log" "$P/php-fpm.log" 2>/dev/null
-	bad "php-fpm did not start"
-	finish
-fi
 CLEANUP=stop_all
+orders_fpm "$P" www-data || { bad "php-fpm did not start"; finish; }
 
 APORT=$(free_port)
 mkdir -p "$A/run" "$A/logs"
@@ -93,7 +63,7 @@ Define WXAUTH_SOCKET $DIR/wxauth.sock
 Define WXAUTH_GATE_SOCKET $DIR/wxauth.sock
 Define WXAUTH_PORT $APORT
 Define WXAUTH_AUTHORIZER fcgi://127.0.0.1:$GATE/
-Define ORDERS_FPM unix:$P/php.sock|fcgi://localhost
+Define ORDERS_FPM unix:$FPM_SOCK|fcgi://localhost
 Define ORDERS_DIR $WWW
 Define ORDERS_DB $DATA/orders.sqlite
 Include $ROOT/deploy/apache-wxauth.conf

@@ -5,7 +5,6 @@ the mini-program's scan, confirmation and cancel with a person's token, the
 PC's status polls, its one ticket traded at POST /v1/login by that browser
 only, and every refusal."""
 
-import json
 import struct
 import threading
 import zlib

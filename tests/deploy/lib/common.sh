@@ -161,3 +161,50 @@ serve_restart() {
 	echo $! >"$sd/serve.pid"
 	wait_for 15 test -S "$sd/wxauth.sock"
 }
+
+# orders_fpm P OWNER: the sample order API (deploy/orders) as a shop deploys
+# it, in P: its files in P/www/orders where www-data reads them (WWW), its
+# data in P/data where only www-data writes (DATA), and Debian's php-fpm
+# with one pool of its own (www-data) on P/php.sock, owned by OWNER (the
+# front's user). Sets WWW, DATA, FPM_SOCK; stop it with orders_fpm_stop P.
+orders_fpm() {
+	fp=$1
+	WWW=$fp/www/orders
+	DATA=$fp/data
+	FPM_SOCK=$fp/php.sock
+	fpm=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1)
+	[ -n "$fpm" ] || return 1
+	mkdir -p "$WWW" "$DATA"
+	cp deploy/orders/*.php "$WWW/"
+	chmod 755 "$fp" "$fp/www" "$WWW"
+	chmod 644 "$WWW"/*.php
+	chown www-data:www-data "$DATA"
+	chmod 700 "$DATA"
+	cat >"$fp/php-fpm.conf" <<CONF
+; written by tests/deploy: one pool, as /etc/php/*/fpm/pool.d/www.conf has it
+[global]
+pid = $fp/php-fpm.pid
+error_log = $fp/php-fpm.log
+daemonize = yes
+[orders]
+user = www-data
+group = www-data
+listen = $FPM_SOCK
+listen.owner = $2
+listen.mode = 0600
+pm = static
+pm.max_children = 2
+clear_env = yes
+catch_workers_output = yes
+php_admin_value[error_log] = $fp/php-errors.log
+CONF
+	if ! "$fpm" --fpm-config "$fp/php-fpm.conf" >"$fp/start.log" 2>&1; then
+		cat "$fp/start.log" "$fp/php-fpm.log" 2>/dev/null
+		return 1
+	fi
+}
+
+orders_fpm_stop() {
+	[ -f "$1/php-fpm.pid" ] && kill "$(cat "$1/php-fpm.pid")" 2>/dev/null
+	true
+}
