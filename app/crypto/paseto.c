@@ -118,6 +118,31 @@ out:
 	return rc;
 }
 
+/* assemble: h || b64(body) [|| "." || b64(footer)] into out, NUL-ended.
+ * 0, or -1 when it does not fit. */
+static int
+assemble(char *out, size_t outlen, const char *h, size_t hlen, const unsigned char *body,
+    size_t bodylen, const unsigned char *footer, size_t footerlen)
+{
+	size_t pos = hlen;
+
+	if (outlen <= hlen)
+		return -1;
+	memcpy(out, h, hlen);
+	if (codec_b64url(out + pos, outlen - pos, body, bodylen) != 0)
+		return -1;
+	pos += strlen(out + pos);
+	if (footerlen > 0) {
+		/* '.' and at least the NUL. */
+		if (outlen - pos < 2)
+			return -1;
+		out[pos++] = '.';
+		if (codec_b64url(out + pos, outlen - pos, footer, footerlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 tok_v4_encrypt(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES],
     const unsigned char *msg, size_t msglen, const unsigned char *footer, size_t footerlen,
@@ -126,7 +151,7 @@ tok_v4_encrypt(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES],
 {
 	unsigned char n[TOK_NONCEBYTES], ek[V4_EKBYTES], n2[V4_N2BYTES], ak[V4_AKBYTES];
 	unsigned char *body = NULL;
-	size_t bodylen, pos;
+	size_t bodylen;
 	int rc = -1;
 
 	assert(out != NULL && key != NULL);
@@ -160,19 +185,9 @@ tok_v4_encrypt(char *out, size_t outlen, const unsigned char key[TOK_KEYBYTES],
 	    msglen, footer, footerlen, implicit, implicitlen) != 0)
 		goto out;
 
-	memcpy(out, V4_HEADER, V4_HEADERLEN);
-	pos = V4_HEADERLEN;
-	if (codec_b64url(out + pos, outlen - pos, body, bodylen) != 0)
+	if (assemble(out, outlen, V4_HEADER, V4_HEADERLEN, body, bodylen, footer,
+	    footerlen) != 0)
 		goto out;
-	pos += strlen(out + pos);
-	if (footerlen > 0) {
-		/* '.' and at least the NUL. */
-		if (outlen - pos < 2)
-			goto out;
-		out[pos++] = '.';
-		if (codec_b64url(out + pos, outlen - pos, footer, footerlen) != 0)
-			goto out;
-	}
 	rc = 0;
 out:
 	if (rc != 0 && outlen > 0)
@@ -318,7 +333,7 @@ tok_v4_sign(char *out, size_t outlen, const unsigned char sk[TOK_SECRETBYTES],
     const unsigned char *implicit, size_t implicitlen)
 {
 	unsigned char *m2 = NULL, *body = NULL;
-	size_t m2len = 0, pos;
+	size_t m2len = 0;
 	int rc = -1;
 
 	assert(out != NULL && sk != NULL);
@@ -339,18 +354,9 @@ tok_v4_sign(char *out, size_t outlen, const unsigned char sk[TOK_SECRETBYTES],
 		memcpy(body, msg, msglen);
 	if (crypto_sign_detached(body + msglen, NULL, m2, m2len, sk) != 0)
 		goto out;
-	memcpy(out, V4P_HEADER, V4P_HEADERLEN);
-	pos = V4P_HEADERLEN;
-	if (codec_b64url(out + pos, outlen - pos, body, msglen + V4P_SIGBYTES) != 0)
+	if (assemble(out, outlen, V4P_HEADER, V4P_HEADERLEN, body, msglen + V4P_SIGBYTES,
+	    footer, footerlen) != 0)
 		goto out;
-	pos += strlen(out + pos);
-	if (footerlen > 0) {
-		if (outlen - pos < 2)
-			goto out;
-		out[pos++] = '.';
-		if (codec_b64url(out + pos, outlen - pos, footer, footerlen) != 0)
-			goto out;
-	}
 	rc = 0;
 out:
 	if (rc != 0 && outlen > 0)
