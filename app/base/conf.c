@@ -60,7 +60,8 @@ enum kind {
 	K_APPTYPE,     /* miniprogram | official_account | website | mobile */
 	K_LOGFORMAT,   /* logfmt | json, into an int (1: json) */
 	K_SCHED,       /* batch | normal, into an int (1: batch) */
-	K_TOKFMT       /* local | public, into an int (1: public) */
+	K_TOKFMT,      /* local | public, into an int (1: public) */
+	K_SIGNUP       /* open | closed, into an int (1: closed) */
 };
 
 #define REQUIRED 1u
@@ -163,6 +164,8 @@ static const struct setting app_settings[] = {
 	{"secret_file", K_SECRET_FILE, A(secret), NULL, 1, 0, REQUIRED, 1},
 	{"secret_env", K_SECRET_ENV, A(secret), NULL, 1, 0, REQUIRED, 1},
 	{"redirect_uris", K_REDIRECTS, A(redirects), "", 0, CONF_REDIRECTS_MAX, 0, 0},
+	/* closed: a person with no user yet is refused (403 signup_closed). */
+	{"signup", K_SIGNUP, A(signup_closed), "open", 0, 0, 0, 0},
 };
 
 /* Parallel to enum app_type. */
@@ -799,6 +802,8 @@ apply(struct parser *p, const struct setting *s, void *base, const char *v,
 		return set_either(p, s, dst, v, line, "normal", "batch");
 	case K_TOKFMT:
 		return set_either(p, s, dst, v, line, "local", "public");
+	case K_SIGNUP:
+		return set_either(p, s, dst, v, line, "open", "closed");
 	}
 	return fail(p, line, "%s: unknown kind of setting", s->name);
 }

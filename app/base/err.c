@@ -40,6 +40,8 @@ static const struct {
 	[ERR_LAST_ACCOUNT] = {409, "last_account", "this is the user's only account: it cannot be unlinked (delete the account instead)", NULL, 0},
 	[ERR_INVALID_STATE] = {400, "invalid_state", "the web login's state is missing, not this browser's, expired or used", NULL, 0},
 	[ERR_SCAN_TAKEN] = {409, "scan_taken", "someone else scanned this code first: the PC page shows a new one", NULL, 0},
+	[ERR_USER_DISABLED] = {403, "user_disabled", "this user is disabled: ask the shop", NULL, 0},
+	[ERR_SIGNUP_CLOSED] = {403, "signup_closed", "this app takes no new users", NULL, 0},
 	[ERR_SCAN_OVER] = {409, "scan_over", "this login request is over (expired, cancelled or confirmed): start again on the PC", NULL, 0},
 	[ERR_SNAPSHOT_USER] = {403, "forbidden", "this is a snapshot visitor (is_snapshotuser): open the page in WeChat itself", NULL, 0},
 	[ERR_RATE_LIMITED] = {429, "rate_limited", "too many requests", NULL, 60},

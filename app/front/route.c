@@ -85,6 +85,10 @@ const struct route_def routes[R__MAX] = {
 	    &scan_param, scan_confirm},
 	[R_SCAN_CANCEL] = {M_POST, "/v1/scan/*/cancel", "scan_cancel", RF_BEARER, NULL,
 	    &scan_param, scan_cancel},
+	[R_ADMIN_DISABLE] = {M_POST, "/v1/admin/users/*/disable", "admin_disable", RF_ADMIN,
+	    NULL, &admin_user_param, admin_disable},
+	[R_ADMIN_ENABLE] = {M_POST, "/v1/admin/users/*/enable", "admin_enable", RF_ADMIN,
+	    NULL, &admin_user_param, admin_enable},
 };
 
 /*

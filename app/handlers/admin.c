@@ -165,3 +165,36 @@ admin_revoke(struct svc *s, struct req *r, const struct tok_claims *who)
 	json_object_put(o);
 	return OK;
 }
+
+static enum err
+disable(struct svc *s, struct req *r, bool on)
+{
+	char body[64];
+	long count = 0;
+	enum err rc;
+	int n;
+
+	if ((rc = db_admin_disable(s->db, r->param, on, r->id, &count)) == ERR_NOT_FOUND)
+		return http_fail(r, rc, "no such user (or deleted, or merged into another)");
+	if (rc != OK)
+		return rc;
+	snprintf(r->user, sizeof(r->user), "%.36s", r->param);
+	n = snprintf(body, sizeof(body), "{\"disabled\":%s,\"revoked\":%ld}",
+	    on ? "true" : "false", count);
+	http_send_json_text(r, 200, body, (size_t)n);
+	return OK;
+}
+
+enum err
+admin_disable(struct svc *s, struct req *r, const struct tok_claims *who)
+{
+	(void)who;
+	return disable(s, r, true);
+}
+
+enum err
+admin_enable(struct svc *s, struct req *r, const struct tok_claims *who)
+{
+	(void)who;
+	return disable(s, r, false);
+}

@@ -303,6 +303,7 @@ login_input(struct svc *s, struct req *r, const char *appid, const char *code,
 	in->ip = r->remote_addr;
 	in->user_agent = r->user_agent;
 	in->request_id = r->id;
+	in->signup_closed = app->signup_closed != 0;
 	return app;
 }
 

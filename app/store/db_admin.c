@@ -23,6 +23,9 @@ enum admin_stmt {
 	A_DENIED,
 	A_PRUNE,
 	A_EVENTS,
+	A_DISABLE,
+	A_DISABLE_REVOKE,
+	A_ENABLE,
 	A__MAX
 };
 
@@ -45,7 +48,8 @@ const struct db_stmt db_admin_stmts[] = {
 	    DB_LIVE_USER
 	    " SELECT json_build_object('user', json_build_object('id', u.id,"
 	    " 'unionid', u.unionid, 'nickname', u.nickname, 'avatar_url', u.avatar_url,"
-	    " 'created_at', " DB_TIME("u.created_at") ", 'updated_at', " DB_TIME("u.updated_at") "),"
+	    " 'created_at', " DB_TIME("u.created_at") ", 'updated_at', " DB_TIME("u.updated_at") ","
+	    " 'disabled_at', " DB_TIME("u.disabled_at") "),"
 	    " 'accounts', coalesce((SELECT json_agg(json_build_object('appid', a.appid,"
 	    " 'openid', a.openid, 'unionid', a.unionid, 'first_login', " DB_TIME("a.first_login")
 	    ", 'last_login', " DB_TIME("a.last_login") ") ORDER BY a.id) FROM accounts a"
@@ -108,6 +112,22 @@ const struct db_stmt db_admin_stmts[] = {
 	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'type', type,"
 	    " 'at', " DB_TIME("at") ", 'user_id', user_id) || detail ORDER BY id), '[]')::text"
 	    " FROM (SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2) e"},
+	/* Disabled: the live user (not deleted, not merged away) marked, the
+	 * first time's moment kept. */
+	[A_DISABLE] = {"admin_disable",
+	    "UPDATE users SET disabled_at = coalesce(disabled_at, now()), updated_at = now()"
+	    " WHERE id = $1 AND deleted_at IS NULL AND merged_into IS NULL RETURNING 1"},
+	/* ... and every session of it, and of the users merged into it, ended
+	 * at once: the workers' revocation views refuse their tokens. */
+	[A_DISABLE_REVOKE] = {"admin_disable_revoke",
+	    "WITH RECURSIVE t (id) AS (SELECT $1::uuid UNION"
+	    " SELECT u.id FROM users u JOIN t ON u.merged_into = t.id),"
+	    " r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = 'disabled'"
+	    " WHERE user_id IN (SELECT id FROM t) AND revoked_at IS NULL RETURNING id)"
+	    DB_REVOKED_EVENT("$1::uuid", "'disabled'")},
+	[A_ENABLE] = {"admin_enable",
+	    "UPDATE users SET disabled_at = NULL, updated_at = now()"
+	    " WHERE id = $1 AND deleted_at IS NULL AND merged_into IS NULL RETURNING 1"},
 	[A__MAX] = {NULL, NULL}
 };
 
@@ -256,4 +276,49 @@ db_events_feed(struct db *db, long long after, long limit, char **json)
 	db_p_int(&p, after);
 	db_p_int(&p, limit);
 	return db_exec_text(db, &db_admin_stmts[A_EVENTS], &p, json);
+}
+
+struct disable_ctx {
+	const char *user_id, *request_id;
+	bool disable;
+	long count;
+};
+
+static enum err
+disable_txn(struct db *db, void *arg)
+{
+	struct disable_ctx *x = arg;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	x->count = 0;
+	db_p_text(&p, x->user_id);
+	if ((rc = db_exec_row(db, &db_admin_stmts[x->disable ? A_DISABLE : A_ENABLE], &p,
+	    &res)) != OK)
+		goto out;
+	if (x->disable) {
+		PQclear(res);
+		res = NULL;
+		if ((rc = db_exec_row(db, &db_admin_stmts[A_DISABLE_REVOKE], &p, &res)) != OK)
+			goto out;
+		x->count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	rc = db_audit(db, x->disable ? "user_disabled" : "user_enabled", x->user_id, 0, NULL,
+	    x->request_id, NULL, NULL);
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum err
+db_admin_disable(struct db *db, const char *user_id, bool disable, const char *request_id,
+    long *count)
+{
+	struct disable_ctx x = {user_id, request_id, disable, 0};
+	enum err rc;
+
+	rc = db_txn(db, disable_txn, &x);
+	*count = x.count;
+	return rc;
 }

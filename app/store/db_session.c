@@ -109,8 +109,11 @@ const struct db_stmt db_session_stmts[] = {
 	 * names it) is sealed before the row is written. */
 	[S_SESSION_OPEN] = {"session_open",
 	    "WITH s AS (INSERT INTO sessions (id, user_id, account_id, refresh_hash,"
-	    " expires_at, ip, user_agent, via) VALUES ($12::uuid, $1, $2, $3,"
-	    " now() + make_interval(secs => $4), $5, $6, $15) RETURNING id),"
+	    " expires_at, ip, user_agent, via) SELECT $12::uuid, $1, $2, $3,"
+	    " now() + make_interval(secs => $4), $5, $6, $15"
+	    /* A disabled user gets no session: no row, and the login fails. */
+	    " WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NOT NULL)"
+	    " RETURNING id),"
 	    " c AS (INSERT INTO login_codes (code_hash, appid, account_id, answer, web)"
 	    " VALUES ($7, $8, $2, $13, $14)),"
 	    " a AS (INSERT INTO audit_log (event, user_id, account_id, session_id,"
@@ -119,7 +122,9 @@ const struct db_stmt db_session_stmts[] = {
 	    " SELECT id FROM s"},
 	[S_REFRESH_GET] = {"refresh_get",
 	    "SELECT s.id, s.user_id, s.account_id, s.revoked_at IS NOT NULL,"
-	    " s.expires_at <= now(), a.appid, a.openid, coalesce(u.unionid, '')"
+	    " s.expires_at <= now(), a.appid, a.openid, coalesce(u.unionid, ''),"
+	    " u.disabled_at IS NOT NULL OR EXISTS (SELECT 1 FROM users m"
+	    " WHERE m.id = u.merged_into AND m.disabled_at IS NOT NULL)"
 	    " FROM sessions s JOIN accounts a ON a.id = s.account_id"
 	    " JOIN users u ON u.id = s.user_id"
 	    " WHERE s.refresh_hash = $1 FOR UPDATE OF s FOR KEY SHARE OF u"},
@@ -334,7 +339,8 @@ open_session(struct db *db, struct login_ctx *x, const char *event)
 	db_p_bin(&p, answer->b, answer->len);
 	db_p_text(&p, x->in->web ? "true" : "false");
 	db_p_text(&p, x->in->via);
-	rc = run_row(db, S_SESSION_OPEN, &p, &res);
+	if ((rc = run_row(db, S_SESSION_OPEN, &p, &res)) == ERR_NOT_FOUND)
+		rc = ERR_USER_DISABLED;
 out:
 	PQclear(res);
 	free(answer);
@@ -486,6 +492,11 @@ first(struct db *db, const struct db_login *in, const char *want_user,
 		res = NULL;
 	}
 	if (out->user_id[0] == '\0') {
+		/* A new person: not in an app that takes none. */
+		if (in->signup_closed) {
+			rc = ERR_SIGNUP_CLOSED;
+			goto out;
+		}
 		/* A concurrent login of the same person may create the same
 		 * unionid: the unique index turns that into a retry, which
 		 * then finds the other user. */
@@ -814,6 +825,10 @@ refresh_txn(struct db *db, void *arg)
 	db_copy(out->appid, sizeof(out->appid), PQgetvalue(res, 0, 5));
 	db_copy(out->openid, sizeof(out->openid), PQgetvalue(res, 0, 6));
 	db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 7));
+	if (strcmp(PQgetvalue(res, 0, 8), "t") == 0) {
+		x->verdict = ERR_USER_DISABLED;
+		goto out;
+	}
 	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
 		x->verdict = ERR_SESSION_REVOKED;
 		goto out;

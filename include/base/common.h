@@ -39,6 +39,8 @@ enum err {
 	ERR_INVALID_STATE,          /* web login: no cookie, or not this state, expired, used */
 	ERR_SCAN_TAKEN,             /* PC scan login: another person scanned this code first */
 	ERR_SCAN_OVER,              /* PC scan login: expired, cancelled or confirmed already */
+	ERR_USER_DISABLED,          /* the shop's staff disabled this user */
+	ERR_SIGNUP_CLOSED,          /* the app takes no new people (signup = closed) */
 	ERR_SNAPSHOT_USER,          /* an official account's snapshot visitor: "forbidden" */
 	ERR_RATE_LIMITED,           /* our own rate limit */
 	ERR_DB_UNAVAILABLE,         /* PostgreSQL unreachable or failing, or no whole revocation view */

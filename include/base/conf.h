@@ -36,6 +36,7 @@ struct conf_app {
 	 * exact URLs, official accounts and websites only. */
 	char redirects[CONF_REDIRECTS_MAX][CONF_STR_MAX];
 	size_t nredirects;
+	int signup_closed;              /* signup = closed: no new users */
 	int line;                       /* line of the [app] header, for messages */
 };
 

@@ -50,6 +50,8 @@ enum route {
 	R_SCAN_SCANNED, /* POST /v1/scan/{id}/scanned: the person scanned it */
 	R_SCAN_CONFIRM, /* POST /v1/scan/{id}/confirm: ... and logs the PC in */
 	R_SCAN_CANCEL,  /* POST /v1/scan/{id}/cancel: ... or does not */
+	R_ADMIN_DISABLE, /* POST /v1/admin/users/{id}/disable: sessions end, no login (admin) */
+	R_ADMIN_ENABLE, /* POST /v1/admin/users/{id}/enable: login again (admin) */
 	R__MAX
 };
 

@@ -17,5 +17,8 @@ enum err admin_users(struct svc *s, struct req *r, const struct tok_claims *who)
 enum err admin_events(struct svc *s, struct req *r, const struct tok_claims *who);
 enum err admin_delete(struct svc *s, struct req *r, const struct tok_claims *who);
 enum err admin_revoke(struct svc *s, struct req *r, const struct tok_claims *who);
+/* POST /v1/admin/users/{id}/disable, /enable: {"disabled", "revoked"}. */
+enum err admin_disable(struct svc *s, struct req *r, const struct tok_claims *who);
+enum err admin_enable(struct svc *s, struct req *r, const struct tok_claims *who);
 
 #endif

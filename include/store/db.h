@@ -151,6 +151,7 @@ struct db_login {
 	bool web;                       /* the code came in a URL (the web login's
 	                                 * callback): never a credential again */
 	const char *via;                /* NULL, or "scan": the session is a PC's */
+	bool signup_closed;             /* refuse a new user (the app's signup = closed) */
 };
 
 /* What is known of a code when its lock is taken. */
@@ -367,6 +368,12 @@ struct db_pruned {
  * sessions over (expired or revoked), audit rows, events. */
 enum err db_prune(struct db *db, const struct db_retention *keep, long batch,
     struct db_pruned *out) WARN_UNUSED;
+
+/* db_admin_disable: disable (every session of the user and of the users
+ * merged into it ended, *count of them; logins and refreshes refused) or
+ * enable the live user user_id, audited. ERR_NOT_FOUND: no such live user. */
+enum err db_admin_disable(struct db *db, const char *user_id, bool disable,
+    const char *request_id, long *count) WARN_UNUSED;
 
 /* db_admin_revoke: end every session of user_id (admin), audited. */
 enum err db_admin_revoke(struct db *db, const char *user_id, const char *request_id,
