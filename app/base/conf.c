@@ -61,7 +61,8 @@ enum kind {
 	K_LOGFORMAT,   /* logfmt | json, into an int (1: json) */
 	K_SCHED,       /* batch | normal, into an int (1: batch) */
 	K_TOKFMT,      /* local | public, into an int (1: public) */
-	K_SIGNUP       /* open | closed, into an int (1: closed) */
+	K_SIGNUP,      /* open | closed, into an int (1: closed) */
+	K_USERS        /* blank-separated user ids, into console_operators[] or _viewers[] */
 };
 
 #define REQUIRED 1u
@@ -154,6 +155,9 @@ static const struct setting globals[] = {
 	{"retain_events_days", K_LONG, G(retain_events_days), "90", 1, 36500, 0, 0},
 	{"prune_interval", K_LONG, G(prune_interval), "60", 0, 86400, 0, 0},
 	{"avatar_hosts", K_HOSTS, G(avatar_hosts), "thirdwx.qlogo.cn wx.qlogo.cn", 1, CONF_HOSTS_MAX, 0, 0},
+	/* The console's people, by user id: operators may act, viewers look. */
+	{"console_operators", K_USERS, G(console_operators), "", 0, CONF_CONSOLE_MAX, 0, 0},
+	{"console_viewers", K_USERS, G(console_viewers), "", 0, CONF_CONSOLE_MAX, 0, 0},
 };
 
 /* The settings of one [app NAME] section. */
@@ -531,6 +535,38 @@ set_hosts(struct parser *p, const struct setting *s, char *dst, const char *v,
 	return word_list(p, s, v, line, c->avatar_hosts, &c->navatar_hosts, host, "host", "hosts");
 }
 
+/* user: a user id, as wxauth writes them (8-4-4-4-12 lower-case hex). */
+static int
+user(struct parser *p, const struct setting *s, const char *v, size_t len, char *out,
+    int line)
+{
+	size_t i;
+
+	for (i = 0; i < len && len == 36; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23 ? v[i] != '-' :
+		    !((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
+			break;
+	if (len != 36 || i != len)
+		return fail(p, line, "%s: '%.*s' is not a user id", s->name,
+		    (int)(len > 40 ? 40 : len), v);
+	memcpy(out, v, len);
+	return 0;
+}
+
+/* set_users: the console's operators or viewers, replacing the list. */
+static int
+set_users(struct parser *p, const struct setting *s, char *dst, const char *v, int line)
+{
+	struct conf *c = p->c;
+
+	if (dst == (char *)c->console_operators)
+		return word_list(p, s, v, line, c->console_operators, &c->nconsole_operators,
+		    user, "user id", "user ids");
+	assert(dst == (char *)c->console_viewers);
+	return word_list(p, s, v, line, c->console_viewers, &c->nconsole_viewers, user,
+	    "user id", "user ids");
+}
+
 /* number: v as a whole number in base (10, or 8 for a mode) within the
  * row's bounds. strtoll alone accepts " +12abc" and saturates on overflow;
  * all of that is refused here. */
@@ -767,6 +803,8 @@ apply(struct parser *p, const struct setting *s, void *base, const char *v,
 		return set_hosts(p, s, dst, v, line);
 	case K_REDIRECTS:
 		return set_redirects(p, s, dst, v, line);
+	case K_USERS:
+		return set_users(p, s, dst, v, line);
 	case K_INT:
 		assert(s->size == sizeof(int));
 		if (number(p, s, v, 10, &n, line) == -1)
@@ -1243,4 +1281,18 @@ conf_cleanup(struct conf *c)
 	/* Wiping all of it also wipes every secret, wherever a later field
 	 * puts one. */
 	sodium_memzero(c, sizeof *c);
+}
+
+const char *
+conf_console_role(const struct conf *c, const char *user_id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nconsole_operators; i++)
+		if (strcmp(c->console_operators[i], user_id) == 0)
+			return "operator";
+	for (i = 0; i < c->nconsole_viewers; i++)
+		if (strcmp(c->console_viewers[i], user_id) == 0)
+			return "viewer";
+	return NULL;
 }

@@ -28,6 +28,7 @@ static const char *const hash_labels[TOK_H__MAX] = {
 	[TOK_H_OAUTH_STATE] = "wxauth oauth state",
 	[TOK_H_WEB_BIND] = "wxauth web-login binding",
 	[TOK_H_SCAN] = "wxauth scan login",
+	[TOK_H_CONSOLE] = "wxauth console",
 };
 
 struct tok_hashkeys {

@@ -6,6 +6,7 @@
 #include "account.h"
 #include "admin.h"
 #include "auth.h"
+#include "console.h"
 #include "health.h"
 #include "oauth.h"
 #include "metrics.h"
@@ -89,6 +90,22 @@ const struct route_def routes[R__MAX] = {
 	    NULL, &admin_user_param, admin_disable},
 	[R_ADMIN_ENABLE] = {M_POST, "/v1/admin/users/*/enable", "admin_enable", RF_ADMIN,
 	    NULL, &admin_user_param, admin_enable},
+	/* The console checks its own cookie and CSRF token (console.c). */
+	[R_CONSOLE_SIGNIN] = {M_POST, "/v1/console/session", "console_signin", RF_BEARER, NULL,
+	    NULL, console_signin},
+	[R_CONSOLE_ME] = {M_GET, "/v1/console/session", "console_me", 0, NULL, NULL, console_me},
+	[R_CONSOLE_SIGNOUT] = {M_DELETE, "/v1/console/session", "console_signout", 0, NULL, NULL,
+	    console_signout},
+	[R_CONSOLE_FIND] = {M_GET, "/v1/console/users", "console_find", RF_QUERY,
+	    console_find_fields, NULL, console_find},
+	[R_CONSOLE_USER] = {M_GET, "/v1/console/users/*", "console_user", 0, NULL,
+	    &console_user_param, console_user},
+	[R_CONSOLE_REVOKE] = {M_POST, "/v1/console/users/*/revoke", "console_revoke", 0, NULL,
+	    &console_user_param, console_revoke},
+	[R_CONSOLE_DISABLE] = {M_POST, "/v1/console/users/*/disable", "console_disable", 0, NULL,
+	    &console_user_param, console_disable},
+	[R_CONSOLE_ENABLE] = {M_POST, "/v1/console/users/*/enable", "console_enable", 0, NULL,
+	    &console_user_param, console_enable},
 };
 
 /*

@@ -524,3 +524,9 @@ http_elapsed_ms(const struct req *r)
 	return (double)(now.tv_sec - r->start.tv_sec) * 1e3 +
 	    (double)(now.tv_nsec - r->start.tv_nsec) / 1e6;
 }
+
+const char *
+http_param(const struct req *r, const char *name)
+{
+	return FCGX_GetParam(name, r->fcgi->envp);
+}

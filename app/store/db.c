@@ -90,6 +90,7 @@ static const struct db_stmt *const tables[] = {
 	db_wxtoken_stmts,
 	db_weblogin_stmts,
 	db_scan_stmts,
+	db_console_stmts,
 };
 
 /*

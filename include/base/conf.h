@@ -25,6 +25,7 @@ enum app_type {
 #define CONF_PATH_MAX 1024
 #define CONF_STR_MAX 256
 #define CONF_HOSTS_MAX 8
+#define CONF_CONSOLE_MAX 32
 #define CONF_REDIRECTS_MAX 8
 
 struct conf_app {
@@ -95,6 +96,10 @@ struct conf {
 	long watermark_max_age;         /* seconds, default 86400 */
 	char avatar_hosts[CONF_HOSTS_MAX][CONF_STR_MAX];
 	size_t navatar_hosts;
+	char console_operators[CONF_CONSOLE_MAX][CONF_STR_MAX];
+	size_t nconsole_operators;
+	char console_viewers[CONF_CONSOLE_MAX][CONF_STR_MAX];
+	size_t nconsole_viewers;
 	/* apps */
 	struct conf_app apps[CONF_APPS_MAX];
 	size_t napps;
@@ -114,6 +119,9 @@ int conf_load(struct conf *c, const char *path, char *errbuf, size_t errlen) WAR
  * app when exactly one is configured. NULL when none matches. The pointer
  * lives as long as c.
  */
+/* conf_console_role: "operator" or "viewer" for a user named in
+ * console_operators or console_viewers, else NULL. */
+const char *conf_console_role(const struct conf *c, const char *user_id);
 const struct conf_app *conf_app_find(const struct conf *c, const char *appid);
 
 /* conf_app_type_name: "miniprogram", "official_account", "website", "mobile". */

@@ -256,6 +256,7 @@ enum tok_hash_purpose {
 	TOK_H_OAUTH_STATE,      /* oauth_states: a web login's state honoured */
 	TOK_H_WEB_BIND,         /* oauth_tickets: a browser's binding cookie */
 	TOK_H_SCAN,             /* scan_logins: a PC login request's id */
+	TOK_H_CONSOLE,          /* console_sessions: the cookie and the CSRF token */
 	TOK_H__MAX
 };
 

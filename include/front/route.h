@@ -52,6 +52,14 @@ enum route {
 	R_SCAN_CANCEL,  /* POST /v1/scan/{id}/cancel: ... or does not */
 	R_ADMIN_DISABLE, /* POST /v1/admin/users/{id}/disable: sessions end, no login (admin) */
 	R_ADMIN_ENABLE, /* POST /v1/admin/users/{id}/enable: login again (admin) */
+	R_CONSOLE_SIGNIN,  /* POST /v1/console/session: an operator signs in */
+	R_CONSOLE_ME,      /* GET /v1/console/session: who is signed in */
+	R_CONSOLE_SIGNOUT, /* DELETE /v1/console/session */
+	R_CONSOLE_FIND,    /* GET /v1/console/users: find users */
+	R_CONSOLE_USER,    /* GET /v1/console/users/{id}: a user's whole picture */
+	R_CONSOLE_REVOKE,  /* POST /v1/console/users/{id}/revoke: end their sessions */
+	R_CONSOLE_DISABLE, /* POST /v1/console/users/{id}/disable */
+	R_CONSOLE_ENABLE,  /* POST /v1/console/users/{id}/enable */
 	R__MAX
 };
 

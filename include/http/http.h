@@ -148,6 +148,8 @@ enum err http_fail(struct req *r, enum err e, const char *fmt, ...)
 /* http_bearer: the token of an "Authorization: Bearer <token>" header, or
  * NULL. The pointer lives as long as the request. */
 const char *http_bearer(const struct req *r);
+/* http_param: the FastCGI parameter name (a header as HTTP_NAME), or NULL. */
+const char *http_param(const struct req *r, const char *name);
 
 /* http_cookie: the value of cookie name into out (outlen bytes). Returns 1
  * when found, 0 when absent, -1 when it does not fit. */

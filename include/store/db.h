@@ -307,6 +307,32 @@ enum err db_scan_ticket(struct db *db, const unsigned char *id_hash,
     const unsigned char *ticket_hash) WARN_UNUSED;
 
 /*
+ * The operators' console (db_console.c). db_console_open: a console
+ * session (its cookie's and CSRF token's hashes, the operator and role,
+ * ttl seconds), audited as console_signin. db_console_get: a live one's
+ * operator, role and CSRF hash (ERR_NOT_FOUND: none, ended or expired).
+ * db_console_end: sign out. db_console_find: users by one key, a page of
+ * them, as JSON. db_console_user: a user's whole picture as JSON
+ * (ERR_NOT_FOUND: no such user). db_console_audit: an audit row naming the
+ * operator who did action to user_id.
+ */
+struct db_console {
+	const unsigned char *id_hash, *csrf_hash;
+	const char *user_id, *role, *ip, *user_agent, *request_id;
+	long ttl;
+};
+enum db_find { DB_FIND_ID, DB_FIND_OPENID, DB_FIND_UNIONID, DB_FIND_PHONE, DB_FIND_NICKNAME };
+enum err db_console_open(struct db *db, const struct db_console *in) WARN_UNUSED;
+enum err db_console_get(struct db *db, const unsigned char *id_hash, char *user_id,
+    size_t ulen, char *role, size_t rlen, unsigned char csrf_hash[TOK_HASHBYTES]) WARN_UNUSED;
+enum err db_console_end(struct db *db, const unsigned char *id_hash) WARN_UNUSED;
+enum err db_console_find(struct db *db, enum db_find by, const char *q, long limit,
+    long offset, char **json) WARN_UNUSED;
+enum err db_console_user(struct db *db, const char *user_id, char **json) WARN_UNUSED;
+enum err db_console_audit(struct db *db, const char *operator_id, const char *action,
+    const char *user_id, const char *request_id) WARN_UNUSED;
+
+/*
  * db_revoked_feed: for verifiers elsewhere (GET /v1/revoked), the sessions
  * ended within the last secs seconds (after < 0), or those ended since the
  * cursor after, as {"revoked":["<session id>",...],"next":"<cursor>"}: at

@@ -107,6 +107,7 @@ extern const struct db_stmt db_account_stmts[];
 extern const struct db_stmt db_wxtoken_stmts[];
 extern const struct db_stmt db_weblogin_stmts[];
 extern const struct db_stmt db_scan_stmts[];
+extern const struct db_stmt db_console_stmts[];
 
 #define DB_PARAMS_MAX 16
 

@@ -1,0 +1,282 @@
+/*
+ * console.c - the operators' console API (README, "The console"). An
+ * operator signs in with their own wxauth session (the console page gets
+ * one through the PC scan login) and gets a console session: a cookie
+ * (HttpOnly, SameSite=Strict, scoped to /v1/console/) and a CSRF token that
+ * every state-changing call sends back in X-CSRF-Token. The role comes from
+ * the config on every request: an operator removed from it is out at once.
+ * Every action is audited under the operator's user id.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "codec.h"
+#include "console.h"
+#include "db.h"
+
+#define CONSOLE_COOKIE "wxauth_console"
+#define CONSOLE_TTL 1800                /* seconds: a console session's life */
+#define SECRET_BYTES 32
+#define SECRET_STR 44
+#define FIND_LIMIT 20
+
+enum { FIND_Q, FIND_BY, FIND_PAGE };
+const struct field console_find_fields[] = {
+	[FIND_Q] = {"q", FT_STRING, FF_REQUIRED | FF_TEXT, 1, 256},
+	[FIND_BY] = {"by", FT_STRING, FF_TOKEN, 1, 16},
+	[FIND_PAGE] = {"page", FT_INT, 0, 0, 1000},
+	FIELDS_END
+};
+const struct field console_user_param = {"user", FT_STRING, FF_UUID, 36, 36};
+
+struct operator {
+	char id[UUID_STR];
+	char role[16];
+};
+
+static void
+secret_hash(const struct svc *s, const char *scope, const char *v,
+    unsigned char out[TOK_HASHBYTES])
+{
+	struct tok_hashes h;
+
+	tok_hash(s->hash_keys, TOK_H_CONSOLE, scope, v, &h);
+	memcpy(out, h.h[0], TOK_HASHBYTES);
+}
+
+/*
+ * who: the operator of this request's console session. act: the call
+ * changes something: an operator (not a viewer), and the CSRF token. 401
+ * without a live session, 403 for a viewer, a wrong token, or someone the
+ * config no longer names.
+ */
+static enum err
+who(struct svc *s, struct req *r, bool act, struct operator *op)
+{
+	unsigned char idh[TOK_HASHBYTES], want[TOK_HASHBYTES], got[TOK_HASHBYTES];
+	char secret[SECRET_STR];
+	const char *role, *csrf;
+	enum err rc;
+
+	memset(op, 0, sizeof(*op));
+	if (http_cookie(r, CONSOLE_COOKIE, secret, sizeof(secret)) != 1 ||
+	    strlen(secret) != SECRET_STR - 1)
+		return http_fail(r, ERR_INVALID_TOKEN, "sign in to the console first");
+	secret_hash(s, "cookie", secret, idh);
+	sodium_memzero(secret, sizeof(secret));
+	rc = db_console_get(s->db, idh, op->id, sizeof(op->id), op->role, sizeof(op->role), want);
+	if (rc == ERR_NOT_FOUND)
+		return http_fail(r, ERR_INVALID_TOKEN, "the console session is over: sign in again");
+	if (rc != OK)
+		return rc;
+	if ((role = conf_console_role(s->conf, op->id)) == NULL)
+		return http_fail(r, ERR_FORBIDDEN, "not an operator of this console (any more)");
+	snprintf(op->role, sizeof(op->role), "%s", role);
+	snprintf(r->user, sizeof(r->user), "%s", op->id);
+	if (!act)
+		return OK;
+	if (strcmp(op->role, "operator") != 0)
+		return http_fail(r, ERR_FORBIDDEN, "a viewer can look, not act");
+	if ((csrf = http_param(r, "HTTP_X_CSRF_TOKEN")) == NULL || strlen(csrf) != SECRET_STR - 1)
+		return http_fail(r, ERR_FORBIDDEN, "the X-CSRF-Token header is missing");
+	secret_hash(s, "csrf", csrf, got);
+	if (sodium_memcmp(got, want, TOK_HASHBYTES) != 0)
+		return http_fail(r, ERR_FORBIDDEN, "the X-CSRF-Token header is not this session's");
+	return OK;
+}
+
+enum err
+console_signin(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	unsigned char raw[SECRET_BYTES], idh[TOK_HASHBYTES], ch[TOK_HASHBYTES];
+	char secret[SECRET_STR], csrf[SECRET_STR], hdr[192], body[256];
+	struct db_console in;
+	const char *role = conf_console_role(s->conf, tok->sub);
+	enum err rc = ERR_INTERNAL;
+	int n;
+
+	if (role == NULL)
+		return http_fail(r, ERR_FORBIDDEN, "not an operator of this console");
+	randombytes_buf(raw, sizeof(raw));
+	if (codec_b64url(secret, sizeof(secret), raw, sizeof(raw)) != 0)
+		goto out;
+	randombytes_buf(raw, sizeof(raw));
+	if (codec_b64url(csrf, sizeof(csrf), raw, sizeof(raw)) != 0)
+		goto out;
+	secret_hash(s, "cookie", secret, idh);
+	secret_hash(s, "csrf", csrf, ch);
+	memset(&in, 0, sizeof(in));
+	in.id_hash = idh;
+	in.csrf_hash = ch;
+	in.user_id = tok->sub;
+	in.role = role;
+	in.ttl = CONSOLE_TTL;
+	in.ip = r->remote_addr;
+	in.user_agent = r->user_agent;
+	in.request_id = r->id;
+	if ((rc = db_console_open(s->db, &in)) != OK)
+		goto out;
+	rc = ERR_INTERNAL;
+	n = snprintf(hdr, sizeof(hdr), CONSOLE_COOKIE "=%s; Path=/v1/console/; Max-Age=%d; "
+	    "HttpOnly; SameSite=Strict%s", secret, CONSOLE_TTL,
+	    strncmp(s->conf->public_url, "http://", 7) == 0 ? "" : "; Secure");
+	if (n < 0 || (size_t)n >= sizeof(hdr) || http_header(r, "Set-Cookie", hdr) == -1)
+		goto out;
+	/* The CSRF token goes to the page only: never a cookie, never a URL. */
+	n = snprintf(body, sizeof(body), "{\"user_id\":\"%s\",\"role\":\"%s\",\"csrf\":\"%s\","
+	    "\"expires_in\":%d}", tok->sub, role, csrf, CONSOLE_TTL);
+	if (n > 0 && (size_t)n < sizeof(body)) {
+		http_send_json_text(r, 200, body, (size_t)n);
+		rc = OK;
+	}
+out:
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(csrf, sizeof(csrf));
+	sodium_memzero(body, sizeof(body));
+	return rc;
+}
+
+enum err
+console_signout(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	unsigned char idh[TOK_HASHBYTES];
+	char secret[SECRET_STR];
+	struct operator op;
+	enum err rc;
+
+	(void)tok;
+	if ((rc = who(s, r, false, &op)) != OK)
+		return rc;
+	if (http_cookie(r, CONSOLE_COOKIE, secret, sizeof(secret)) == 1)
+		secret_hash(s, "cookie", secret, idh);
+	sodium_memzero(secret, sizeof(secret));
+	if ((rc = db_console_end(s->db, idh)) != OK)
+		return rc;
+	(void)http_header(r, "Set-Cookie", CONSOLE_COOKIE "=; Path=/v1/console/; Max-Age=0; "
+	    "HttpOnly; SameSite=Strict");
+	http_send_json_text(r, 200, "{\"signed_out\":true}", strlen("{\"signed_out\":true}"));
+	return OK;
+}
+
+enum err
+console_me(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	struct operator op;
+	char body[96];
+	enum err rc;
+	int n;
+
+	(void)tok;
+	if ((rc = who(s, r, false, &op)) != OK)
+		return rc;
+	n = snprintf(body, sizeof(body), "{\"user_id\":\"%s\",\"role\":\"%s\"}", op.id, op.role);
+	http_send_json_text(r, 200, body, (size_t)n);
+	return OK;
+}
+
+static void
+send_text(struct req *r, char *text)
+{
+	http_send_json_text(r, 200, text, strlen(text));
+	free(text);
+}
+
+enum err
+console_find(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	static const struct { const char *name; enum db_find by; } keys[] = {
+		{"id", DB_FIND_ID}, {"openid", DB_FIND_OPENID}, {"unionid", DB_FIND_UNIONID},
+		{"phone", DB_FIND_PHONE}, {"nickname", DB_FIND_NICKNAME},
+	};
+	const char *by = r->in[FIND_BY].set ? r->in[FIND_BY].s : "nickname";
+	struct operator op;
+	char *text = NULL;
+	enum err rc;
+	size_t i;
+
+	(void)tok;
+	if ((rc = who(s, r, false, &op)) != OK)
+		return rc;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, by) == 0)
+			break;
+	if (i == sizeof(keys) / sizeof(keys[0]))
+		return http_fail(r, ERR_INVALID_REQUEST, "parameter 'by' must be id, openid, "
+		    "unionid, phone or nickname");
+	if ((rc = db_console_find(s->db, keys[i].by, r->in[FIND_Q].s, FIND_LIMIT,
+	    (r->in[FIND_PAGE].set ? r->in[FIND_PAGE].n : 0) * FIND_LIMIT, &text)) != OK)
+		return rc;
+	send_text(r, text);
+	return OK;
+}
+
+enum err
+console_user(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	struct operator op;
+	char *text = NULL;
+	enum err rc;
+
+	(void)tok;
+	if ((rc = who(s, r, false, &op)) != OK)
+		return rc;
+	if ((rc = db_console_user(s->db, r->param, &text)) == ERR_NOT_FOUND)
+		return http_fail(r, rc, "no such user");
+	if (rc != OK)
+		return rc;
+	send_text(r, text);
+	return OK;
+}
+
+/* act: one of an operator's actions on user r->param, audited. */
+static enum err
+act(struct svc *s, struct req *r, const char *action)
+{
+	struct operator op;
+	char body[96];
+	long count = 0;
+	enum err rc;
+	int n;
+
+	if ((rc = who(s, r, true, &op)) != OK)
+		return rc;
+	if (strcmp(action, "revoke") == 0)
+		rc = db_admin_revoke(s->db, r->param, r->id, &count);
+	else
+		rc = db_admin_disable(s->db, r->param, strcmp(action, "disable") == 0, r->id,
+		    &count);
+	if (rc == ERR_NOT_FOUND)
+		return http_fail(r, rc, "no such user (or deleted, or merged into another)");
+	if (rc == OK)
+		rc = db_console_audit(s->db, op.id, action, r->param, r->id);
+	if (rc != OK)
+		return rc;
+	n = snprintf(body, sizeof(body), "{\"done\":\"%s\",\"revoked\":%ld}", action, count);
+	http_send_json_text(r, 200, body, (size_t)n);
+	return OK;
+}
+
+enum err
+console_disable(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	(void)tok;
+	return act(s, r, "disable");
+}
+
+enum err
+console_enable(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	(void)tok;
+	return act(s, r, "enable");
+}
+
+enum err
+console_revoke(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	(void)tok;
+	return act(s, r, "revoke");
+}

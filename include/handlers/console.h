@@ -1,0 +1,33 @@
+/*
+ * console.h - the operators' console API (handlers/console.c), behind the
+ * admin allow-list:
+ *   POST   /v1/console/session          sign in (Bearer: an operator's own
+ *                                       session): the console cookie and
+ *                                       {"user_id","role","csrf","expires_in"}
+ *   GET    /v1/console/session          who is signed in
+ *   DELETE /v1/console/session          sign out
+ *   GET    /v1/console/users?q=&by=&page=   find users (by id, openid,
+ *                                       unionid, phone, nickname prefix)
+ *   GET    /v1/console/users/{id}       a user's whole picture
+ *   POST   /v1/console/users/{id}/revoke|disable|enable   (operators; the
+ *                                       X-CSRF-Token header)
+ */
+#ifndef WXAUTH_CONSOLE_H
+#define WXAUTH_CONSOLE_H
+
+#include "form.h"
+#include "svc.h"
+
+extern const struct field console_find_fields[];
+extern const struct field console_user_param;
+
+enum err console_signin(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_signout(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_me(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_find(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_user(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_disable(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_enable(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_revoke(struct svc *s, struct req *r, const struct tok_claims *tok);
+
+#endif

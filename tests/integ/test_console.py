@@ -1,0 +1,116 @@
+"""The operators' console API (issue 27), through nginx: operators and
+viewers named in the config sign in with their own session and get a
+console cookie and a CSRF token; they find users by id, openid, unionid,
+phone and nickname prefix, see a user's whole picture, and (operators only,
+with the token) end sessions, disable and enable; every action is audited
+under the operator; someone removed from the config is out at once."""
+
+import json
+
+from lib import expect_error, expect_token_error
+from test_pool import _conf_text, _reload, _set, _write_conf
+
+
+class Console:
+    def __init__(self, env):
+        self.env, self.cookie, self.csrf = env, None, None
+
+    def req(self, method, path, body=None, csrf=True, token=None):
+        h = {}
+        if self.cookie:
+            h["Cookie"] = "wxauth_console=" + self.cookie
+        if csrf and self.csrf:
+            h["X-CSRF-Token"] = self.csrf
+        r = self.env.req(method, path, body, headers=h, token=token)
+        for c in r.headers.get_all("Set-Cookie") or []:
+            if c.startswith("wxauth_console="):
+                self.cookie = c.split(";")[0][len("wxauth_console="):]
+                self.attrs = [a.strip() for a in c.split(";")[1:]]
+        return r
+
+    def signin(self, j):
+        r = self.req("POST", "/v1/console/session", None, token=j["access_token"])
+        if r.status == 200:
+            self.csrf = r.json["csrf"]
+        return r
+
+
+def _with_console(env, operators, viewers=()):
+    orig = _conf_text(env)
+    text = _set(orig, "console_operators", " ".join(operators) or '""')
+    text = _set(text, "console_viewers", " ".join(viewers) or '""')
+    _write_conf(env, text)
+    _reload(env)
+    return orig
+
+
+def test_the_console(env):
+    op, viewer, nobody = env.signed_in("mp1"), env.signed_in("mp1"), env.signed_in("mp1")
+    customer = env.signed_in("mp1")
+    cid = customer["user"]["id"]
+    nick = "小明<img src=x onerror=alert(1)>" + cid[:4]
+    assert env.req("PATCH", "/v1/userinfo", {"nickname": nick},
+                   token=customer["access_token"]).status == 200
+    env.sql("UPDATE users SET pure_phone = %s WHERE id = %s", "139" + cid[-8:].translate(
+        str.maketrans("abcdef", "123456")), cid)
+    phone = env.sql("SELECT pure_phone FROM users WHERE id = %s", cid)[0][0]
+    orig = _with_console(env, [op["user"]["id"]], [viewer["user"]["id"]])
+    try:
+        c = Console(env)
+        # Not an operator: no console. No cookie: 401.
+        expect_error(Console(env).signin(nobody), 403, "forbidden")
+        expect_error(c.req("GET", "/v1/console/session"), 401, "invalid_token")
+        r = c.signin(op)
+        assert r.status == 200 and r.json["role"] == "operator", r.describe()
+        assert len(r.json["csrf"]) == 43 and "HttpOnly" in c.attrs and "SameSite=Strict" in c.attrs
+        assert "Path=/v1/console/" in c.attrs
+        assert c.req("GET", "/v1/console/session").json == {"user_id": op["user"]["id"],
+                                                            "role": "operator"}
+        # Find the customer every way.
+        for by, q in (("id", cid), ("openid", customer["account"]["openid"]),
+                      ("phone", phone), ("nickname", "小明<img"), ("nickname", nick)):
+            r = c.req("GET", "/v1/console/users?by=%s&q=%s" % (by, __import__(
+                "urllib.parse").parse.quote(q)))
+            assert r.status == 200 and [u["id"] for u in r.json] == [cid], (by, r.describe())
+            assert r.json[0]["nickname"] == nick
+        r = c.req("GET", "/v1/console/users?by=nickname&q=%25")
+        assert r.status == 200 and cid not in json.dumps(r.json), "'%' is no wildcard"
+        expect_error(c.req("GET", "/v1/console/users?by=email&q=x"), 400, "invalid_request")
+        # The whole picture.
+        u = c.req("GET", "/v1/console/users/" + cid).json
+        assert u["user"]["nickname"] == nick and len(u["sessions"]) == 1, u
+        assert u["accounts"][0]["openid"] == customer["account"]["openid"]
+        # Acting needs the CSRF token.
+        expect_error(c.req("POST", "/v1/console/users/%s/revoke" % cid, {}, csrf=False),
+                     403, "forbidden")
+        good = c.csrf
+        c.csrf = "A" * 43
+        expect_error(c.req("POST", "/v1/console/users/%s/revoke" % cid, {}), 403, "forbidden")
+        c.csrf = good
+        assert env.session(customer["access_token"]).status == 200
+        r = c.req("POST", "/v1/console/users/%s/revoke" % cid, {})
+        assert r.status == 200 and r.json == {"done": "revoke", "revoked": 1}, r.describe()
+        expect_token_error(env.session(customer["access_token"]), ("session_revoked",))
+        assert c.req("POST", "/v1/console/users/%s/disable" % cid, {}).json["done"] == "disable"
+        expect_error(env.login("mp1", customer.person), 403, "user_disabled")
+        assert c.req("GET", "/v1/console/users/" + cid).json["user"]["disabled_at"]
+        assert c.req("POST", "/v1/console/users/%s/enable" % cid, {}).json["done"] == "enable"
+        assert env.login("mp1", customer.person).status == 200
+        rows = env.sql("SELECT detail->>'operator', detail->>'action' FROM audit_log"
+                       " WHERE user_id = %s AND event = 'console_action' ORDER BY id", cid)
+        assert rows == [[op["user"]["id"], a] for a in ("revoke", "disable", "enable")], rows
+        # A viewer looks, and cannot act.
+        v = Console(env)
+        assert v.signin(viewer).json["role"] == "viewer"
+        assert v.req("GET", "/v1/console/users/" + cid).status == 200
+        expect_error(v.req("POST", "/v1/console/users/%s/disable" % cid, {}), 403, "forbidden")
+        # Removed from the config: out at once (the next request).
+        _write_conf(env, _set(_conf_text(env), "console_operators", '""'))
+        _reload(env)
+        expect_error(c.req("GET", "/v1/console/users/" + cid), 403, "forbidden")
+        # Signing out ends the cookie.
+        assert v.req("DELETE", "/v1/console/session").status == 200
+        expect_error(v.req("GET", "/v1/console/session"), 401, "invalid_token")
+    finally:
+        _write_conf(env, orig)
+        _reload(env)
