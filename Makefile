@@ -171,6 +171,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/wxauth/deploy/
 	install -d $(DESTDIR)$(PREFIX)/share/wxauth/scan $(DESTDIR)$(PREFIX)/share/wxauth/deploy/orders
 	install -m 0644 deploy/scan/* $(DESTDIR)$(PREFIX)/share/wxauth/scan/
+	install -d $(DESTDIR)$(PREFIX)/share/wxauth/console
+	install -m 0644 deploy/console/* $(DESTDIR)$(PREFIX)/share/wxauth/console/
 	install -m 0644 deploy/orders/*.php $(DESTDIR)$(PREFIX)/share/wxauth/deploy/orders/
 	install -d $(DESTDIR)$(PREFIX)/share/wxauth/deploy/nginx
 	install -m 0644 deploy/nginx/*.conf $(DESTDIR)$(PREFIX)/share/wxauth/deploy/nginx/

@@ -1,0 +1,191 @@
+// deploy/console/console.js - the operators' console: sign in by scanning a
+// mini-program code (the PC scan login), then find customers and act. Every
+// value from the server is shown with textContent, never as HTML (nicknames
+// are what people typed). The console's CSRF token lives in this page's
+// memory only; the console session is an HttpOnly cookie.
+'use strict'
+
+const $ = (id) => document.getElementById(id)
+const appid = document.body.dataset.appid
+let csrf = null
+let current = null
+
+function show (screen) {
+  document.body.dataset.screen = screen
+  for (const s of ['signin', 'find', 'user']) $(s).hidden = s !== screen
+  $('signout').hidden = screen === 'signin'
+}
+
+async function api (method, path, body, extra) {
+  const headers = Object.assign({ Accept: 'application/json' }, extra || {})
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (csrf && method !== 'GET') headers['X-CSRF-Token'] = csrf
+  const r = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store',
+    body: body === undefined ? undefined : JSON.stringify(body) })
+  const j = await r.json().catch(() => ({}))
+  if (!r.ok) {
+    throw Object.assign(new Error(j.message || r.statusText),
+      { error: j.error, status: r.status, requestId: j.request_id || r.headers.get('X-Request-Id') })
+  }
+  return j
+}
+
+const problem = (e) => (e.error || 'error') + ': ' + e.message + (e.requestId ? ' (request ' + e.requestId + ')' : '')
+
+function cell (tr, text) {
+  const td = document.createElement('td')
+  td.textContent = text == null ? '' : String(text)
+  tr.appendChild(td)
+  return td
+}
+
+function rows (table, items, fill) {
+  const tb = $(table).querySelector('tbody')
+  tb.replaceChildren()
+  if (!items.length) {
+    const tr = document.createElement('tr')
+    cell(tr, 'none').colSpan = $(table).querySelectorAll('th').length
+    tb.appendChild(tr)
+  }
+  for (const it of items) {
+    const tr = document.createElement('tr')
+    fill(tr, it)
+    tb.appendChild(tr)
+  }
+}
+
+// ---- sign in: the PC scan login, then a console session
+
+async function signin () {
+  $('signin-again').hidden = true
+  $('signin-state').textContent = 'Preparing a code…'
+  try {
+    const req = await api('POST', '/v1/scan', { appid })
+    $('code').src = req.code_url
+    $('code').hidden = false
+    $('signin-state').textContent = 'Scan the code with WeChat'
+    poll(req.id)
+  } catch (e) {
+    fail(e)
+  }
+}
+
+function poll (id) {
+  setTimeout(async () => {
+    try {
+      const st = await api('GET', '/v1/scan/' + encodeURIComponent(id))
+      if (st.status === 'pending' || st.status === 'scanned') {
+        if (st.status === 'scanned') $('signin-state').textContent = 'Scanned: confirm on your phone'
+        return poll(id)
+      }
+      if (st.status !== 'confirmed' || !st.ticket) {
+        $('signin-state').textContent = 'The code is ' + st.status
+        $('signin-again').hidden = false
+        return
+      }
+      const t = await api('POST', '/v1/login', { ticket: st.ticket })
+      const c = await api('POST', '/v1/console/session', undefined, { Authorization: 'Bearer ' + t.access_token })
+      csrf = c.csrf
+      $('me').textContent = c.role + ' ' + c.user_id
+      show('find')
+      $('q').focus()
+    } catch (e) {
+      fail(e)
+    }
+  }, 1000)
+}
+
+function fail (e) {
+  $('signin-state').textContent = problem(e)
+  $('signin-again').hidden = false
+}
+
+// ---- find
+
+async function find (ev) {
+  ev.preventDefault()
+  $('find-state').textContent = 'Looking…'
+  $('results').hidden = true
+  try {
+    const q = new URLSearchParams({ by: $('by').value, q: $('q').value })
+    const users = await api('GET', '/v1/console/users?' + q)
+    $('find-state').textContent = users.length ? users.length + ' found' : 'Nobody found'
+    rows('results', users, (tr, u) => {
+      tr.className = 'pick'
+      tr.tabIndex = 0
+      cell(tr, u.nickname)
+      cell(tr, u.pure_phone_number)
+      cell(tr, u.id)
+      cell(tr, u.deleted ? 'deleted' : u.merged_into ? 'merged into ' + u.merged_into : u.disabled ? 'disabled' : 'active')
+      tr.addEventListener('click', () => open(u.merged_into || u.id))
+      tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(u.merged_into || u.id) })
+    })
+    $('results').hidden = !users.length
+  } catch (e) {
+    $('find-state').textContent = problem(e)
+  }
+}
+
+// ---- a user
+
+async function open (id) {
+  current = id
+  show('user')
+  $('user-state').textContent = 'Loading…'
+  try {
+    const d = await api('GET', '/v1/console/users/' + encodeURIComponent(id))
+    const u = d.user
+    $('user-title').textContent = u.nickname || u.id
+    const facts = $('user-facts')
+    facts.replaceChildren()
+    for (const [k, v] of [['User', u.id], ['Unionid', u.unionid], ['Phone', u.pure_phone_number],
+      ['Since', u.created_at], ['Disabled', u.disabled_at || 'no'], ['Merged into', u.merged_into]]) {
+      if (v == null) continue
+      const dt = document.createElement('dt')
+      dt.textContent = k
+      const dd = document.createElement('dd')
+      dd.textContent = v
+      facts.append(dt, dd)
+    }
+    $('act-disable').hidden = !!u.disabled_at
+    $('act-enable').hidden = !u.disabled_at
+    rows('accounts', d.accounts, (tr, a) => { cell(tr, a.appid); cell(tr, a.openid); cell(tr, a.last_login) })
+    rows('sessions', d.sessions, (tr, s) => {
+      cell(tr, s.appid); cell(tr, s.via); cell(tr, s.user_agent); cell(tr, s.ip); cell(tr, s.created_at)
+    })
+    rows('merges', d.merges, (tr, m) => {
+      cell(tr, m.at); cell(tr, m.from_user); cell(tr, m.into_user); cell(tr, m.reason + (m.undone ? ' (undone)' : ''))
+    })
+    rows('audit', d.audit, (tr, l) => { cell(tr, l.at); cell(tr, l.event); cell(tr, JSON.stringify(l.detail)) })
+    $('user-state').textContent = ''
+  } catch (e) {
+    $('user-state').textContent = problem(e)
+  }
+}
+
+async function act (what) {
+  $('user-state').textContent = 'Working…'
+  try {
+    const r = await api('POST', '/v1/console/users/' + encodeURIComponent(current) + '/' + what, {})
+    await open(current)
+    $('user-state').textContent = 'Done: ' + r.done + (r.revoked ? ', ' + r.revoked + ' sessions ended' : '')
+  } catch (e) {
+    $('user-state').textContent = problem(e)
+  }
+}
+
+$('signin-again').addEventListener('click', signin)
+$('find-form').addEventListener('submit', find)
+$('back').addEventListener('click', (e) => { e.preventDefault(); show('find') })
+$('act-revoke').addEventListener('click', () => act('revoke'))
+$('act-disable').addEventListener('click', () => act('disable'))
+$('act-enable').addEventListener('click', () => act('enable'))
+$('signout').addEventListener('click', async () => {
+  try { await api('DELETE', '/v1/console/session') } catch (e) {}
+  csrf = null
+  $('me').textContent = ''
+  show('signin')
+  signin()
+})
+show('signin')
+signin()
