@@ -106,6 +106,14 @@ const struct route_def routes[R__MAX] = {
 	    &console_user_param, console_disable},
 	[R_CONSOLE_ENABLE] = {M_POST, "/v1/console/users/*/enable", "console_enable", 0, NULL,
 	    &console_user_param, console_enable},
+	[R_CONSOLE_DELETE] = {M_POST, "/v1/console/users/*/delete", "console_delete", RF_BODY,
+	    console_delete_fields, &console_user_param, console_delete},
+	[R_CONSOLE_UNLINK] = {M_POST, "/v1/console/users/*/unlink", "console_unlink", RF_BODY,
+	    console_unlink_fields, &console_user_param, console_unlink},
+	[R_CONSOLE_UNDO] = {M_POST, "/v1/console/merges/*/undo", "console_undo", 0, NULL,
+	    &console_merge_param, console_undo},
+	[R_CONSOLE_AUDIT] = {M_GET, "/v1/console/audit", "console_audit", RF_QUERY,
+	    console_log_fields, NULL, console_log},
 };
 
 /*

@@ -31,6 +31,26 @@ const struct field console_find_fields[] = {
 	FIELDS_END
 };
 const struct field console_user_param = {"user", FT_STRING, FF_UUID, 36, 36};
+const struct field console_merge_param = {"merge", FT_STRING, FF_TOKEN, 1, 18};
+
+enum { DEL_CONFIRM };
+const struct field console_delete_fields[] = {
+	[DEL_CONFIRM] = {"confirm", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, 64},
+	FIELDS_END
+};
+enum { UNLINK_APPID };
+const struct field console_unlink_fields[] = {
+	[UNLINK_APPID] = {"appid", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, APPID_MAX},
+	FIELDS_END
+};
+enum { LOG_USER, LOG_OPERATOR, LOG_EVENT, LOG_BEFORE };
+const struct field console_log_fields[] = {
+	[LOG_USER] = {"user", FT_STRING, FF_UUID, 36, 36},
+	[LOG_OPERATOR] = {"operator", FT_STRING, FF_UUID, 36, 36},
+	[LOG_EVENT] = {"event", FT_STRING, FF_TOKEN, 1, 64},
+	[LOG_BEFORE] = {"before", FT_INT, 0, 0, 999999999999999999LL},
+	FIELDS_END
+};
 
 struct operator {
 	char id[UUID_STR];
@@ -252,7 +272,7 @@ act(struct svc *s, struct req *r, const char *action)
 	if (rc == ERR_NOT_FOUND)
 		return http_fail(r, rc, "no such user (or deleted, or merged into another)");
 	if (rc == OK)
-		rc = db_console_audit(s->db, op.id, action, r->param, r->id);
+		rc = db_console_audit(s->db, op.id, action, r->param, NULL, r->id);
 	if (rc != OK)
 		return rc;
 	n = snprintf(body, sizeof(body), "{\"done\":\"%s\",\"revoked\":%ld}", action, count);
@@ -279,4 +299,104 @@ console_revoke(struct svc *s, struct req *r, const struct tok_claims *tok)
 {
 	(void)tok;
 	return act(s, r, "revoke");
+}
+
+/* done: {"done": action} and the audit row naming the operator. */
+static enum err
+done(struct svc *s, struct req *r, const struct operator *op, const char *action,
+    const char *user_id, const char *target)
+{
+	char body[64];
+	enum err rc;
+	int n;
+
+	if ((rc = db_console_audit(s->db, op->id, action, user_id, target, r->id)) != OK)
+		return rc;
+	n = snprintf(body, sizeof(body), "{\"done\":\"%s\"}", action);
+	http_send_json_text(r, 200, body, (size_t)n);
+	return OK;
+}
+
+enum err
+console_delete(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	struct operator op;
+	struct db_delete in;
+	enum err rc;
+
+	(void)tok;
+	if ((rc = who(s, r, true, &op)) != OK)
+		return rc;
+	/* Typed confirmation: the page asks for the user id itself. */
+	if (strcmp(r->in[DEL_CONFIRM].s, r->param) != 0)
+		return http_fail(r, ERR_INVALID_REQUEST, "field 'confirm' must be the user id");
+	memset(&in, 0, sizeof(in));
+	in.user_id = r->param;
+	in.request_id = r->id;
+	if ((rc = db_delete_user(s->db, &in)) == ERR_NOT_FOUND)
+		return http_fail(r, rc, "no such live user");
+	if (rc != OK)
+		return rc;
+	return done(s, r, &op, "delete", r->param, NULL);
+}
+
+enum err
+console_unlink(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	const char *appid = r->in[UNLINK_APPID].s;
+	struct operator op;
+	enum err rc;
+
+	(void)tok;
+	if ((rc = who(s, r, true, &op)) != OK)
+		return rc;
+	if ((rc = db_unlink(s->db, r->param, appid, r->id)) == ERR_NOT_FOUND)
+		return http_fail(r, rc, "the user has no account in that app");
+	if (rc != OK)
+		return rc;
+	return done(s, r, &op, "unlink", r->param, appid);
+}
+
+enum err
+console_undo(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	struct operator op;
+	char why[256], *end = NULL;
+	long long id;
+	enum err rc;
+
+	(void)tok;
+	if ((rc = who(s, r, true, &op)) != OK)
+		return rc;
+	id = strtoll(r->param, &end, 10);
+	if (end == r->param || *end != '\0' || id <= 0)
+		return http_fail(r, ERR_NOT_FOUND, "no such merge");
+	why[0] = '\0';
+	rc = db_unmerge(s->db, id, why, sizeof(why));
+	if (rc == ERR_NOT_FOUND || rc == ERR_FORBIDDEN)
+		return http_fail(r, rc == ERR_NOT_FOUND ? rc : ERR_INVALID_REQUEST, "%s",
+		    why[0] ? why : "no such merge");
+	if (rc != OK)
+		return rc;
+	return done(s, r, &op, "undo_merge", NULL, r->param);
+}
+
+enum err
+console_log(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	const struct fval *in = r->in;
+	struct operator op;
+	char *text = NULL;
+	enum err rc;
+
+	(void)tok;
+	if ((rc = who(s, r, false, &op)) != OK)
+		return rc;
+	if ((rc = db_console_log(s->db, in[LOG_USER].set ? in[LOG_USER].s : NULL,
+	    in[LOG_OPERATOR].set ? in[LOG_OPERATOR].s : NULL,
+	    in[LOG_EVENT].set ? in[LOG_EVENT].s : NULL,
+	    in[LOG_BEFORE].set ? in[LOG_BEFORE].n : 0, &text)) != OK)
+		return rc;
+	send_text(r, text);
+	return OK;
 }

@@ -24,6 +24,7 @@ enum console_stmt {
 	CO_FIND_PHONE,
 	CO_FIND_NICKNAME,
 	CO_USER,
+	CO_AUDIT,
 	CO__MAX
 };
 
@@ -84,6 +85,16 @@ const struct db_stmt db_console_stmts[] = {
 	    " 'at', " DB_TIME("l.at") ", 'detail', l.detail) ORDER BY l.id DESC), '[]')"
 	    " FROM (SELECT * FROM audit_log WHERE user_id = u.id ORDER BY id DESC LIMIT 50) l)"
 	    ")::text FROM users u WHERE u.id::text = $1"},
+	/* The audit log, newest first, filtered by what is given: user,
+	 * operator (of console actions), event, and before an id (paging). */
+	[CO_AUDIT] = {"console_audit",
+	    "SELECT coalesce(json_agg(json_build_object('id', l.id, 'at', " DB_TIME("l.at") ","
+	    " 'event', l.event, 'user_id', l.user_id, 'request_id', l.request_id,"
+	    " 'detail', l.detail) ORDER BY l.id DESC), '[]')::text FROM (SELECT * FROM audit_log"
+	    " WHERE ($1::uuid IS NULL OR user_id = $1::uuid)"
+	    " AND ($2::text IS NULL OR detail->>'operator' = $2)"
+	    " AND ($3::text IS NULL OR event = $3) AND ($4::bigint = 0 OR id < $4)"
+	    " ORDER BY id DESC LIMIT 50) l"},
 	[CO__MAX] = {NULL, NULL}
 };
 
@@ -188,14 +199,29 @@ db_console_user(struct db *db, const char *user_id, char **json)
 
 enum err
 db_console_audit(struct db *db, const char *operator_id, const char *action,
-    const char *user_id, const char *request_id)
+    const char *user_id, const char *target, const char *request_id)
 {
-	char detail[128];
+	char detail[192];
 	enum err rc;
 
 	if ((rc = db_connect(db)) != OK)
 		return rc;
-	snprintf(detail, sizeof(detail), "{\"operator\":\"%.36s\",\"action\":\"%.32s\"}",
-	    operator_id, action);
+	/* Ids, an action name and an app id: nothing to escape. */
+	snprintf(detail, sizeof(detail), "{\"operator\":\"%.36s\",\"action\":\"%.32s\"%s%.40s%s}",
+	    operator_id, action, target ? ",\"target\":\"" : "", target ? target : "",
+	    target ? "\"" : "");
 	return db_audit(db, "console_action", user_id, 0, NULL, request_id, NULL, detail);
+}
+
+enum err
+db_console_log(struct db *db, const char *user_id, const char *operator_id,
+    const char *event, long long before, char **json)
+{
+	struct db_params p = {0};
+
+	db_p_text(&p, user_id);
+	db_p_text(&p, operator_id);
+	db_p_text(&p, event);
+	db_p_int(&p, before);
+	return db_exec_text(db, &db_console_stmts[CO_AUDIT], &p, json);
 }

@@ -12,7 +12,7 @@ let current = null
 
 function show (screen) {
   document.body.dataset.screen = screen
-  for (const s of ['signin', 'find', 'user']) $(s).hidden = s !== screen
+  for (const s of ['signin', 'find', 'user', 'log']) $(s).hidden = s !== screen
   $('signout').hidden = screen === 'signin'
 }
 
@@ -37,6 +37,16 @@ function cell (tr, text) {
   td.textContent = text == null ? '' : String(text)
   tr.appendChild(td)
   return td
+}
+
+function button (tr, label, onclick) {
+  const td = document.createElement('td')
+  const b = document.createElement('button')
+  b.type = 'button'
+  b.textContent = label
+  b.addEventListener('click', onclick)
+  td.appendChild(b)
+  tr.appendChild(td)
 }
 
 function rows (table, items, fill) {
@@ -149,12 +159,18 @@ async function open (id) {
     }
     $('act-disable').hidden = !!u.disabled_at
     $('act-enable').hidden = !u.disabled_at
-    rows('accounts', d.accounts, (tr, a) => { cell(tr, a.appid); cell(tr, a.openid); cell(tr, a.last_login) })
+    rows('accounts', d.accounts, (tr, a) => {
+      cell(tr, a.appid); cell(tr, a.openid); cell(tr, a.last_login)
+      if (d.accounts.length > 1) button(tr, 'Unlink', () => act('unlink', { appid: a.appid }))
+      else cell(tr, '')
+    })
     rows('sessions', d.sessions, (tr, s) => {
       cell(tr, s.appid); cell(tr, s.via); cell(tr, s.user_agent); cell(tr, s.ip); cell(tr, s.created_at)
     })
     rows('merges', d.merges, (tr, m) => {
       cell(tr, m.at); cell(tr, m.from_user); cell(tr, m.into_user); cell(tr, m.reason + (m.undone ? ' (undone)' : ''))
+      if (m.undone) cell(tr, '')
+      else button(tr, 'Undo', () => undo(m.id))
     })
     rows('audit', d.audit, (tr, l) => { cell(tr, l.at); cell(tr, l.event); cell(tr, JSON.stringify(l.detail)) })
     $('user-state').textContent = ''
@@ -163,10 +179,41 @@ async function open (id) {
   }
 }
 
-async function act (what) {
+async function undo (id) {
   $('user-state').textContent = 'Working…'
   try {
-    const r = await api('POST', '/v1/console/users/' + encodeURIComponent(current) + '/' + what, {})
+    await api('POST', '/v1/console/merges/' + encodeURIComponent(id) + '/undo', {})
+    await open(current)
+    $('user-state').textContent = 'Done: the merge is undone'
+  } catch (e) {
+    $('user-state').textContent = problem(e)
+  }
+}
+
+async function log (ev) {
+  if (ev) ev.preventDefault()
+  show('log')
+  $('log-state').textContent = 'Loading…'
+  try {
+    const q = new URLSearchParams()
+    for (const k of ['operator', 'user', 'event']) {
+      const v = $('log-' + k).value.trim()
+      if (v) q.set(k, v)
+    }
+    const items = await api('GET', '/v1/console/audit?' + q)
+    rows('log-rows', items, (tr, l) => {
+      cell(tr, l.at); cell(tr, l.event); cell(tr, l.user_id); cell(tr, JSON.stringify(l.detail))
+    })
+    $('log-state').textContent = items.length + ' rows'
+  } catch (e) {
+    $('log-state').textContent = problem(e)
+  }
+}
+
+async function act (what, body) {
+  $('user-state').textContent = 'Working…'
+  try {
+    const r = await api('POST', '/v1/console/users/' + encodeURIComponent(current) + '/' + what, body || {})
     await open(current)
     $('user-state').textContent = 'Done: ' + r.done + (r.revoked ? ', ' + r.revoked + ' sessions ended' : '')
   } catch (e) {
@@ -180,6 +227,13 @@ $('back').addEventListener('click', (e) => { e.preventDefault(); show('find') })
 $('act-revoke').addEventListener('click', () => act('revoke'))
 $('act-disable').addEventListener('click', () => act('disable'))
 $('act-enable').addEventListener('click', () => act('enable'))
+$('delete-form').addEventListener('submit', (e) => {
+  e.preventDefault()
+  act('delete', { confirm: $('delete-confirm').value.trim() })
+})
+$('log-form').addEventListener('submit', log)
+$('nav-audit').addEventListener('click', (e) => { e.preventDefault(); if (csrf) log() })
+$('nav-find').addEventListener('click', (e) => { e.preventDefault(); if (csrf) show('find') })
 $('signout').addEventListener('click', async () => {
   try { await api('DELETE', '/v1/console/session') } catch (e) {}
   csrf = null

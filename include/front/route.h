@@ -60,6 +60,10 @@ enum route {
 	R_CONSOLE_REVOKE,  /* POST /v1/console/users/{id}/revoke: end their sessions */
 	R_CONSOLE_DISABLE, /* POST /v1/console/users/{id}/disable */
 	R_CONSOLE_ENABLE,  /* POST /v1/console/users/{id}/enable */
+	R_CONSOLE_DELETE,  /* POST /v1/console/users/{id}/delete: typed confirmation */
+	R_CONSOLE_UNLINK,  /* POST /v1/console/users/{id}/unlink: one app account */
+	R_CONSOLE_UNDO,    /* POST /v1/console/merges/{id}/undo: undo a merge */
+	R_CONSOLE_AUDIT,   /* GET /v1/console/audit: the audit log, filtered */
 	R__MAX
 };
 

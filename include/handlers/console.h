@@ -11,6 +11,9 @@
  *   GET    /v1/console/users/{id}       a user's whole picture
  *   POST   /v1/console/users/{id}/revoke|disable|enable   (operators; the
  *                                       X-CSRF-Token header)
+ *   POST   /v1/console/users/{id}/delete {"confirm": id}, /unlink {"appid"}
+ *   POST   /v1/console/merges/{id}/undo
+ *   GET    /v1/console/audit?user=&operator=&event=&before=
  */
 #ifndef WXAUTH_CONSOLE_H
 #define WXAUTH_CONSOLE_H
@@ -20,6 +23,10 @@
 
 extern const struct field console_find_fields[];
 extern const struct field console_user_param;
+extern const struct field console_merge_param;
+extern const struct field console_delete_fields[];
+extern const struct field console_unlink_fields[];
+extern const struct field console_log_fields[];
 
 enum err console_signin(struct svc *s, struct req *r, const struct tok_claims *tok);
 enum err console_signout(struct svc *s, struct req *r, const struct tok_claims *tok);
@@ -29,5 +36,9 @@ enum err console_user(struct svc *s, struct req *r, const struct tok_claims *tok
 enum err console_disable(struct svc *s, struct req *r, const struct tok_claims *tok);
 enum err console_enable(struct svc *s, struct req *r, const struct tok_claims *tok);
 enum err console_revoke(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_delete(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_unlink(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_undo(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_log(struct svc *s, struct req *r, const struct tok_claims *tok);
 
 #endif

@@ -330,7 +330,11 @@ enum err db_console_find(struct db *db, enum db_find by, const char *q, long lim
     long offset, char **json) WARN_UNUSED;
 enum err db_console_user(struct db *db, const char *user_id, char **json) WARN_UNUSED;
 enum err db_console_audit(struct db *db, const char *operator_id, const char *action,
-    const char *user_id, const char *request_id) WARN_UNUSED;
+    const char *user_id, const char *target, const char *request_id) WARN_UNUSED;
+/* db_console_log: 50 audit rows, newest first, of user_id / by operator_id
+ * / of event where given (NULL: any), before id `before` (0: the newest). */
+enum err db_console_log(struct db *db, const char *user_id, const char *operator_id,
+    const char *event, long long before, char **json) WARN_UNUSED;
 
 /*
  * db_revoked_feed: for verifiers elsewhere (GET /v1/revoked), the sessions

@@ -118,6 +118,37 @@ def check_console(env):
                        " AND event = 'console_action' AND detail->>'operator' = %s ORDER BY id",
                        cid, op["user"]["id"])
         assert rows == [["revoke"], ["disable"], ["enable"]], rows
+        # A merge, undone from the user's screen.
+        p = env.person("cundo")
+        oa = env.login_ok("oa", p, directives=("base",)).json
+        mp = env.login_ok("mp1", p).json
+        assert env.login_ok("oa", p).json["merged_from"] == [mp["user"]["id"]]
+        d.find_element(By.ID, "back").click()
+        screen(d, "find")
+        Select(d.find_element(By.ID, "by")).select_by_value("id")
+        q = d.find_element(By.ID, "q")
+        q.clear()
+        q.send_keys(oa["user"]["id"])
+        d.find_element(By.CSS_SELECTOR, "#find-form button").click()
+        status(d, "find-state", "1 found")
+        d.find_element(By.CSS_SELECTOR, "#results tbody tr").click()
+        screen(d, "user")
+        WebDriverWait(d, 10, 0.2).until(lambda x: any(
+            b.text == "Undo" for b in x.find_elements(By.CSS_SELECTOR, "#merges button")))
+        shot(d, "console-7-a-merge")
+        [b for b in d.find_elements(By.CSS_SELECTOR, "#merges button") if b.text == "Undo"][0].click()
+        status(d, "user-state", "the merge is undone")
+        assert env.sql("SELECT user_id FROM accounts WHERE appid = %s AND openid = %s",
+                       env.appid("mp1"), mp["account"]["openid"]) == [[mp["user"]["id"]]]
+        assert "(undone)" in d.find_element(By.ID, "merges").text
+        # The audit log, by this operator.
+        d.find_element(By.ID, "nav-audit").click()
+        screen(d, "log")
+        d.find_element(By.ID, "log-operator").send_keys(op["user"]["id"])
+        d.find_element(By.CSS_SELECTOR, "#log-form button").click()
+        status(d, "log-state", "4 rows")
+        assert "undo_merge" in d.find_element(By.ID, "log-rows").text
+        shot(d, "console-8-audit")
         # At a phone's width.
         d.set_window_size(390, 800)
         shot(d, "console-6-phone-width")

@@ -7,7 +7,7 @@ under the operator; someone removed from the config is out at once."""
 
 import json
 
-from lib import expect_error, expect_token_error
+from lib import check_token_answer, expect_error, expect_token_error
 from test_pool import _conf_text, _reload, _set, _write_conf
 
 
@@ -111,6 +111,62 @@ def test_the_console(env):
         # Signing out ends the cookie.
         assert v.req("DELETE", "/v1/console/session").status == 200
         expect_error(v.req("GET", "/v1/console/session"), 401, "invalid_token")
+    finally:
+        _write_conf(env, orig)
+        _reload(env)
+
+
+def test_console_undo_unlink_delete_and_the_audit_log(env):
+    op = env.signed_in("mp1")
+    orig = _with_console(env, [op["user"]["id"]])
+    try:
+        c = Console(env)
+        assert c.signin(op).status == 200
+        # A merge (the official account learns the unionid later), undone.
+        p = env.person("undo")
+        oa = check_token_answer(env.login_ok("oa", p, directives=("base",)))
+        mp = check_token_answer(env.login_ok("mp1", p))
+        again = check_token_answer(env.login_ok("oa", p))
+        assert again["merged_from"] == [mp["user"]["id"]]
+        u = c.req("GET", "/v1/console/users/" + oa["user"]["id"]).json
+        m = [x for x in u["merges"] if x["from_user"] == mp["user"]["id"]][0]
+        expect_error(c.req("POST", "/v1/console/merges/%s/undo" % m["id"], {}, csrf=False),
+                     403, "forbidden")
+        r = c.req("POST", "/v1/console/merges/%s/undo" % m["id"], {})
+        assert r.status == 200 and r.json == {"done": "undo_merge"}, r.describe()
+        assert env.sql("SELECT user_id FROM accounts WHERE appid = %s AND openid = %s",
+                       env.appid("mp1"), mp["account"]["openid"]) == [[mp["user"]["id"]]]
+        expect_error(c.req("POST", "/v1/console/merges/%s/undo" % m["id"], {}), 400,
+                     "invalid_request")
+        expect_error(c.req("POST", "/v1/console/merges/99999999/undo", {}), 404, "not_found")
+        # Unlink one app account of a user with two.
+        two = env.person("two")
+        a = check_token_answer(env.login_ok("mp1", two))
+        check_token_answer(env.login_ok("mp2", two))
+        r = c.req("POST", "/v1/console/users/%s/unlink" % a["user"]["id"],
+                  {"appid": env.appid("mp2")})
+        assert r.status == 200 and r.json == {"done": "unlink"}, r.describe()
+        expect_error(c.req("POST", "/v1/console/users/%s/unlink" % a["user"]["id"],
+                           {"appid": env.appid("mp1")}), 409, "last_account")
+        # Delete, with the user id typed again.
+        gone = env.signed_in("mp1")
+        before = env.snapshot()
+        expect_error(c.req("POST", "/v1/console/users/%s/delete" % gone["user"]["id"],
+                           {"confirm": "yes"}), 400, "invalid_request")
+        assert env.snapshot() == before
+        r = c.req("POST", "/v1/console/users/%s/delete" % gone["user"]["id"],
+                  {"confirm": gone["user"]["id"]})
+        assert r.status == 200 and r.json == {"done": "delete"}, r.describe()
+        expect_token_error(env.session(gone["access_token"]), ("session_revoked",))
+        # The audit log, by operator: what this operator did, newest first.
+        log = c.req("GET", "/v1/console/audit?operator=" + op["user"]["id"]).json
+        assert [(x["detail"]["action"], x["detail"].get("target")) for x in log][:3] == \
+            [("delete", None), ("unlink", env.appid("mp2")), ("undo_merge", str(m["id"]))], log
+        mine = c.req("GET", "/v1/console/audit?event=console_signin&user=" + op["user"]["id"]).json
+        assert len(mine) >= 1 and mine[0]["event"] == "console_signin"
+        page2 = c.req("GET", "/v1/console/audit?before=%d" % log[0]["id"]).json
+        assert all(x["id"] < log[0]["id"] for x in page2)
+        expect_error(c.req("GET", "/v1/console/audit?user=nope"), 400, "invalid_request")
     finally:
         _write_conf(env, orig)
         _reload(env)
