@@ -41,8 +41,8 @@ static size_t nroutes;
 #define WX_SPINS 10000                  /* while another process fills an entry */
 
 /* Pseudo errcodes for calls that got no errcode from WeChat. */
-#define WX_TIMEOUT (LONG_MIN + 1)
-#define WX_UNAVAILABLE (LONG_MIN + 2)
+#define WX_TIMEOUT METRICS_WX_TIMEOUT
+#define WX_UNAVAILABLE METRICS_WX_UNAVAILABLE
 
 /* The statuses wxauth and its front door answer; anything else is "other". */
 static const int statuses[] = {
@@ -753,4 +753,43 @@ fail:
 	free(t);
 	free(o.p);
 	return NULL;
+}
+
+void
+metrics_pools(int *alive, int *configured, int *gate_alive, int *gate_configured)
+{
+	*alive = *configured = *gate_alive = *gate_configured = 0;
+	if (m == NULL)
+		return;
+	*alive = atomic_load(&m->alive);
+	*configured = atomic_load(&m->configured);
+	*gate_alive = atomic_load(&m->gate_alive);
+	*gate_configured = atomic_load(&m->gate_configured);
+}
+
+size_t
+metrics_wechat_counts(struct metrics_wx_count *out, size_t max)
+{
+	struct wx_entry *e;
+	size_t i, j, n = 0;
+
+	for (i = 0; m != NULL && i < WX_ENTRIES; i++) {
+		e = &m->wx[i];
+		if (atomic_load_explicit(&e->state, memory_order_acquire) != 2)
+			continue;
+		/* An entry claimed twice in a race counts once, summed. */
+		for (j = 0; j < n; j++)
+			if (out[j].errcode == e->errcode && strcmp(out[j].api, e->api) == 0)
+				break;
+		if (j == n) {
+			if (n == max)
+				break;
+			snprintf(out[n].api, sizeof(out[n].api), "%s", e->api);
+			out[n].errcode = e->errcode;
+			out[n].calls = 0;
+			n++;
+		}
+		out[j].calls += get(&e->count);
+	}
+	return n;
 }

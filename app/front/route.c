@@ -114,6 +114,8 @@ const struct route_def routes[R__MAX] = {
 	    &console_merge_param, console_undo},
 	[R_CONSOLE_AUDIT] = {M_GET, "/v1/console/audit", "console_audit", RF_QUERY,
 	    console_log_fields, NULL, console_log},
+	[R_CONSOLE_HEALTH] = {M_GET, "/v1/console/health", "console_health", 0, NULL, NULL,
+	    console_health},
 };
 
 /*

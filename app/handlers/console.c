@@ -15,7 +15,10 @@
 
 #include "codec.h"
 #include "console.h"
+#include <json-c/json.h>
+
 #include "db.h"
+#include "metrics.h"
 
 #define CONSOLE_COOKIE "wxauth_console"
 #define CONSOLE_TTL 1800                /* seconds: a console session's life */
@@ -399,4 +402,63 @@ console_log(struct svc *s, struct req *r, const struct tok_claims *tok)
 		return rc;
 	send_text(r, text);
 	return OK;
+}
+
+enum err
+console_health(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	struct metrics_wx_count wx[64];
+	struct json_object *o = NULL, *db = NULL, *pools, *p, *calls, *c;
+	int alive, conf, galive, gconf;
+	struct operator op;
+	char *text = NULL;
+	size_t n, i;
+	enum err rc;
+
+	(void)tok;
+	if ((rc = who(s, r, false, &op)) != OK)
+		return rc;
+	rc = ERR_INTERNAL;
+	if ((o = json_object_new_object()) == NULL)
+		goto out;
+	/* The database: this very request read it, or it is down. */
+	if (db_console_health(s->db, &text) == OK && (db = json_tokener_parse(text)) != NULL) {
+		json_object_object_add(o, "database", json_object_new_string("ok"));
+		json_object_object_add(o, "tokens", json_object_get(
+		    json_object_object_get(db, "tokens")));
+		json_object_object_add(o, "phone_codes_today", json_object_get(
+		    json_object_object_get(db, "phone_codes_today")));
+	} else {
+		json_object_object_add(o, "database", json_object_new_string("unavailable"));
+	}
+	metrics_pools(&alive, &conf, &galive, &gconf);
+	pools = json_object_new_object();
+	p = json_object_new_object();
+	json_object_object_add(p, "alive", json_object_new_int(alive));
+	json_object_object_add(p, "configured", json_object_new_int(conf));
+	json_object_object_add(pools, "main", p);
+	p = json_object_new_object();
+	json_object_object_add(p, "alive", json_object_new_int(galive));
+	json_object_object_add(p, "configured", json_object_new_int(gconf));
+	json_object_object_add(pools, "gate", p);
+	json_object_object_add(o, "pools", pools);
+	calls = json_object_new_array();
+	n = metrics_wechat_counts(wx, sizeof(wx) / sizeof(wx[0]));
+	for (i = 0; i < n; i++) {
+		c = json_object_new_object();
+		json_object_object_add(c, "api", json_object_new_string(wx[i].api));
+		json_object_object_add(c, "errcode", wx[i].errcode == METRICS_WX_TIMEOUT ?
+		    json_object_new_string("timeout") : wx[i].errcode == METRICS_WX_UNAVAILABLE ?
+		    json_object_new_string("unavailable") : json_object_new_int64(wx[i].errcode));
+		json_object_object_add(c, "calls", json_object_new_int64((int64_t)wx[i].calls));
+		json_object_array_add(calls, c);
+	}
+	json_object_object_add(o, "wechat_calls", calls);
+	http_send_json(r, 200, o);
+	rc = OK;
+out:
+	json_object_put(o);
+	json_object_put(db);
+	free(text);
+	return rc;
 }

@@ -25,6 +25,7 @@ enum console_stmt {
 	CO_FIND_NICKNAME,
 	CO_USER,
 	CO_AUDIT,
+	CO_HEALTH,
 	CO__MAX
 };
 
@@ -95,6 +96,15 @@ const struct db_stmt db_console_stmts[] = {
 	    " AND ($2::text IS NULL OR detail->>'operator' = $2)"
 	    " AND ($3::text IS NULL OR event = $3) AND ($4::bigint = 0 OR id < $4)"
 	    " ORDER BY id DESC LIMIT 50) l"},
+	/* Each app's server token (its age), and the phone codes exchanged
+	 * today (WeChat bills them). */
+	[CO_HEALTH] = {"console_health",
+	    "SELECT json_build_object('tokens', (SELECT coalesce(json_agg(json_build_object("
+	    "'appid', appid, 'fetched_at', " DB_TIME("fetched_at") ", 'expires_at', "
+	    DB_TIME("expires_at") ", 'age_seconds', floor(extract(epoch FROM now() - fetched_at)))"
+	    " ORDER BY appid), '[]') FROM wechat_tokens),"
+	    " 'phone_codes_today', (SELECT count(*) FROM audit_log WHERE event = 'phone_code'"
+	    " AND at >= date_trunc('day', now())))::text"},
 	[CO__MAX] = {NULL, NULL}
 };
 
@@ -224,4 +234,12 @@ db_console_log(struct db *db, const char *user_id, const char *operator_id,
 	db_p_text(&p, event);
 	db_p_int(&p, before);
 	return db_exec_text(db, &db_console_stmts[CO_AUDIT], &p, json);
+}
+
+enum err
+db_console_health(struct db *db, char **json)
+{
+	struct db_params p = {0};
+
+	return db_exec_text(db, &db_console_stmts[CO_HEALTH], &p, json);
 }

@@ -286,6 +286,10 @@ store_txn(struct db *db, void *arg)
 		db_p_text(&p, in->country_code);
 		if ((rc = run(db, P_USER_SET_PHONE, &p, &res)) != OK)
 			goto out;
+		/* By a phone code: a call WeChat bills, counted for the console. */
+		if (in->hash == NULL)
+			rc = db_audit(db, "phone_code", x->out->user_id, in->account_id, NULL,
+			    in->request_id, NULL, NULL);
 	}
 out:
 	PQclear(res);

@@ -12,7 +12,7 @@ let current = null
 
 function show (screen) {
   document.body.dataset.screen = screen
-  for (const s of ['signin', 'find', 'user', 'log']) $(s).hidden = s !== screen
+  for (const s of ['signin', 'find', 'user', 'log', 'health']) $(s).hidden = s !== screen
   $('signout').hidden = screen === 'signin'
 }
 
@@ -210,6 +210,33 @@ async function log (ev) {
   }
 }
 
+async function health () {
+  show('health')
+  $('health-state').textContent = 'Loading…'
+  try {
+    const h = await api('GET', '/v1/console/health')
+    const facts = $('health-facts')
+    facts.replaceChildren()
+    for (const [k, v] of [['Database', h.database],
+      ['Main pool', h.pools.main.alive + ' of ' + h.pools.main.configured + ' workers'],
+      ['Gate pool', h.pools.gate.alive + ' of ' + h.pools.gate.configured + ' workers'],
+      ['Phone numbers today', h.phone_codes_today]]) {
+      const dt = document.createElement('dt')
+      dt.textContent = k
+      const dd = document.createElement('dd')
+      dd.textContent = v == null ? 'unknown' : String(v)
+      facts.append(dt, dd)
+    }
+    rows('health-tokens', h.tokens || [], (tr, t) => {
+      cell(tr, t.appid); cell(tr, t.fetched_at); cell(tr, t.age_seconds + ' s'); cell(tr, t.expires_at)
+    })
+    rows('health-calls', h.wechat_calls, (tr, c) => { cell(tr, c.api); cell(tr, c.errcode); cell(tr, c.calls) })
+    $('health-state').textContent = ''
+  } catch (e) {
+    $('health-state').textContent = problem(e)
+  }
+}
+
 async function act (what, body) {
   $('user-state').textContent = 'Working…'
   try {
@@ -233,6 +260,7 @@ $('delete-form').addEventListener('submit', (e) => {
 })
 $('log-form').addEventListener('submit', log)
 $('nav-audit').addEventListener('click', (e) => { e.preventDefault(); if (csrf) log() })
+$('nav-health').addEventListener('click', (e) => { e.preventDefault(); if (csrf) health() })
 $('nav-find').addEventListener('click', (e) => { e.preventDefault(); if (csrf) show('find') })
 $('signout').addEventListener('click', async () => {
   try { await api('DELETE', '/v1/console/session') } catch (e) {}

@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <limits.h>
+
 #include "common.h"
 
 /* The answer's content type. */
@@ -116,5 +118,18 @@ void metrics_restart(enum metrics_restart why);
  * that the caller frees; *len gets its length. NULL when out of memory.
  */
 char *metrics_render(size_t *len);
+
+/* For the console's health screen: the pools' workers (alive, configured),
+ * and WeChat's calls by API and errcode since the pool started (errcode
+ * METRICS_WX_TIMEOUT or METRICS_WX_UNAVAILABLE when none came back). */
+#define METRICS_WX_TIMEOUT (LONG_MIN + 1)
+#define METRICS_WX_UNAVAILABLE (LONG_MIN + 2)
+struct metrics_wx_count {
+	char api[32];
+	long errcode;
+	unsigned long long calls;
+};
+void metrics_pools(int *alive, int *configured, int *gate_alive, int *gate_configured);
+size_t metrics_wechat_counts(struct metrics_wx_count *out, size_t max);
 
 #endif

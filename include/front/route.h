@@ -64,6 +64,7 @@ enum route {
 	R_CONSOLE_UNLINK,  /* POST /v1/console/users/{id}/unlink: one app account */
 	R_CONSOLE_UNDO,    /* POST /v1/console/merges/{id}/undo: undo a merge */
 	R_CONSOLE_AUDIT,   /* GET /v1/console/audit: the audit log, filtered */
+	R_CONSOLE_HEALTH,  /* GET /v1/console/health: how the service is */
 	R__MAX
 };
 

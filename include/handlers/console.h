@@ -14,6 +14,8 @@
  *   POST   /v1/console/users/{id}/delete {"confirm": id}, /unlink {"appid"}
  *   POST   /v1/console/merges/{id}/undo
  *   GET    /v1/console/audit?user=&operator=&event=&before=
+ *   GET    /v1/console/health               pools, database, WeChat calls,
+ *                                       app tokens' age, phone codes today
  */
 #ifndef WXAUTH_CONSOLE_H
 #define WXAUTH_CONSOLE_H
@@ -40,5 +42,6 @@ enum err console_delete(struct svc *s, struct req *r, const struct tok_claims *t
 enum err console_unlink(struct svc *s, struct req *r, const struct tok_claims *tok);
 enum err console_undo(struct svc *s, struct req *r, const struct tok_claims *tok);
 enum err console_log(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_health(struct svc *s, struct req *r, const struct tok_claims *tok);
 
 #endif

@@ -149,6 +149,15 @@ def check_console(env):
         status(d, "log-state", "4 rows")
         assert "undo_merge" in d.find_element(By.ID, "log-rows").text
         shot(d, "console-8-audit")
+        # Health: both pools, the database, WeChat's calls.
+        d.find_element(By.ID, "nav-health").click()
+        screen(d, "health")
+        WebDriverWait(d, 10, 0.2).until(lambda x: "workers" in x.find_element(
+            By.ID, "health-facts").text)
+        facts = d.find_element(By.ID, "health-facts").text
+        assert "ok" in facts and "%d of %d workers" % (env.workers, env.workers) in facts, facts
+        assert "jscode2session" in d.find_element(By.ID, "health-calls").text
+        shot(d, "console-9-health")
         # At a phone's width.
         d.set_window_size(390, 800)
         shot(d, "console-6-phone-width")

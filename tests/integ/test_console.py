@@ -170,3 +170,29 @@ def test_console_undo_unlink_delete_and_the_audit_log(env):
     finally:
         _write_conf(env, orig)
         _reload(env)
+
+
+def test_console_health(env):
+    op = env.signed_in("mp1")
+    j = env.signed_in(prefix="tel")
+    r = env.req("POST", "/v1/phone", {"code": "%s.hc%d" % (j.person, id(j))},
+                token=j["access_token"])
+    assert r.status == 200, r.describe()
+    orig = _with_console(env, [op["user"]["id"]])
+    try:
+        c = Console(env)
+        expect_error(c.req("GET", "/v1/console/health"), 401, "invalid_token")
+        assert c.signin(op).status == 200
+        h = c.req("GET", "/v1/console/health").json
+        assert h["database"] == "ok", h
+        assert h["pools"]["main"] == {"alive": env.workers, "configured": env.workers}, h
+        assert h["pools"]["gate"]["configured"] >= 1
+        assert h["phone_codes_today"] >= 1
+        assert any(t["appid"] == env.appid("mp1") and t["age_seconds"] >= 0 for t in h["tokens"])
+        calls = {(x["api"], x["errcode"]): x["calls"] for x in h["wechat_calls"]}
+        assert calls.get(("jscode2session", 0), 0) >= 1, calls
+        assert env.sql("SELECT count(*) FROM audit_log WHERE event = 'phone_code'"
+                       " AND user_id = %s", j["user"]["id"]) == [["1"]]
+    finally:
+        _write_conf(env, orig)
+        _reload(env)
