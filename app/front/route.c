@@ -116,6 +116,8 @@ const struct route_def routes[R__MAX] = {
 	    console_log_fields, NULL, console_log},
 	[R_CONSOLE_HEALTH] = {M_GET, "/v1/console/health", "console_health", 0, NULL, NULL,
 	    console_health},
+	[R_CONSOLE_MERGES] = {M_GET, "/v1/console/merges", "console_merges", RF_QUERY,
+	    console_merges_fields, NULL, console_merges},
 };
 
 /*

@@ -46,6 +46,11 @@ const struct field console_unlink_fields[] = {
 	[UNLINK_APPID] = {"appid", FT_STRING, FF_REQUIRED | FF_TOKEN, 1, APPID_MAX},
 	FIELDS_END
 };
+enum { MERGES_BEFORE };
+const struct field console_merges_fields[] = {
+	[MERGES_BEFORE] = {"before", FT_INT, 0, 0, 999999999999999999LL},
+	FIELDS_END
+};
 enum { LOG_USER, LOG_OPERATOR, LOG_EVENT, LOG_BEFORE };
 const struct field console_log_fields[] = {
 	[LOG_USER] = {"user", FT_STRING, FF_UUID, 36, 36},
@@ -461,4 +466,21 @@ out:
 	json_object_put(db);
 	free(text);
 	return rc;
+}
+
+enum err
+console_merges(struct svc *s, struct req *r, const struct tok_claims *tok)
+{
+	struct operator op;
+	char *text = NULL;
+	enum err rc;
+
+	(void)tok;
+	if ((rc = who(s, r, false, &op)) != OK)
+		return rc;
+	if ((rc = db_console_merges(s->db, r->in[MERGES_BEFORE].set ? r->in[MERGES_BEFORE].n : 0,
+	    &text)) != OK)
+		return rc;
+	send_text(r, text);
+	return OK;
 }

@@ -26,6 +26,7 @@ enum console_stmt {
 	CO_USER,
 	CO_AUDIT,
 	CO_HEALTH,
+	CO_MERGES,
 	CO__MAX
 };
 
@@ -105,6 +106,12 @@ const struct db_stmt db_console_stmts[] = {
 	    " ORDER BY appid), '[]') FROM wechat_tokens),"
 	    " 'phone_codes_today', (SELECT count(*) FROM audit_log WHERE event = 'phone_code'"
 	    " AND at >= date_trunc('day', now())))::text"},
+	/* The merges, newest first, 50 a page before an id (0: the newest). */
+	[CO_MERGES] = {"console_merges",
+	    "SELECT coalesce(json_agg(json_build_object('id', id, 'from_user', from_user,"
+	    " 'into_user', into_user, 'reason', reason, 'at', " DB_TIME("at") ","
+	    " 'undone', undone_at IS NOT NULL) ORDER BY id DESC), '[]')::text FROM (SELECT *"
+	    " FROM merges WHERE $1::bigint = 0 OR id < $1 ORDER BY id DESC LIMIT 50) m"},
 	[CO__MAX] = {NULL, NULL}
 };
 
@@ -242,4 +249,13 @@ db_console_health(struct db *db, char **json)
 	struct db_params p = {0};
 
 	return db_exec_text(db, &db_console_stmts[CO_HEALTH], &p, json);
+}
+
+enum err
+db_console_merges(struct db *db, long long before, char **json)
+{
+	struct db_params p = {0};
+
+	db_p_int(&p, before);
+	return db_exec_text(db, &db_console_stmts[CO_MERGES], &p, json);
 }

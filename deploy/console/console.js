@@ -12,7 +12,7 @@ let current = null
 
 function show (screen) {
   document.body.dataset.screen = screen
-  for (const s of ['signin', 'find', 'user', 'log', 'health']) $(s).hidden = s !== screen
+  for (const s of ['signin', 'find', 'user', 'log', 'health', 'merges-all']) $(s).hidden = s !== screen
   $('signout').hidden = screen === 'signin'
 }
 
@@ -210,6 +210,32 @@ async function log (ev) {
   }
 }
 
+async function merges () {
+  show('merges-all')
+  $('merges-state').textContent = 'Loading…'
+  try {
+    const items = await api('GET', '/v1/console/merges')
+    rows('merges-rows', items, (tr, m) => {
+      cell(tr, m.at); cell(tr, m.from_user); cell(tr, m.into_user); cell(tr, m.reason + (m.undone ? ' (undone)' : ''))
+      if (m.undone) cell(tr, '')
+      else {
+        button(tr, 'Undo', async () => {
+          try {
+            await api('POST', '/v1/console/merges/' + encodeURIComponent(m.id) + '/undo', {})
+            await merges()
+            $('merges-state').textContent = 'Done: the merge is undone'
+          } catch (e) {
+            $('merges-state').textContent = problem(e)
+          }
+        })
+      }
+    })
+    $('merges-state').textContent = items.length + ' merges'
+  } catch (e) {
+    $('merges-state').textContent = problem(e)
+  }
+}
+
 async function health () {
   show('health')
   $('health-state').textContent = 'Loading…'
@@ -260,6 +286,7 @@ $('delete-form').addEventListener('submit', (e) => {
 })
 $('log-form').addEventListener('submit', log)
 $('nav-audit').addEventListener('click', (e) => { e.preventDefault(); if (csrf) log() })
+$('nav-merges').addEventListener('click', (e) => { e.preventDefault(); if (csrf) merges() })
 $('nav-health').addEventListener('click', (e) => { e.preventDefault(); if (csrf) health() })
 $('nav-find').addEventListener('click', (e) => { e.preventDefault(); if (csrf) show('find') })
 $('signout').addEventListener('click', async () => {

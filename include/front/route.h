@@ -65,6 +65,7 @@ enum route {
 	R_CONSOLE_UNDO,    /* POST /v1/console/merges/{id}/undo: undo a merge */
 	R_CONSOLE_AUDIT,   /* GET /v1/console/audit: the audit log, filtered */
 	R_CONSOLE_HEALTH,  /* GET /v1/console/health: how the service is */
+	R_CONSOLE_MERGES,  /* GET /v1/console/merges: the merges, newest first */
 	R__MAX
 };
 

@@ -12,6 +12,7 @@
  *   POST   /v1/console/users/{id}/revoke|disable|enable   (operators; the
  *                                       X-CSRF-Token header)
  *   POST   /v1/console/users/{id}/delete {"confirm": id}, /unlink {"appid"}
+ *   GET    /v1/console/merges?before=     the merges, newest first
  *   POST   /v1/console/merges/{id}/undo
  *   GET    /v1/console/audit?user=&operator=&event=&before=
  *   GET    /v1/console/health               pools, database, WeChat calls,
@@ -29,6 +30,7 @@ extern const struct field console_merge_param;
 extern const struct field console_delete_fields[];
 extern const struct field console_unlink_fields[];
 extern const struct field console_log_fields[];
+extern const struct field console_merges_fields[];
 
 enum err console_signin(struct svc *s, struct req *r, const struct tok_claims *tok);
 enum err console_signout(struct svc *s, struct req *r, const struct tok_claims *tok);
@@ -43,5 +45,6 @@ enum err console_unlink(struct svc *s, struct req *r, const struct tok_claims *t
 enum err console_undo(struct svc *s, struct req *r, const struct tok_claims *tok);
 enum err console_log(struct svc *s, struct req *r, const struct tok_claims *tok);
 enum err console_health(struct svc *s, struct req *r, const struct tok_claims *tok);
+enum err console_merges(struct svc *s, struct req *r, const struct tok_claims *tok);
 
 #endif

@@ -338,6 +338,8 @@ enum err db_console_log(struct db *db, const char *user_id, const char *operator
 /* db_console_health: {"tokens":[{appid, fetched_at, expires_at,
  * age_seconds}], "phone_codes_today": N}. */
 enum err db_console_health(struct db *db, char **json) WARN_UNUSED;
+/* db_console_merges: 50 merges, newest first, before id `before` (0: the newest). */
+enum err db_console_merges(struct db *db, long long before, char **json) WARN_UNUSED;
 
 /*
  * db_revoked_feed: for verifiers elsewhere (GET /v1/revoked), the sessions

@@ -149,6 +149,12 @@ def check_console(env):
         status(d, "log-state", "4 rows")
         assert "undo_merge" in d.find_element(By.ID, "log-rows").text
         shot(d, "console-8-audit")
+        # The merges feed: that merge, undone.
+        d.find_element(By.ID, "nav-merges").click()
+        screen(d, "merges-all")
+        status(d, "merges-state", "merges")
+        assert "(undone)" in d.find_element(By.ID, "merges-rows").text
+        shot(d, "console-10-merges")
         # Health: both pools, the database, WeChat's calls.
         d.find_element(By.ID, "nav-health").click()
         screen(d, "health")

@@ -139,6 +139,9 @@ def test_console_undo_unlink_delete_and_the_audit_log(env):
         expect_error(c.req("POST", "/v1/console/merges/%s/undo" % m["id"], {}), 400,
                      "invalid_request")
         expect_error(c.req("POST", "/v1/console/merges/99999999/undo", {}), 404, "not_found")
+        feed = c.req("GET", "/v1/console/merges").json
+        assert [x for x in feed if x["id"] == m["id"]][0]["undone"] is True
+        assert feed == sorted(feed, key=lambda x: -x["id"])
         # Unlink one app account of a user with two.
         two = env.person("two")
         a = check_token_answer(env.login_ok("mp1", two))
