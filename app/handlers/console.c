@@ -140,6 +140,7 @@ console_signin(struct svc *s, struct req *r, const struct tok_claims *tok)
 	in.id_hash = idh;
 	in.csrf_hash = ch;
 	in.user_id = tok->sub;
+	in.session_id = tok->sid;
 	in.role = role;
 	in.ttl = CONSOLE_TTL;
 	in.ip = r->remote_addr;

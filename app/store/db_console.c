@@ -41,15 +41,20 @@ enum console_stmt {
 
 const struct db_stmt db_console_stmts[] = {
 	[CO_OPEN] = {"console_open",
-	    "WITH s AS (INSERT INTO console_sessions (id_hash, user_id, role, csrf_hash,"
-	    " expires_at, ip, user_agent) VALUES ($1, $2, $3, $4,"
-	    " now() + make_interval(secs => $5), $6, $7) RETURNING user_id)"
-	    " INSERT INTO audit_log (event, user_id, request_id, ip, detail)"
-	    " SELECT 'console_signin', user_id, $8, $6, jsonb_build_object('role', $3::text)"
-	    " FROM s"},
+	    "WITH m AS (UPDATE sessions SET via = 'console' WHERE id = $9 AND user_id = $2"
+	    " AND revoked_at IS NULL RETURNING id),"
+	    " s AS (INSERT INTO console_sessions (id_hash, user_id, session_id, role, csrf_hash,"
+	    " expires_at, ip, user_agent) SELECT $1, $2, m.id, $3, $4,"
+	    " now() + make_interval(secs => $5), $6, $7 FROM m RETURNING user_id)"
+	    " INSERT INTO audit_log (event, user_id, session_id, request_id, ip, detail)"
+	    " SELECT 'console_signin', user_id, $9, $8, $6, jsonb_build_object('role', $3::text)"
+	    " FROM s RETURNING 1"},
+	/* Live only while the operator's own session is. */
 	[CO_GET] = {"console_get",
-	    "SELECT user_id::text, role, encode(csrf_hash, 'hex') FROM console_sessions"
-	    " WHERE id_hash = $1 AND revoked_at IS NULL AND expires_at > now()"},
+	    "SELECT c.user_id::text, c.role, encode(c.csrf_hash, 'hex') FROM console_sessions c"
+	    " JOIN sessions s ON s.id = c.session_id WHERE c.id_hash = $1"
+	    " AND c.revoked_at IS NULL AND c.expires_at > now() AND s.revoked_at IS NULL"
+	    " AND s.expires_at > now()"},
 	[CO_END] = {"console_end",
 	    "UPDATE console_sessions SET revoked_at = now() WHERE id_hash = $1"
 	    " AND revoked_at IS NULL"},
@@ -138,7 +143,10 @@ db_console_open(struct db *db, const struct db_console *in)
 	db_p_text(&p, in->ip);
 	db_p_text(&p, in->user_agent);
 	db_p_text(&p, in->request_id);
-	rc = run(db, CO_OPEN, &p, &res);
+	db_p_text(&p, in->session_id);
+	/* No row: the session the operator came with has ended meanwhile. */
+	if ((rc = run(db, CO_OPEN, &p, &res)) == OK && PQntuples(res) != 1)
+		rc = ERR_SESSION_REVOKED;
 	PQclear(res);
 	return rc;
 }

@@ -318,7 +318,7 @@ enum err db_scan_ticket(struct db *db, const unsigned char *id_hash,
  */
 struct db_console {
 	const unsigned char *id_hash, *csrf_hash;
-	const char *user_id, *role, *ip, *user_agent, *request_id;
+	const char *user_id, *session_id, *role, *ip, *user_agent, *request_id;
 	long ttl;
 };
 enum db_find { DB_FIND_ID, DB_FIND_OPENID, DB_FIND_UNIONID, DB_FIND_PHONE, DB_FIND_NICKNAME };

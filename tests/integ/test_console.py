@@ -108,6 +108,16 @@ def test_the_console(env):
         _write_conf(env, _set(_conf_text(env), "console_operators", '""'))
         _reload(env)
         expect_error(c.req("GET", "/v1/console/users/" + cid), 403, "forbidden")
+        # The console lives on the viewer's own session, marked in their
+        # sessions list; ending that session ends the console.
+        vs = env.req("GET", "/v1/sessions", token=viewer["access_token"]).json
+        vs = vs["sessions"] if isinstance(vs, dict) else vs
+        assert [x["via"] for x in vs if x["current"]] == ["console"], vs
+        v2 = Console(env)
+        w = env.signed_in("mp1", viewer.person)
+        assert v2.signin(w).status == 200
+        assert env.logout(w["access_token"]).status == 200
+        expect_error(v2.req("GET", "/v1/console/session"), 401, "invalid_token")
         # Signing out ends the cookie.
         assert v.req("DELETE", "/v1/console/session").status == 200
         expect_error(v.req("GET", "/v1/console/session"), 401, "invalid_token")
