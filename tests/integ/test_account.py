@@ -65,7 +65,8 @@ def test_sessions_list_and_end_one(env):
     assert ids[sid_a]["current"] is True and ids[sid_b]["current"] is False
     for s in got:
         assert set(s) == {"id", "appid", "created_at", "refreshed_at", "expires_at", "ip",
-                          "user_agent", "current"}, s
+                          "user_agent", "via", "current"}, s
+        assert s["via"] == "login", s
         assert s["appid"] == env.appid("mp1")
         for k in ("created_at", "refreshed_at", "expires_at"):
             expect_utc(s[k], "session " + k)

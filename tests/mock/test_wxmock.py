@@ -125,6 +125,13 @@ class MockTest(unittest.TestCase):
     def stats(self):
         return self.c.call("GET", "/_mock/stats")[2]
 
+    def wxacode(self, tok, scene, **extra):
+        """POST wxa/getwxacodeunlimit: (status, content type, raw body)."""
+        body = dict({"scene": scene, "page": "pages/scan/scan"}, **extra)
+        resp, data = self.c.raw("POST", "/wxa/getwxacodeunlimit?access_token=" +
+                                urllib.parse.quote(tok), body)
+        return resp.status, resp.getheader("Content-Type"), data
+
     def assertWxErr(self, answer, errcode):
         st, ctype, body = answer
         self.assertEqual(st, 200)
@@ -554,13 +561,14 @@ class TestControl(MockTest):
         tok = self.token()
         self.phone("c.1", tok)
         self.checksession(tok, "o", "s")
+        self.wxacode(tok, "abc")
         self.c.get("/cgi-bin/token")
         self.c.get("/echo/x")
         st, ctype, s = self.c.call("GET", "/_mock/stats")
         self.assertEqual((st, ctype), (200, "application/json"))
         self.assertEqual(s["calls"], {"jscode2session": 4, "oauth2_access_token": 1, "userinfo": 1,
                                       "stable_token": 1, "token": 1, "getuserphonenumber": 1,
-                                      "checksession": 1})
+                                      "checksession": 1, "getwxacodeunlimit": 1})
         self.assertEqual(s["codes"], {"a.1": 3, "a.e40029": 1, "b.1": 1, "c.1": 1})
 
     def test_reset(self):
@@ -819,3 +827,23 @@ class TestCommandLine(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestWxacode(MockTest):
+    """wxa/getwxacodeunlimit: a real PNG carrying its scene, or WeChat's errors."""
+
+    def test_image_carries_the_scene(self):
+        st, ctype, data = self.wxacode(self.token(), "AbC-_0~x")
+        self.assertEqual((st, ctype), (200, "image/png"))
+        self.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n")
+        self.assertIn(b"sceneAbC-_0~x", data.replace(b"\x00", b""))
+
+    def test_errors(self):
+        tok = self.token()
+        for scene, errcode in (("", 40169), ("x" * 33, 40169), ("a%b", 40129), ("a b", 40129)):
+            st, _, data = self.wxacode(tok, scene)
+            self.assertEqual(json.loads(data)["errcode"], errcode, scene)
+        st, _, data = self.wxacode(tok, "ok", page="/pages/x")
+        self.assertEqual(json.loads(data)["errcode"], 41030)
+        st, _, data = self.wxacode("not-a-token", "ok")
+        self.assertIn(json.loads(data)["errcode"], (40001, 40014, 42001))
