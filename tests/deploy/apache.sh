@@ -28,6 +28,12 @@ chgrp www-data "$DIR/wxauth.sock" "$DIR/gate.sock"
 
 APORT=$(free_port)
 mkdir -p "$A/run" "$A/logs"
+# The static pages, as installed (share/wxauth/scan, share/wxauth/console).
+STATIC=$SCRATCH/static
+mkdir -p "$STATIC/scan" "$STATIC/console"
+cp deploy/scan/* "$STATIC/scan/"
+cp deploy/console/* "$STATIC/console/"
+chmod -R a+rX "$STATIC"
 cat >"$A/httpd.conf" <<EOF
 # written by tests/deploy/apache.sh
 ServerRoot "$A"
@@ -47,6 +53,10 @@ LoadModule proxy_fcgi_module $MODS/mod_proxy_fcgi.so
 LoadModule setenvif_module $MODS/mod_setenvif.so
 LoadModule headers_module $MODS/mod_headers.so
 LoadModule reqtimeout_module $MODS/mod_reqtimeout.so
+LoadModule alias_module $MODS/mod_alias.so
+LoadModule dir_module $MODS/mod_dir.so
+LoadModule mime_module $MODS/mod_mime.so
+TypesConfig /etc/mime.types
 StartServers 1
 ServerLimit 2
 ThreadsPerChild 16
@@ -54,6 +64,7 @@ Define APACHE_LOG_DIR $A/logs
 Define WXAUTH_SOCKET $DIR/wxauth.sock
 Define WXAUTH_GATE_SOCKET $DIR/gate.sock
 Define WXAUTH_PORT $APORT
+Define WXAUTH_STATIC $STATIC
 Include $ROOT/deploy/apache-wxauth.conf
 EOF
 
@@ -91,6 +102,19 @@ if "$PY" "$ROOT/tests/deploy/slow_bodies.py" "$DIR/env.json" "http://127.0.0.1:$
 else
 	bad "slow bodies through Apache slowed or failed the token check"
 fi
+
+# The static pages, with their policy; the console API answers 401 without
+# a console session (from loopback: the allow-list lets it through).
+page_ok() {
+	h=$(curl -s -D - -o /dev/null "http://127.0.0.1:$APORT$1" | tr -d '\r')
+	echo "$h" | grep -q "^HTTP/1.1 200" &&
+		echo "$h" | grep -qi "^Content-Security-Policy: default-src 'none'; script-src 'self'" &&
+		echo "$h" | grep -qi "^Content-Type: $2"
+}
+check "Apache serves the PC page with its policy" page_ok /pc/ text/html
+check "Apache serves the console with its policy" page_ok /console/console.js "\(application\|text\)/javascript"
+check "the console API through Apache wants a console session" \
+	sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$APORT/v1/console/session) = 401 ]"
 
 rid=$(curl -s -D - -o /dev/null "http://127.0.0.1:$APORT/healthz" | tr -d '\r' |
 	sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p')

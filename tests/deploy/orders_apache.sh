@@ -50,6 +50,7 @@ LoadModule authz_user_module $MODS/mod_authz_user.so
 LoadModule authn_core_module $MODS/mod_authn_core.so
 LoadModule authnz_fcgi_module $MODS/mod_authnz_fcgi.so
 LoadModule alias_module $MODS/mod_alias.so
+LoadModule dir_module $MODS/mod_dir.so
 LoadModule env_module $MODS/mod_env.so
 LoadModule proxy_module $MODS/mod_proxy.so
 LoadModule proxy_fcgi_module $MODS/mod_proxy_fcgi.so
