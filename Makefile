@@ -42,7 +42,8 @@ DEB_PKGS = gcc make pkg-config libfcgi-dev libcurl4-openssl-dev libjson-c-dev \
 	libsodium-dev libpq-dev libssl-dev libcmocka-dev nginx postgresql \
 	spawn-fcgi apache2 libapache2-mod-fcgid wrk curl python3 ca-certificates procps util-linux \
 	openssl systemd dpkg-dev lintian man-db prometheus clang libclang-rt-14-dev \
-	php-fpm php-cgi php-cli php-sqlite3 chromium chromium-driver python3-selenium
+	php-fpm php-cgi php-cli php-sqlite3 chromium chromium-driver python3-selenium \
+	fonts-wqy-microhei
 
 .PHONY: all deps run stop test testbins fuzzbins fuzz unit bench install deb clean help FORCE
 

@@ -257,6 +257,17 @@ async function health () {
       cell(tr, t.appid); cell(tr, t.fetched_at); cell(tr, t.age_seconds + ' s'); cell(tr, t.expires_at)
     })
     rows('health-calls', h.wechat_calls, (tr, c) => { cell(tr, c.api); cell(tr, c.errcode); cell(tr, c.calls) })
+    // Per API: every answer but errcode 0 is an error (timeouts included).
+    const per = {}
+    for (const c of h.wechat_calls) {
+      const p = per[c.api] || (per[c.api] = { calls: 0, errors: 0 })
+      p.calls += c.calls
+      if (c.errcode !== 0) p.errors += c.calls
+    }
+    rows('health-rates', Object.keys(per).sort().map((api) => Object.assign({ api }, per[api])), (tr, p) => {
+      cell(tr, p.api); cell(tr, p.calls); cell(tr, p.errors)
+      cell(tr, p.calls ? (100 * p.errors / p.calls).toFixed(1) + ' %' : '–')
+    })
     $('health-state').textContent = ''
   } catch (e) {
     $('health-state').textContent = problem(e)

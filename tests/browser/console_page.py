@@ -163,6 +163,7 @@ def check_console(env):
         facts = d.find_element(By.ID, "health-facts").text
         assert "ok" in facts and "%d of %d workers" % (env.workers, env.workers) in facts, facts
         assert "jscode2session" in d.find_element(By.ID, "health-calls").text
+        assert " %" in d.find_element(By.ID, "health-rates").text
         shot(d, "console-9-health")
         # At a phone's width.
         d.set_window_size(390, 800)
