@@ -25,6 +25,25 @@ def test_login_new_person(env):
                            unionid=j["user"]["unionid"], check_unionid=True)
 
 
+def test_login_new_users_ids_are_in_time_order(env):
+    """A new user's id is a UUIDv7 (db/013_ordered_keys.sql): its first 48
+    bits are the time it was made, so a year of users does not scatter
+    every login's inserts over the indexes on user ids (issue 28)."""
+    ids = []
+    for name in ("v7a", "v7b", "v7c"):
+        t0 = time.time()
+        j = check_token_answer(env.login("mp1", env.person(name)))
+        t1 = time.time()
+        u = j["user"]["id"].replace("-", "")
+        assert u[12] == "7" and u[16] in "89ab", "user id %s is not a UUIDv7" % j["user"]["id"]
+        ms = int(u[:12], 16)
+        assert t0 * 1000 - 2000 <= ms <= t1 * 1000 + 2000, \
+            "user id %s says %d ms, made between %d and %d" % (u, ms, t0 * 1000, t1 * 1000)
+        ids.append(u)
+        time.sleep(0.002)
+    assert ids == sorted(ids), "ids made one after another should sort in that order: %s" % ids
+
+
 def test_login_same_person_again(env):
     p = env.person("bob")
     first = check_token_answer(env.login("mp1", p))
