@@ -12,9 +12,12 @@
 #                  tests/tools/tokmint: Ed25519 once, then the workers'
 #                  cache of verified tokens)
 #   (g) gate       GET /bench/gate, an order API (nginx's static answer)
-#                  behind auth_request with a valid token: the gate pool
-#   (g') gate_during_login  (g) while a second wrk runs (d) beside it (as
-#                  many connections): the token check under login load
+#                  behind auth_request with a valid token: the gate pool,
+#                  with WXAUTH_BENCH_GATE_CONNECTIONS (4) connections: its
+#                  latency, not its ceiling
+#   (g') gate_during_login  (g) while a second wrk runs (d) beside it with
+#                  the login row's connections: the token check under a
+#                  login load that takes every CPU
 #   (d) login      POST /v1/login, a new code per request, against a static
 #                  jscode2session served by the same nginx (never the
 #                  bottleneck), with PostgreSQL durable as users run it
@@ -47,6 +50,7 @@
 # alone did to a rate meanwhile).
 #
 # Environment: WXAUTH_BENCH_DURATION (10s), WXAUTH_BENCH_CONNECTIONS (32),
+# WXAUTH_BENCH_GATE_CONNECTIONS (4),
 # WXAUTH_BENCH_THREADS (1), WXAUTH_WORKERS (4), WXAUTH_BENCH_KEEP_CONN
 # (off, as deploy/nginx/wxauth.conf ships; on: each nginx worker process keeps
 # connections to the workers open, fastcgi_keep_conn on; WXAUTH_BENCH_KEEPALIVE sets how many,
@@ -76,6 +80,9 @@ SIZES=${WXAUTH_BENCH_USERS:-10000 1000000}
 BIN=$ROOT/build/wxauth
 HELLO=$ROOT/build/tests/bench_fcgi
 WRK_ARGS="-t$THREADS -c$CONNS -d$DUR --latency"
+# The gate rows measure an order API's latency, not the gate's ceiling:
+# a few connections, alone and beside the login row's full load.
+GATE_CONNS=${WXAUTH_BENCH_GATE_CONNECTIONS:-4}
 
 die() {
 	echo "bench: $*" >&2
@@ -380,8 +387,12 @@ row() {
 		wrk $WRK_ARGS -s tests/bench/wrk.lua "$URL/v1/login" -- login >"$SCRATCH/$1.login.wrk" 2>&1 &
 		sleep 0.5
 	fi
+	args=$WRK_ARGS
+	case ${1%@*} in
+	gate*) args="-t1 -c$GATE_CONNS -d$DUR --latency" ;;
+	esac
 	# shellcheck disable=SC2086
-	wrk $WRK_ARGS -s tests/bench/wrk.lua "$URL$3" -- "$2" "$arg" >"$SCRATCH/$1.wrk" 2>&1
+	wrk $args -s tests/bench/wrk.lua "$URL$3" -- "$2" "$arg" >"$SCRATCH/$1.wrk" 2>&1
 	wait
 	line=$(grep '^BENCH ' "$SCRATCH/$1.wrk")
 	if [ -z "$line" ]; then
