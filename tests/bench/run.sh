@@ -74,7 +74,7 @@ KEEP=${WXAUTH_BENCH_KEEP_CONN:-off}
 # Idle connections each nginx worker process keeps per upstream (keep-alive
 # only): more in total than there are FastCGI workers pins them all.
 KEEPALIVE=${WXAUTH_BENCH_KEEPALIVE:-$WORKERS}
-ROWS=${WXAUTH_BENCH_ROWS:-nginx hello session session_public gate login login_fast gate_during_login userinfo userinfo_many}
+ROWS=${WXAUTH_BENCH_ROWS:-nginx hello session session_public gate login login_fast gate_during_login logout_all link_merge userinfo userinfo_many}
 ROUNDS=${WXAUTH_BENCH_ROUNDS:-1}
 SIZES=${WXAUTH_BENCH_USERS:-10000 1000000}
 BIN=$ROOT/build/wxauth
@@ -164,12 +164,18 @@ mkdir -p "$CONFD"
 	echo "# tests/bench/run.sh: a static jscode2session, as WeChat sends it (text/plain)."
 	echo "# Every login gets an openid of its own (nginx's \$request_id): each is a"
 	echo "# new person, so no two logins wait on the same rows."
+	echo "# A code PERSONxN (letters and digits) names PERSON, with no unionid: the"
+	echo "# link row's codes, each a new code of a person who has logged in before."
+	echo "map \$arg_js_code \$bench_answer {"
+	echo "    \"~^(?<p>[a-z0-9]+)x[0-9]+\$\" '{\"session_key\":\"c2Vzc2lvbmtleTEyMzQ1Ng==\",\"openid\":\"o\$p\"}';"
+	echo "    default '{\"session_key\":\"c2Vzc2lvbmtleTEyMzQ1Ng==\",\"openid\":\"$WHO\",\"unionid\":\"u$WHO\"}';"
+	echo "}"
 	echo "server {"
 	echo "    listen 127.0.0.1:$STATIC;"
 	echo "    access_log off;"
 	echo "    location = /sns/jscode2session {"
 	echo "        default_type text/plain;"
-	echo "        return 200 '{\"session_key\":\"c2Vzc2lvbmtleTEyMzQ1Ng==\",\"openid\":\"$WHO\",\"unionid\":\"u$WHO\"}';"
+	echo "        return 200 \$bench_answer;"
 	echo "    }"
 	echo "    # The order API behind the gate, for the gate rows."
 	echo "    location = /bench/ok {"
@@ -255,6 +261,43 @@ with concurrent.futures.ThreadPoolExecutor(16) as ex:
 with open(out, "w") as f:
     f.write("\n".join(tokens) + "\n")
 EOF
+
+# For the rows that write events (a logout of every session, a link that
+# merges two users): EVENT_N sessions of new people, each ended once
+# (logout_all), and EVENT_N pairs of people, each with a session of mp1
+# and an account of mp2 on a user of its own, and a new code of that mp2
+# account for the link that merges the two (link_merge). No unionid: two
+# users with different unionids never merge.
+EVENT_N=${WXAUTH_BENCH_EVENT_TOKENS:-8000}
+EVENT_DUR=${WXAUTH_BENCH_EVENT_DURATION:-5s}
+LOGOUTS=$SCRATCH/logouts
+LINKS=$SCRATCH/links
+case " $ROWS " in
+*" logout_all "* | *" link_merge "*)
+	echo "bench: $EVENT_N sessions for logout_all and $EVENT_N pairs of users for link_merge"
+	"$PY" - "$URL" "$EVENT_N" "$LOGOUTS" "$LINKS" <<'EOF' || die "the logins for the event rows failed"
+import concurrent.futures, json, os, sys, urllib.request
+url, n, logouts, links = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+tag = os.urandom(4).hex()
+def login(appid, code):
+    body = json.dumps({"appid": appid, "code": code})
+    rq = urllib.request.Request(url + "/v1/login", body.encode(),
+                                {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(rq, timeout=30))["access_token"]
+def one(i):
+    out = login("wx1111111111111111", "bench.out.%s.%d" % (tag, i))
+    a = login("wx1111111111111111", "la%s%dx1" % (tag, i))
+    login("wx2222222222222222", "lb%s%dx1" % (tag, i))
+    return out, "%s lb%s%dx2" % (a, tag, i)
+with concurrent.futures.ThreadPoolExecutor(16) as ex:
+    got = list(ex.map(one, range(n)))
+with open(logouts, "w") as f:
+    f.write("\n".join(g[0] for g in got) + "\n")
+with open(links, "w") as f:
+    f.write("\n".join(g[1] for g in got) + "\n")
+EOF
+	;;
+esac
 
 # The environment's PostgreSQL (env.sh writes where it is).
 . "$DIR/env.sh"
@@ -371,9 +414,12 @@ row() {
 	*" ${1%@*} "*) ;;
 	*) return 0 ;;
 	esac
-	echo "bench: $1: wrk $WRK_ARGS $URL$3 ($2)"
 	case $1 in
-	login*) sql -c CHECKPOINT >/dev/null; sleep 11; wal0=$(wal) ;;
+	login* | logout_all* | link_merge*)
+		sql -c CHECKPOINT >/dev/null
+		sleep 11
+		wal0="$(wal) events=$(sql -c "SELECT count(*) FROM events")"
+		;;
 	*) wal0= ;;
 	esac
 	before=$(cpu)
@@ -381,6 +427,8 @@ row() {
 	arg=$TOKEN
 	[ "$2" != many ] || arg=$TOKENS
 	[ "${1%@*}" != session_public ] || arg=$PUBLIC_TOKEN
+	[ "$2" != logout_all ] || arg=$LOGOUTS
+	[ "$2" != link ] || arg=$LINKS
 	# The gate while logins run beside it (as many connections).
 	if [ "${1%@*}" = gate_during_login ]; then
 		# shellcheck disable=SC2086
@@ -390,9 +438,22 @@ row() {
 	args=$WRK_ARGS
 	case ${1%@*} in
 	gate*) args="-t1 -c$GATE_CONNS -d$DUR --latency" ;;
+	logout_all* | link_merge*) args="-t1 -c$CONNS -d$EVENT_DUR --latency" ;;
 	esac
+	echo "bench: $1: wrk $args $URL$3 ($2)"
+	# What PostgreSQL's busy backends wait for, ten times a second (one
+	# psql, \watch), for the rows that write.
+	sampler=
+	if [ -n "$wal0" ]; then
+		printf '%s\n' "SELECT 'WAIT ' || coalesce(wait_event_type || ':' || wait_event, 'CPU')
+		    FROM pg_stat_activity WHERE datname = current_database()
+		    AND state = 'active' AND pid <> pg_backend_pid();" '\watch 0.1' |
+		    "$WXAUTH_PSQL" -X -q -A -t >"$SCRATCH/$1.waits" 2>/dev/null &
+		sampler=$!
+	fi
 	# shellcheck disable=SC2086
 	wrk $args -s tests/bench/wrk.lua "$URL$3" -- "$2" "$arg" >"$SCRATCH/$1.wrk" 2>&1
+	[ -z "$sampler" ] || kill "$sampler" 2>/dev/null
 	wait
 	line=$(grep '^BENCH ' "$SCRATCH/$1.wrk")
 	if [ -z "$line" ]; then
@@ -403,7 +464,7 @@ row() {
 		line="$line $(echo "$cache0" | sed 's/\([a-z]*\)=/cache0_\1=/g') $(cache)"
 		if [ -n "$wal0" ]; then
 			sleep 11
-			wal1=$(wal)
+			wal1="$(wal) events=$(sql -c "SELECT count(*) FROM events")"
 			line="$line $(echo "$wal0" | sed 's/\([a-z_]*\)=/w0_\1=/g') $wal1"
 			waldump "$1" "$(echo "$wal0" | sed 's/^lsn=\([^ ]*\).*/\1/')" \
 			    "$(echo "$wal1" | sed 's/^lsn=\([^ ]*\).*/\1/')"
@@ -464,22 +525,33 @@ rss() {
 	awk '/^VmRSS:/ { r = $2 } /^RssShmem:/ { s = $2 } END { print r, s + 0 }' \
 	    "/proc/$1/status" 2>/dev/null
 }
+memory() {
+	: >"$1"
+	serve=$(cat "$DIR/wxauth.pid")
+	for p in $(ps -o pid= --ppid "$serve"); do
+		echo "wxauth $p $(rss "$p")" >>"$1"
+	done
+	for p in $(tr -c '0-9\n' '\n' <"$HELLO_PIDS"); do
+		[ -n "$p" ] && echo "hello $p $(rss "$p")" >>"$1"
+	done
+}
 MEM=$SCRATCH/mem
-: >"$MEM"
-serve=$(cat "$DIR/wxauth.pid")
-for p in $(ps -o pid= --ppid "$serve"); do
-	echo "wxauth $p $(rss "$p")" >>"$MEM"
-done
-for p in $(tr -c '0-9\n' '\n' <"$HELLO_PIDS"); do
-	[ -n "$p" ] && echo "hello $p $(rss "$p")" >>"$MEM"
-done
+memory "$MEM"
+
+# The rows that write events, last, on the largest data: each ends
+# sessions or merges users, which every worker then holds in its view
+# for a day (the longest access-token lifetime): memory again after them.
+row logout_all logout_all /v1/logout
+row link_merge link /v1/link
+MEM2=$SCRATCH/mem2
+memory "$MEM2"
 
 echo
 echo "wrk $WRK_ARGS$([ "$ROUNDS" = 1 ] || echo ", best of $ROUNDS rounds"), through nginx $(nginx -v 2>&1 | sed 's/.*\///'), $WORKERS workers" \
 	"(worker_scheduling ${WXAUTH_WORKER_SCHEDULING:-batch})," \
 	"fastcgi_keep_conn $KEEP$([ "$KEEP" != on ] || echo " (keepalive $KEEPALIVE)"), $(nproc) CPUs," \
 	"$FIRST users preloaded"
-"$PY" - "$RESULTS" "$MEM" "$FIRST" "$(getconf CLK_TCK)" "$(nproc)" "$SCRATCH" <<'EOF'
+"$PY" - "$RESULTS" "$MEM" "$FIRST" "$(getconf CLK_TCK)" "$(nproc)" "$SCRATCH" "$MEM2" <<'EOF'
 import sys
 
 rows = {}
@@ -502,6 +574,8 @@ labels = [("nginx", "(a) nginx return 200"), ("hello", "(b) libfcgi hello"),
           ("gate_during_login", "(g') (g) while (d) runs beside it"),
           ("login", "(d) POST /v1/login, PostgreSQL durable"),
           ("login_fast", "(d') POST /v1/login, fsync, synchronous_commit, full_page_writes off"),
+          ("logout_all", "(h) POST /v1/logout {all: true}, each a session of its own"),
+          ("link_merge", "(i) POST /v1/link that merges two users"),
           ("userinfo", "(e) GET /v1/userinfo"),
           ("userinfo_many", "(f) GET /v1/userinfo, 2,000 people in turn")]
 # The targets of issues 10 and 28: a ratio to (b) (None: none) and a p99,
@@ -583,9 +657,10 @@ INDEX_W = ("Btree/INSERT_LEAF", "Btree/INSERT_POST")
 walrows = [k for k in [k for k, _ in labels] + sorted(k for k in rows if "@" in k)
            if rows.get(k) and "w0_wal_bytes" in rows[k]]
 if walrows:
-    print("| row, per login | WAL bytes | WAL records | full-page images | their bytes"
-          " | commits (with WAL) | transactions | rows written | index entries | row locks |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| row, per request | WAL bytes | WAL records | full-page images | their bytes"
+          " | commits (with WAL) | transactions | rows written | index entries | row locks"
+          " | events |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key in walrows:
         f = rows[key]
         n = int(f["requests"])
@@ -593,15 +668,30 @@ if walrows:
         k = waldump(key)
         cnt = lambda names: sum(k[x][0] for x in names if x in k) / n
         fpib = sum(v[2] for v in k.values()) / n
-        print("| %s | %.0f | %.1f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f |" % (
+        print("| %s | %.0f | %.1f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |" % (
             key, d("wal_bytes"), d("wal_records"), d("wal_fpi"), fpib,
             cnt(("Transaction/COMMIT",)), d("commits"), cnt(ROWS_W), cnt(INDEX_W),
-            cnt(("Heap/LOCK",))))
+            cnt(("Heap/LOCK",)), d("events")))
+    print()
+    # What the busy backends waited for (CPU: nothing, they ran).
+    for key in walrows:
+        try:
+            w = [l.split(" ", 1)[1].strip() for l in open(sys.argv[6] + "/" + key + ".waits")
+                 if l.startswith("WAIT ")]
+        except OSError:
+            continue
+        if w:
+            c = {}
+            for x in w:
+                c[x] = c.get(x, 0) + 1
+            print("%s, PostgreSQL's busy backends (%d samples, every 0.1 s): %s" % (
+                key, len(w), ", ".join("%s %.0f %%" % (k, 100.0 * v / len(w))
+                                       for k, v in sorted(c.items(), key=lambda kv: -kv[1])[:6])))
     print()
     # Where the durable row's WAL goes, by record type.
     for key in walrows:
         k = waldump(key)
-        if not k or key == "login_fast":
+        if not k or key in ("login_fast", "logout_all", "link_merge"):
             continue
         n = int(rows[key]["requests"])
         total = sum(v[3] for v in k.values()) or 1
@@ -647,9 +737,14 @@ mem = [l.split() for l in open(sys.argv[2]) if len(l.split()) == 4]
 for kind in ("wxauth", "hello"):
     kb = [(int(m[2]), int(m[3])) for m in mem if m[0] == kind]
     if kb:
-        print("%s workers, resident memory after the run: %s (MiB; in brackets the part"
+        print("%s workers, resident memory after the main rows: %s (MiB; in brackets the part"
               " shared by the whole pool)" % (
             kind, ", ".join("%.1f (%.1f)" % (k / 1024, sh / 1024) for k, sh in kb)))
+mem2 = [l.split() for l in open(sys.argv[7]) if len(l.split()) == 4]
+kb2 = [(int(m[2]), int(m[3])) for m in mem2 if m[0] == "wxauth"]
+if kb2 and any(k in rows for k in ("logout_all", "link_merge")):
+    print("wxauth workers after the rows that end sessions and merge users (their view"
+          " holds them for a day): %s" % ", ".join("%.1f (%.1f)" % (k / 1024, sh / 1024) for k, sh in kb2))
 print()
 print("targets:")
 print("  %-4s no errors (%d)" % (mark(all_errors == 0), all_errors))

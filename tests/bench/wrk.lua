@@ -6,7 +6,10 @@
 -- MODE get: GET the URL's path; auth: the same with "Authorization: Bearer
 -- TOKEN"; many: the same with the tokens of the file TOKEN (one a line) in
 -- turn; login: POST /v1/login with a new code on every request (a code
--- sent twice would be answered from the idempotency cache, not by WeChat).
+-- sent twice would be answered from the idempotency cache, not by WeChat);
+-- logout_all: POST /v1/logout {"all":true} with each token of the file
+-- TOKEN once; link: POST /v1/link of mp2 with each "TOKEN CODE" line of the
+-- file once (one thread: -t1).
 --
 -- done() prints
 --   BENCH requests=N seconds=S rps=R p50_us=U p99_us=U non2xx=N socket=N
@@ -42,6 +45,16 @@ function init(args)
 		wrk.method = "POST"
 		wrk.path = "/v1/login"
 		wrk.headers["Content-Type"] = "application/json"
+	elseif mode == "logout_all" or mode == "link" then
+		-- Each line of the file TOKEN once, in order ("TOKEN" or "TOKEN
+		-- CODE"): a session ended or a code used is good for nothing more.
+		tokens = {}
+		for line in io.lines(token) do
+			tokens[#tokens + 1] = line
+		end
+		wrk.method = "POST"
+		wrk.path = mode == "link" and "/v1/link" or "/v1/logout"
+		wrk.headers["Content-Type"] = "application/json"
 	end
 end
 
@@ -50,6 +63,16 @@ function request()
 		counter = counter + 1
 		wrk.headers["Authorization"] = tokens[counter % #tokens + 1]
 		return wrk.format()
+	end
+	if mode == "logout_all" or mode == "link" then
+		counter = counter + 1
+		local tok, code = string.match(tokens[(counter - 1) % #tokens + 1], "^(%S+)%s*(%S*)$")
+		wrk.headers["Authorization"] = "Bearer " .. tok
+		if mode == "link" then
+			return wrk.format(nil, nil, nil,
+				string.format('{"appid":"wx2222222222222222","code":"%s"}', code))
+		end
+		return wrk.format(nil, nil, nil, '{"all":true}')
 	end
 	if mode ~= "login" then
 		return wrk.request()
