@@ -38,16 +38,15 @@ const struct db_stmt db_account_stmts[] = {
 	    " a AS (UPDATE accounts SET user_id = (SELECT id FROM n), session_key = NULL,"
 	    " session_key_at = NULL WHERE id = $2 RETURNING id, appid, openid),"
 	    " r AS (UPDATE sessions SET revoked_at = now(), revoke_reason = 'unlinked'"
-	    " WHERE account_id = $2 AND revoked_at IS NULL RETURNING id), "
-	    DB_EVENT_LOCK ","
+	    " WHERE account_id = $2 AND revoked_at IS NULL RETURNING id),"
 	    " e AS (INSERT INTO events (type, user_id, detail) SELECT 'account_unlinked', $1,"
 	    " jsonb_build_object('user_id', $1::uuid, 'appid', a.appid, 'openid', a.openid,"
 	    " 'new_user', n.id, 'sessions', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]')"
-	    " FROM r)) FROM a, n, lk RETURNING id),"
+	    " FROM r)) FROM a, n RETURNING id),"
 	    " au AS (INSERT INTO audit_log (event, user_id, account_id, request_id, detail)"
 	    " SELECT 'account_unlinked', $1, $2, $3, jsonb_build_object('new_user', n.id) FROM n)"
 	    " SELECT (SELECT count(*) FROM r),"
-	    " (SELECT count(pg_notify('wxauth_event', id::text)) FROM e)"},
+	    " (SELECT count(pg_notify('wxauth_event', '')) FROM e)"},
 	/* The proof deletion asks of a user: the session was opened (a login,
 	 * not a refresh) within the last $3 seconds. */
 	[AC_SESSION_FRESH] = {"account_session_fresh",
@@ -83,16 +82,15 @@ const struct db_stmt db_account_stmts[] = {
 	    " WHERE session_id IN (SELECT id FROM r) AND answer IS NOT NULL),"
 	    " al AS (UPDATE audit_log SET ip = NULL WHERE user_id IN (SELECT id FROM t)"
 	    " AND ip IS NOT NULL),"
-	    " av AS (DELETE FROM avatars WHERE user_id IN (SELECT id FROM t)), "
-	    DB_EVENT_LOCK ","
+	    " av AS (DELETE FROM avatars WHERE user_id IN (SELECT id FROM t)),"
 	    " e AS (INSERT INTO events (type, user_id, detail) SELECT 'user_deleted', $1,"
 	    " jsonb_build_object('user_id', $1::uuid, 'by', $2::text, 'accounts',"
 	    " (SELECT coalesce(jsonb_agg(jsonb_build_object('appid', appid, 'openid', openid)"
-	    " ORDER BY id), '[]') FROM old)) FROM lk RETURNING id),"
+	    " ORDER BY id), '[]') FROM old)) RETURNING id),"
 	    " ad AS (INSERT INTO audit_log (event, user_id, request_id, detail)"
 	    " VALUES ('user_deleted', $1, $3, jsonb_build_object('by', $2::text)))"
 	    " SELECT (SELECT count(*) FROM r WHERE now_ended),"
-	    " (SELECT count(pg_notify('wxauth_event', id::text)) FROM e)"},
+	    " (SELECT count(pg_notify('wxauth_event', '')) FROM e)"},
 	[AC_ACC_KEY] = {"profile_acc_key",
 	    "SELECT id, coalesce(encode(session_key, 'hex'), '') FROM accounts"
 	    " WHERE appid = $1 AND openid = $2"},

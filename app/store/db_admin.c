@@ -22,6 +22,8 @@ enum admin_stmt {
 	A_REVOKE_USER,
 	A_DENIED,
 	A_PRUNE,
+	A_EVENT_SEQ_LOCK,
+	A_EVENT_SEQ_GIVE,
 	A_EVENTS,
 	A_DISABLE,
 	A_DISABLE_REVOKE,
@@ -108,10 +110,22 @@ const struct db_stmt db_admin_stmts[] = {
 	    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM a), (SELECT count(*) FROM e),"
 	    " (SELECT count(*) FROM c) + (SELECT count(*) FROM os) + (SELECT count(*) FROM ot)"
 	    " + (SELECT count(*) FROM ds) + (SELECT count(*) FROM ru) + (SELECT count(*) FROM sl)"},
+	/* The feed's reader gives the committed events that have none their
+	 * positions, in id order, after the last one given (db/014_event_order.sql):
+	 * readers wait for each other on event_seq's row, and the statement
+	 * after the wait sees every event committed before it. At most 10,000
+	 * at a time; the rest at the next read. */
+	[A_EVENT_SEQ_LOCK] = {"event_seq_lock", "SELECT last FROM event_seq FOR UPDATE"},
+	[A_EVENT_SEQ_GIVE] = {"event_seq_give",
+	    "WITH n AS (SELECT id, row_number() OVER (ORDER BY id) AS k FROM"
+	    " (SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT 10000) u),"
+	    " c AS (UPDATE event_seq SET last = last + (SELECT count(*) FROM n)"
+	    " RETURNING last - (SELECT count(*) FROM n) AS base)"
+	    " UPDATE events e SET seq = c.base + n.k FROM n, c WHERE e.id = n.id"},
 	[A_EVENTS] = {"account_events",
-	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'type', type,"
-	    " 'at', " DB_TIME("at") ", 'user_id', user_id) || detail ORDER BY id), '[]')::text"
-	    " FROM (SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2) e"},
+	    "SELECT coalesce(jsonb_agg(jsonb_build_object('id', seq, 'type', type,"
+	    " 'at', " DB_TIME("at") ", 'user_id', user_id) || detail ORDER BY seq), '[]')::text"
+	    " FROM (SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2) e"},
 	/* Disabled: the live user (not deleted, not merged away) marked, the
 	 * first time's moment kept. */
 	[A_DISABLE] = {"admin_disable",
@@ -268,14 +282,49 @@ db_prune(struct db *db, const struct db_retention *keep, long batch, struct db_p
 	return rc;
 }
 
+struct events_ctx {
+	long long after;
+	long limit;
+	char **json;
+};
+
+static enum err
+events_txn(struct db *db, void *arg)
+{
+	struct events_ctx *x = arg;
+	struct db_params p = {0};
+	PGresult *res = NULL;
+	enum err rc;
+
+	/* Run again after a retry: the last attempt's page goes. */
+	free(*x->json);
+	*x->json = NULL;
+	if ((rc = run(db, A_EVENT_SEQ_LOCK, &p, &res)) != OK)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	if ((rc = run(db, A_EVENT_SEQ_GIVE, &p, &res)) != OK)
+		goto out;
+	db_p_int(&p, x->after);
+	db_p_int(&p, x->limit);
+	rc = db_exec_text(db, &db_admin_stmts[A_EVENTS], &p, x->json);
+out:
+	PQclear(res);
+	return rc;
+}
+
 enum err
 db_events_feed(struct db *db, long long after, long limit, char **json)
 {
-	struct db_params p = {0};
+	struct events_ctx x = {after, limit, json};
+	enum err rc;
 
-	db_p_int(&p, after);
-	db_p_int(&p, limit);
-	return db_exec_text(db, &db_admin_stmts[A_EVENTS], &p, json);
+	*json = NULL;
+	if ((rc = db_txn(db, events_txn, &x)) != OK) {
+		free(*json);
+		*json = NULL;
+	}
+	return rc;
 }
 
 struct disable_ctx {

@@ -52,21 +52,22 @@ const struct db_stmt db_merge_stmts[] = {
 	/* Move accounts and sessions and record exactly which, in one
 	 * statement: the merges row is what undo replays backwards. */
 	[M_MERGE_RECORD] = {"merge_record",
-	    "WITH a AS (UPDATE accounts SET user_id = $2 WHERE user_id = $1"
+	    "WITH " DB_MERGE_LOCK ","
+	    " a AS (UPDATE accounts SET user_id = $2 WHERE user_id = $1"
 	    " RETURNING id, appid, openid),"
 	    " s AS (UPDATE sessions SET user_id = $2 WHERE user_id = $1 RETURNING id),"
+	    /* The merge id after the lock: ids in commit order. */
 	    " m AS (INSERT INTO merges (from_user, into_user, reason, unionid, moved)"
-	    " VALUES ($1, $2, $3, $4, jsonb_build_object("
+	    " SELECT $1, $2, $3, $4, jsonb_build_object("
 	    " 'accounts', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') FROM a),"
 	    " 'sessions', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') FROM s),"
-	    " 'fields', $5::jsonb, 'unionid', $6::boolean)) RETURNING id), "
-	    DB_EVENT_LOCK ","
+	    " 'fields', $5::jsonb, 'unionid', $6::boolean) FROM lk RETURNING id),"
 	    " e AS (INSERT INTO events (type, user_id, detail) SELECT 'merged', $2,"
 	    " jsonb_build_object('merge_id', m.id, 'from_user', $1::uuid, 'into_user', $2::uuid,"
 	    " 'reason', $3::text, 'accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object("
-	    " 'appid', appid, 'openid', openid) ORDER BY id), '[]') FROM a)) FROM m, lk RETURNING id)"
+	    " 'appid', appid, 'openid', openid) ORDER BY id), '[]') FROM a)) FROM m RETURNING id)"
 	    " SELECT m.id,"
-	    " pg_notify('wxauth_event', e.id::text) FROM m, e"},
+	    " pg_notify('wxauth_event', '') FROM m, e"},
 	/* What undo needs to know, and whether anything moved since: the
 	 * loser still points at the survivor, the survivor is still live, and
 	 * every account the merge moved still belongs to the survivor. */
@@ -97,15 +98,14 @@ const struct db_stmt db_merge_stmts[] = {
 	    "UPDATE users SET merged_into = NULL, updated_at = now() WHERE id = $1"},
 	[M_UNMERGE_RECORD] = {"unmerge_record",
 	    "WITH m AS (UPDATE merges SET undone_at = now() WHERE id = $1"
-	    " RETURNING id, from_user, into_user, moved), "
-	    DB_EVENT_LOCK ","
+	    " RETURNING id, from_user, into_user, moved),"
 	    " e AS (INSERT INTO events (type, user_id, detail) SELECT 'unmerged', m.into_user,"
 	    " jsonb_build_object('merge_id', m.id, 'from_user', m.from_user,"
 	    " 'into_user', m.into_user, 'accounts', " DB_ACCOUNTS_OF(
 	    "SELECT jsonb_array_elements_text(m.moved->'accounts')::bigint") ")"
-	    " FROM m, lk RETURNING id)"
+	    " FROM m RETURNING id)"
 	    " SELECT m.id,"
-	    " pg_notify('wxauth_event', e.id::text) FROM m, e"},
+	    " pg_notify('wxauth_event', '') FROM m, e"},
 	[M__MAX] = {NULL, NULL}
 };
 

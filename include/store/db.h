@@ -351,8 +351,9 @@ enum err db_console_merges(struct db *db, long long before, char **json) WARN_UN
 #define DB_REVOKED_MAX_S "131072"
 enum err db_revoked_feed(struct db *db, long secs, long long after, char **json) WARN_UNUSED;
 
-/* db_events_feed: events with id > after, oldest first, at most limit, as
- * a JSON array text in *json (malloc'd). */
+/* db_events_feed: events at feed positions after `after`, oldest first, at
+ * most limit, as a JSON array text in *json (malloc'd); the events that
+ * committed since the last read get their positions first. */
 enum err db_events_feed(struct db *db, long long after, long limit, char **json) WARN_UNUSED;
 
 /* db_oauth_state_use: the web login's state (its hash) is honoured once:

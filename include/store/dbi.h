@@ -26,13 +26,14 @@ struct db_stmt {
 #define DB_TIME(t) "to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /*
- * DB_EVENT_LOCK: the CTE "lk" every statement that writes an events row
- * joins before its insert: a transaction-scoped advisory lock, so that
- * event ids are handed out in commit order (db/004_account_life.sql) and a
- * feed reader paging by id never skips one. Its NOTIFY is wxauth_event
- * with the id.
+ * DB_MERGE_LOCK: the CTE "lk" a statement that inserts or undoes a merge
+ * takes first: a transaction-scoped advisory lock, so that merge ids are
+ * handed out in commit order and GET /v1/merges, paged by merge id, never
+ * skips one. Events need no lock: the feed's reader gives them their
+ * positions (db/014_event_order.sql). An event's NOTIFY, wxauth_event, is
+ * a hint with no payload.
  */
-#define DB_EVENT_LOCK "lk AS (SELECT pg_advisory_xact_lock(20261202011))"
+#define DB_MERGE_LOCK "lk AS (SELECT pg_advisory_xact_lock(20261202011))"
 
 /*
  * DB_REVOKED_EVENT(user, reason): after a CTE "r" of the sessions just
@@ -41,12 +42,12 @@ struct db_stmt {
  * worker: the count of sessions revoked, then the event's NOTIFY.
  */
 #define DB_REVOKED_EVENT(user, reason) \
-	", lk AS (SELECT pg_advisory_xact_lock(20261202011) FROM (SELECT 1 FROM r LIMIT 1) one)," \
+	", one AS (SELECT 1 FROM r LIMIT 1)," \
 	" e AS (INSERT INTO events (type, user_id, detail) SELECT 'sessions_revoked', " user "," \
 	" jsonb_build_object('reason', " reason ", 'sessions'," \
-	" (SELECT jsonb_agg(id ORDER BY id) FROM r)) FROM lk RETURNING id)" \
+	" (SELECT jsonb_agg(id ORDER BY id) FROM r)) FROM one RETURNING id)" \
 	" SELECT (SELECT count(*) FROM r)," \
-	" (SELECT count(pg_notify('wxauth_event', id::text)) FROM e)"
+	" (SELECT count(pg_notify('wxauth_event', '')) FROM e)"
 
 /*
  * The profile's columns, named once. DB_PROFILE(X) lists those a person's

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The operators' console (deploy/console/) in headless Chromium, through
-nginx: an operator signs in by scanning the code (this script plays the
+nginx (tests/deploy/browser.sh) or Apache (tests/deploy/apache.sh): an
+operator signs in by scanning the code (this script plays the
 phone), finds a customer by phone and by nickname (a nickname that is an
 XSS attempt, shown as text and never run), ends the customer's sessions
 (their token is then refused at /v1/session), disables and enables them.

@@ -2,7 +2,8 @@
 # tests/deploy/apache.sh - a real Apache 2.4 (Debian's apache2, event MPM)
 # in front of `wxauth serve`, through deploy/apache-wxauth.conf as shipped,
 # on a private port with a private configuration: the smoke suite (the
-# Bearer header must reach wxauth), /metrics, the request id in Apache's log.
+# Bearer header must reach wxauth), /metrics, the request id in Apache's log,
+# the static pages and the console in Chromium (tests/browser/console_page.py).
 #
 # Apache starts as root and serves as www-data (it refuses to serve as root),
 # so the socket gets group www-data, as in production.
@@ -115,6 +116,20 @@ check "Apache serves the PC page with its policy" page_ok /pc/ text/html
 check "Apache serves the console with its policy" page_ok /console/console.js "\(application\|text\)/javascript"
 check "the console API through Apache wants a console session" \
 	sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$APORT/v1/console/session) = 401 ]"
+
+# The console in Chromium through Apache, as browser.sh runs it through
+# nginx: sign-in by scanning, search, ending sessions, disable, audit, undo.
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] &&
+	"$PY" -c 'import selenium' 2>/dev/null; then
+	out=$SCRATCH/browser.out
+	timeout 300 "$PY" tests/browser/console_page.py "$DIR/env.json" \
+		"http://127.0.0.1:$APORT/console/" "${WXAUTH_SCREENS:-$ROOT/build/screens}/apache" \
+		>"$out" 2>&1
+	sed "s/^/  /" "$out"
+	add_counts "$out" "the console in Chromium through Apache"
+else
+	bad "chromium, chromium-driver and python3-selenium are not installed (make deps)"
+fi
 
 rid=$(curl -s -D - -o /dev/null "http://127.0.0.1:$APORT/healthz" | tr -d '\r' |
 	sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p')

@@ -48,7 +48,7 @@ def test_the_console(env):
     op, viewer, nobody = env.signed_in("mp1"), env.signed_in("mp1"), env.signed_in("mp1")
     customer = env.signed_in("mp1")
     cid = customer["user"]["id"]
-    nick = "小明<img src=x onerror=alert(1)>" + cid[:4]
+    nick = "小明<img src=x onerror=alert(1)>" + cid[-4:]
     assert env.req("PATCH", "/v1/userinfo", {"nickname": nick},
                    token=customer["access_token"]).status == 200
     env.sql("UPDATE users SET pure_phone = %s WHERE id = %s", "139" + cid[-8:].translate(
