@@ -269,7 +269,7 @@ EOF
 # account for the link that merges the two (link_merge). No unionid: two
 # users with different unionids never merge.
 EVENT_N=${WXAUTH_BENCH_EVENT_TOKENS:-8000}
-EVENT_DUR=${WXAUTH_BENCH_EVENT_DURATION:-5s}
+EVENT_DUR=${WXAUTH_BENCH_EVENT_DURATION:-4s}
 LOGOUTS=$SCRATCH/logouts
 LINKS=$SCRATCH/links
 case " $ROWS " in
@@ -464,7 +464,7 @@ row() {
 		line="$line $(echo "$cache0" | sed 's/\([a-z]*\)=/cache0_\1=/g') $(cache)"
 		if [ -n "$wal0" ]; then
 			sleep 11
-			wal1="$(wal) events=$(sql -c "SELECT count(*) FROM events")"
+			wal1="$(wal) events=$(sql -c "SELECT count(*) FROM events") tokens=$EVENT_N"
 			line="$line $(echo "$wal0" | sed 's/\([a-z_]*\)=/w0_\1=/g') $wal1"
 			waldump "$1" "$(echo "$wal0" | sed 's/^lsn=\([^ ]*\).*/\1/')" \
 			    "$(echo "$wal1" | sed 's/^lsn=\([^ ]*\).*/\1/')"
@@ -673,6 +673,12 @@ if walrows:
             cnt(("Transaction/COMMIT",)), d("commits"), cnt(ROWS_W), cnt(INDEX_W),
             cnt(("Heap/LOCK",)), d("events")))
     print()
+    for key in ("logout_all", "link_merge"):
+        f = rows.get(key)
+        if f and int(f["requests"]) > int(f["tokens"]):
+            print("%s: %s requests, %s sessions prepared: the rest were refused (raise"
+                  " WXAUTH_BENCH_EVENT_TOKENS or lower WXAUTH_BENCH_EVENT_DURATION)" % (
+                      key, f["requests"], f["tokens"]))
     # What the busy backends waited for (CPU: nothing, they ran).
     for key in walrows:
         try:
