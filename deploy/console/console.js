@@ -230,7 +230,7 @@ async function merges () {
         })
       }
     })
-    $('merges-state').textContent = items.length + ' merges'
+    $('merges-state').textContent = 'Newest merges first: ' + items.length + ' shown'
   } catch (e) {
     $('merges-state').textContent = problem(e)
   }
