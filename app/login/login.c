@@ -380,7 +380,7 @@ login_code(struct svc *s, struct req *r, const char *appid, const char *code, bo
 		if (!send)
 			snprintf(r->user, sizeof(r->user), "%s", id.user_id);
 	}
-	db_code_unlock(s->db, hash.h[0]);
+	db_code_unlock(s->db);
 out:
 	json_object_put(sl.answer);
 	proof_put(p);
@@ -510,7 +510,7 @@ login_link(struct svc *s, struct req *r, const char *appid, const char *code,
 		rc = ERR_INVALID_CODE;
 	else if ((rc = prove(s, app, code, p, &in)) == OK)
 		rc = db_link(s->db, user_id, &in, &id, &already);
-	db_code_unlock(s->db, hash.h[0]);
+	db_code_unlock(s->db);
 	if (rc != OK)
 		goto out;
 	rc = ERR_INTERNAL;

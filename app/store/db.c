@@ -8,6 +8,13 @@
  * PQexecPrepared. BEGIN, COMMIT, ROLLBACK and LISTEN are the only plain
  * commands. Unique violations, serialisation failures and deadlocks make a
  * transaction run again, a bounded number of times.
+ *
+ * A transaction runs in libpq's pipeline mode, to save round trips, not to
+ * overlap statements: its BEGIN goes out with its first statement, and its
+ * COMMIT with the release of the advisory lock the request holds, if it
+ * asked (db_txn_release). Every statement is still sent alone and its
+ * answer read before the next is sent (a flush request, no sync), so each
+ * sees what committed before it started, as it would one by one.
  */
 #include <assert.h>
 #include <errno.h>
@@ -47,6 +54,7 @@ enum core_stmt {
 	C_LOAD_MERGES,
 	C_VIEW_SINCE,
 	C_AUDIT,
+	C_UNLOCK,
 	C__MAX
 };
 
@@ -76,6 +84,7 @@ static const struct db_stmt core_stmts[] = {
 	    "INSERT INTO audit_log (event, user_id, account_id, session_id,"
 	    " request_id, ip, detail) VALUES ($1, $2, $3, $4, $5, $6,"
 	    " coalesce($7, '{}')::jsonb)"},
+	[C_UNLOCK] = {"unlock", "SELECT pg_advisory_unlock($1::bigint)"},
 	[C__MAX] = {NULL, NULL}
 };
 
@@ -120,6 +129,10 @@ struct db {
 	bool hinted;                    /* a hint came: read view_log before the next answer */
 	char cursor[CURSOR_MAX];        /* view_log is read from this transaction id on */
 	unsigned long attempts;         /* connection attempts started so far */
+	bool piped;                     /* in a transaction, in pipeline mode */
+	int unread;                     /* answers sent for and not read: BEGIN's */
+	bool held;                      /* a session-level advisory lock (db_hold) */
+	long long held_key;
 };
 
 static int64_t
@@ -202,6 +215,10 @@ disconnect(struct db *db)
 		db->o.on_event(db->o.arg, DB_EV_UNSURE, NULL, NULL, NULL);
 	db->hinted = false;
 	db->closing = false;
+	/* What the connection held or had under way went with it. */
+	db->piped = false;
+	db->unread = 0;
+	db->held = false;
 	PQclear(db->revoked);
 	db->revoked = NULL;
 }
@@ -398,11 +415,42 @@ await(struct db *db, const char *name, PGresult **out)
 	return rc;
 }
 
+/* outcome: a statement's answer: OK with *out, or what its failure means. */
+static enum err
+outcome(struct db *db, const char *name, PGresult *res, PGresult **out)
+{
+	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	enum err rc;
+
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		*out = res;
+		return OK;
+	}
+	rc = classify(db, res, name);
+	PQclear(res);
+	return rc;
+}
+
+/* caught_up: in a transaction, read the answers sent for before the
+ * statement just sent (BEGIN's). */
+static enum err
+caught_up(struct db *db)
+{
+	PGresult *res = NULL, *ok = NULL;
+	enum err rc = OK;
+
+	for (; db->piped && db->unread > 0 && rc == OK; db->unread--) {
+		if ((rc = answer(db, "BEGIN", &res)) == OK &&
+		    (rc = outcome(db, "BEGIN", res, &ok)) == OK)
+			PQclear(ok);
+	}
+	return rc;
+}
+
 enum err
 db_exec(struct db *db, const struct db_stmt *s, const struct db_params *p, PGresult **out)
 {
 	PGresult *res = NULL;
-	ExecStatusType st;
 	enum err rc;
 
 	*out = NULL;
@@ -412,16 +460,12 @@ db_exec(struct db *db, const struct db_stmt *s, const struct db_params *p, PGres
 	    p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
 	    p != NULL ? p->fmt : NULL, 0) == 0)
 		return lost(db, s->name, MDB_LOST);
-	if ((rc = await(db, s->name, &res)) != OK)
+	/* In a transaction: out now, answered without a sync. */
+	if (db->piped && (PQsendFlushRequest(db->conn) == 0 || PQflush(db->conn) != 0))
+		return lost(db, s->name, MDB_LOST);
+	if ((rc = caught_up(db)) != OK || (rc = await(db, s->name, &res)) != OK)
 		return rc;
-	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-		*out = res;
-		return OK;
-	}
-	rc = classify(db, res, s->name);
-	PQclear(res);
-	return rc;
+	return outcome(db, s->name, res, out);
 }
 
 enum err
@@ -918,27 +962,144 @@ db_ping(struct db *db)
 	return rc;
 }
 
+/* to_sync: read and drop every answer up to the pipeline's sync, then
+ * leave pipeline mode. */
+static enum err
+to_sync(struct db *db)
+{
+	int64_t until = mono_ms() + db->o.statement_timeout_ms + ANSWER_SLACK_MS;
+	PGresult *res;
+	ExecStatusType st = PGRES_EMPTY_QUERY;
+	int n, ends = 0;
+
+	while (st != PGRES_PIPELINE_SYNC) {
+		while (PQisBusy(db->conn)) {
+			if ((n = await_socket(db, POLLIN, until - mono_ms())) == -1 ||
+			    (n == 1 && PQconsumeInput(db->conn) == 0))
+				return lost(db, "sync", MDB_LOST);
+			if (n == 0 && mono_ms() >= until)
+				return lost(db, "sync", MDB_TIMEOUT);
+		}
+		/* Each statement's answer ends in a NULL: a few, never many. */
+		if ((res = PQgetResult(db->conn)) == NULL) {
+			if (++ends > SETUP_MAX)
+				return lost(db, "sync", MDB_LOST);
+			continue;
+		}
+		st = PQresultStatus(res);
+		PQclear(res);
+	}
+	db->unread = 0;
+	db->piped = false;
+	notified(db);
+	if (PQexitPipelineMode(db->conn) != 1)
+		return lost(db, "pipeline mode", MDB_LOST);
+	return OK;
+}
+
+/* txn_begin: pipeline mode, and BEGIN, sent with the first statement. */
+static enum err
+txn_begin(struct db *db)
+{
+	if (db->state != ST_READY)
+		return ERR_DB_UNAVAILABLE;
+	if (PQenterPipelineMode(db->conn) != 1 ||
+	    PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 0)
+		return lost(db, "BEGIN", MDB_LOST);
+	db->piped = true;
+	db->unread = 1;
+	return OK;
+}
+
+/* txn_commit: COMMIT, and with release the advisory lock held, in one
+ * round trip. A lock not released here stays held (db_release). */
+static enum err
+txn_commit(struct db *db, bool release)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL, *ok = NULL;
+	enum err rc;
+
+	release = release && db->held;
+	db_p_int(&p, db->held_key);
+	if (PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 0 ||
+	    (release && PQsendQueryPrepared(db->conn, core_stmts[C_UNLOCK].name, p.n,
+	    p.v, p.len, p.fmt, 0) == 0) || PQpipelineSync(db->conn) == 0)
+		return lost(db, "COMMIT", MDB_LOST);
+	if ((rc = caught_up(db)) != OK || (rc = await(db, "COMMIT", &res)) != OK ||
+	    (rc = outcome(db, "COMMIT", res, &ok)) != OK)
+		goto out;
+	PQclear(ok);
+	ok = NULL;
+	if (release && answer(db, "unlock", &res) == OK &&
+	    outcome(db, "unlock", res, &ok) == OK)
+		db->held = false;
+out:
+	PQclear(ok);
+	if (db->state == ST_READY && db->piped && to_sync(db) != OK)
+		rc = ERR_DB_UNAVAILABLE;
+	return rc;
+}
+
+/* txn_abort: the answers up to a sync, then ROLLBACK. */
+static void
+txn_abort(struct db *db)
+{
+	if (db->state != ST_READY)
+		return;
+	if (db->piped && (PQpipelineSync(db->conn) == 0 || to_sync(db) != OK))
+		return;
+	(void)command(db, "ROLLBACK");
+}
+
 enum err
-db_txn(struct db *db, enum err (*fn)(struct db *, void *), void *arg)
+db_txn_release(struct db *db, enum err (*fn)(struct db *, void *), void *arg,
+    bool release)
 {
 	enum err rc = ERR_DB_UNAVAILABLE;
 	int i;
 
 	for (i = 0; i < TXN_TRIES; i++) {
-		if ((rc = db_connect(db)) != OK)
-			return rc;
-		if ((rc = command(db, "BEGIN")) != OK)
+		if ((rc = db_connect(db)) != OK || (rc = txn_begin(db)) != OK)
 			return rc;
 		rc = fn(db, arg);
 		if (rc == OK)
-			rc = command(db, "COMMIT");
-		else if (db->state == ST_READY)
-			(void)command(db, "ROLLBACK");
+			rc = txn_commit(db, release);
+		else
+			txn_abort(db);
 		if (rc != ERR_RETRY)
 			return rc;
 	}
 	log_warnx("db: transaction failed %d times in a row", TXN_TRIES);
 	return ERR_DB_UNAVAILABLE;
+}
+
+enum err
+db_txn(struct db *db, enum err (*fn)(struct db *, void *), void *arg)
+{
+	return db_txn_release(db, fn, arg, false);
+}
+
+void
+db_hold(struct db *db, long long key)
+{
+	db->held = true;
+	db->held_key = key;
+}
+
+void
+db_release(struct db *db)
+{
+	struct db_params p = {0};
+	PGresult *res = NULL;
+
+	/* A lost connection released it by itself. */
+	if (!db->held || db->state != ST_READY)
+		return;
+	db_p_int(&p, db->held_key);
+	if (db_exec(db, &core_stmts[C_UNLOCK], &p, &res) == OK)
+		db->held = false;
+	PQclear(res);
 }
 
 enum err

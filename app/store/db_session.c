@@ -16,16 +16,13 @@
 #include "log.h"
 
 enum session_stmt {
-	S_CODE_LOCK,
-	S_CODE_UNLOCK,
-	S_CODE_GET,
+	S_CODE_TAKE,
 	S_CODE_OK,
+	S_ATTACH,
 	S_ACC_GET,
 	S_ACC_UPDATE,
-	S_ACC_NEW,
 	S_ACC_IDENT,
 	S_USER_BY_UNIONID,
-	S_USER_NEW,
 	S_USER_SET_UNIONID,
 	S_USER_UNIONID,
 	S_USER_LOCK,
@@ -47,40 +44,23 @@ enum session_stmt {
 };
 
 const struct db_stmt db_session_stmts[] = {
-	/* Two logins with one code wait for each other here. */
-	[S_CODE_LOCK] = {"code_lock", "SELECT pg_advisory_lock($1::bigint)"},
-	[S_CODE_UNLOCK] = {"code_unlock", "SELECT pg_advisory_unlock($1::bigint)"},
-	[S_CODE_GET] = {"code_get",
-	    "SELECT floor(extract(epoch FROM now() - created_at))::bigint,"
-	    " coalesce(encode(answer, 'hex'), ''), web FROM login_codes WHERE code_hash = $1"},
+	/* Two logins with one code wait for each other here, then read what
+	 * the first stored (db/015_login_calls.sql). */
+	[S_CODE_TAKE] = {"code_take",
+	    "SELECT o_age, o_answer, o_web, o_which FROM wxauth_code_take($1::bigint, $2::text[])"},
 	[S_CODE_OK] = {"code_ok",
 	    "INSERT INTO login_codes (code_hash, appid, account_id) VALUES ($1, $2, $3)"},
-	/* The account and its user are locked, so that a deletion of the user
-	 * either waits for this login (and erases what it made) or comes first
-	 * (and this login finds no account: a deleted one's openid is gone). */
-	[S_ACC_GET] = {"acc_get",
-	    "SELECT a.id, a.user_id, coalesce(u.unionid, '') FROM accounts a"
-	    " JOIN users u ON u.id = a.user_id"
-	    " WHERE a.appid = $1 AND a.openid = $2 AND u.deleted_at IS NULL"
-	    " FOR UPDATE OF a FOR NO KEY UPDATE OF u"},
-	[S_ACC_UPDATE] = {"acc_update",
-	    "UPDATE accounts SET session_key = coalesce($2::bytea, session_key),"
-	    " session_key_at = CASE WHEN $2::bytea IS NULL THEN session_key_at ELSE now() END,"
-	    " last_login = now(), unionid = coalesce($3, unionid) WHERE id = $1"},
-	[S_ACC_NEW] = {"acc_new",
-	    "INSERT INTO accounts (appid, openid, user_id, unionid, session_key,"
-	    " session_key_at) VALUES ($1, $2, $3, $4, $5::bytea,"
-	    " CASE WHEN $5::bytea IS NULL THEN NULL ELSE now() END) RETURNING id"},
+	/* The account of a login or link, found (locked) or made, with its
+	 * user (db/015_login_calls.sql). */
+	[S_ATTACH] = {"attach",
+	    "SELECT o_account, o_user, o_unionid, o_found, o_created, o_closed"
+	    " FROM wxauth_attach($1, $2, $3, $4::bytea, $5::boolean, $6::uuid)"},
+	[S_ACC_GET] = {"acc_get", "SELECT * FROM wxauth_account_lock($1, $2)"},
+	[S_ACC_UPDATE] = {"acc_update", "SELECT wxauth_account_seen($1, $2::bytea, $3)"},
 	[S_ACC_IDENT] = {"acc_ident",
 	    "SELECT a.id, a.user_id, coalesce(u.unionid, ''), a.appid, a.openid"
 	    " FROM accounts a JOIN users u ON u.id = a.user_id WHERE a.id = $1"},
-	/* Locked, like acc_get's user: a new account never joins a user whose
-	 * deletion commits before this login does. */
-	[S_USER_BY_UNIONID] = {"user_by_unionid",
-	    "SELECT id FROM users WHERE unionid = $1 AND merged_into IS NULL"
-	    " AND deleted_at IS NULL FOR NO KEY UPDATE"},
-	[S_USER_NEW] = {"user_new",
-	    "INSERT INTO users (unionid) VALUES ($1) RETURNING id"},
+	[S_USER_BY_UNIONID] = {"user_by_unionid", "SELECT * FROM wxauth_unionid_holder($1)"},
 	[S_USER_SET_UNIONID] = {"user_set_unionid",
 	    "UPDATE users SET unionid = $2, updated_at = now()"
 	    " WHERE id = $1 AND unionid IS NULL"},
@@ -217,66 +197,55 @@ code_key(const unsigned char *hash)
 
 /* ---- idempotent login ---- */
 
-/* code_get: the row of a code stored under hash, into out when found. */
-static enum err
-code_get(struct db *db, const unsigned char *hash, struct db_code *out)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	const char *hex;
-	enum err rc;
-
-	db_p_bin(&p, hash, TOK_HASHBYTES);
-	if ((rc = run(db, S_CODE_GET, &p, &res)) == OK && PQntuples(res) == 1) {
-		out->seen = true;
-		out->age = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-		out->web = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-		hex = PQgetvalue(res, 0, 1);
-		if (sodium_hex2bin(out->answer.b, sizeof(out->answer.b), hex, strlen(hex),
-		    NULL, &out->answer.len, NULL) != 0)
-			out->answer.len = 0;
-	}
-	PQclear(res);
-	return rc;
-}
-
 enum err
 db_code_lock(struct db *db, const struct tok_hashes *code, struct db_code *out)
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
+	char hashes[3 + TOK_KEYS_MAX * (TOK_HASHBYTES * 2 + 1)];
+	const char *hex;
+	size_t i, n = 0;
 	enum err rc;
-	size_t i;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = db_connect(db)) != OK)
 		return rc;
+	/* The hashes as a text[] of hex: {h0,h1,...}. */
+	hashes[n++] = '{';
+	for (i = 0; i < code->n && i < TOK_KEYS_MAX; i++) {
+		if (i > 0)
+			hashes[n++] = ',';
+		sodium_bin2hex(hashes + n, sizeof(hashes) - n, code->h[i], TOK_HASHBYTES);
+		n += TOK_HASHBYTES * 2;
+	}
+	hashes[n++] = '}';
+	hashes[n] = '\0';
 	db_p_int(&p, code_key(code->h[0]));
-	if ((rc = run(db, S_CODE_LOCK, &p, &res)) != OK)
-		goto out;
-	rc = code_get(db, code->h[0], out);
-	/* Stored under a data key that is no longer first: seen, and its
-	 * answer (sealed for that hash) is not replayed. */
-	for (i = 1; i < code->n && rc == OK && !out->seen; i++)
-		if ((rc = code_get(db, code->h[i], out)) == OK && out->seen)
+	db_p_text(&p, hashes);
+	/* The lock is held once asked for, also when the answer is lost. */
+	db_hold(db, code_key(code->h[0]));
+	if ((rc = run(db, S_CODE_TAKE, &p, &res)) == OK && PQntuples(res) == 1) {
+		out->seen = true;
+		out->age = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		out->web = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+		hex = PQgetvalue(res, 0, 1);
+		/* Stored under a data key that is no longer first: seen, and
+		 * its answer (sealed for that hash) is not replayed. */
+		if (strcmp(PQgetvalue(res, 0, 3), "1") != 0 ||
+		    sodium_hex2bin(out->answer.b, sizeof(out->answer.b), hex, strlen(hex),
+		    NULL, &out->answer.len, NULL) != 0)
 			out->answer.len = 0;
-	if (rc != OK)
-		db_code_unlock(db, code->h[0]);
-out:
+	}
 	PQclear(res);
+	if (rc != OK)
+		db_release(db);
 	return rc;
 }
 
 void
-db_code_unlock(struct db *db, const unsigned char *code_hash)
+db_code_unlock(struct db *db)
 {
-	struct db_params p = {0};
-	PGresult *res = NULL;
-
-	/* A lost connection releases the lock by itself. */
-	db_p_int(&p, code_key(code_hash));
-	if (run(db, S_CODE_UNLOCK, &p, &res) == OK)
-		PQclear(res);
+	db_release(db);
 }
 
 /* ---- login ---- */
@@ -430,104 +399,11 @@ user_unionid(struct db *db, struct db_ident *id)
 }
 
 /*
- * returning: the account of `in` exists (account_id, on user_id): a new
- * session_key, maybe a new unionid; with want_user (a link) of another
- * user, the two users merge. *already tells a link that the account was
- * want_user's before.
- */
-static enum err
-returning(struct db *db, const struct db_login *in, const char *want_user,
-    struct db_ident *out, bool *already)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	char survivor[UUID_STR], loser[UUID_STR];
-	enum err rc;
-
-	if (want_user != NULL && strcmp(out->user_id, want_user) != 0) {
-		if ((rc = db_merge(db, out->user_id, want_user, "link",
-		    in->request_id, survivor, loser)) != OK)
-			return rc;
-		db_copy(out->user_id, sizeof(out->user_id), survivor);
-		db_copy(out->merged_from, sizeof(out->merged_from), loser);
-		if ((rc = user_unionid(db, out)) != OK)
-			return rc;
-	} else if (want_user != NULL) {
-		*already = true;
-	}
-	db_p_int(&p, out->account_id);
-	db_p_bin(&p, in->sealed_key, in->sealed_len);
-	db_p_text(&p, in->unionid);
-	rc = run(db, S_ACC_UPDATE, &p, &res);
-	PQclear(res);
-	return rc;
-}
-
-/*
- * first: the account of `in` is new: it goes to want_user (a link), else to
- * the user holding its unionid (locked: never one being deleted), else to
- * a new user.
- */
-static enum err
-first(struct db *db, const struct db_login *in, const char *want_user,
-    struct db_ident *out)
-{
-	struct db_params p = {0};
-	PGresult *res = NULL;
-	enum err rc;
-
-	if (want_user != NULL) {
-		db_copy(out->user_id, sizeof(out->user_id), want_user);
-		if ((rc = user_unionid(db, out)) != OK)
-			return rc;
-	} else if (in->unionid != NULL && *in->unionid != '\0') {
-		db_p_text(&p, in->unionid);
-		if ((rc = run(db, S_USER_BY_UNIONID, &p, &res)) != OK)
-			goto out;
-		if (PQntuples(res) == 1) {
-			db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
-			db_copy(out->unionid, sizeof(out->unionid), in->unionid);
-		}
-		PQclear(res);
-		res = NULL;
-	}
-	if (out->user_id[0] == '\0') {
-		/* A new person: not in an app that takes none. */
-		if (in->signup_closed) {
-			rc = ERR_SIGNUP_CLOSED;
-			goto out;
-		}
-		/* A concurrent login of the same person may create the same
-		 * unionid: the unique index turns that into a retry, which
-		 * then finds the other user. */
-		memset(&p, 0, sizeof(p));
-		db_p_text(&p, in->unionid);
-		if ((rc = run_row(db, S_USER_NEW, &p, &res)) != OK)
-			goto out;
-		db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 0));
-		db_copy(out->unionid, sizeof(out->unionid), in->unionid);
-		out->created = true;
-		PQclear(res);
-		res = NULL;
-	}
-	memset(&p, 0, sizeof(p));
-	db_p_text(&p, in->appid);
-	db_p_text(&p, in->openid);
-	db_p_text(&p, out->user_id);
-	db_p_text(&p, in->unionid);
-	db_p_bin(&p, in->sealed_key, in->sealed_len);
-	if ((rc = run_row(db, S_ACC_NEW, &p, &res)) == OK)
-		out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-out:
-	PQclear(res);
-	return rc;
-}
-
-/*
  * attach: make the account in `in` exist and belong to the right user
- * (returning, first), then link the unionid (link_unionid) and let
- * WeChat's profile fill empty fields. *already tells a link that the
- * account was want_user's before.
+ * (wxauth_attach, db/015_login_calls.sql); a link (want_user) to another
+ * user than the account's merges the two. Then link the unionid
+ * (link_unionid) and let WeChat's profile fill empty fields. *already
+ * tells a link that the account was want_user's before.
  */
 static enum err
 attach(struct db *db, const struct db_login *in, const char *want_user,
@@ -535,6 +411,8 @@ attach(struct db *db, const struct db_login *in, const char *want_user,
 {
 	struct db_params p = {0};
 	PGresult *res = NULL;
+	char survivor[UUID_STR], loser[UUID_STR];
+	bool found;
 	enum err rc;
 
 	memset(out, 0, sizeof(*out));
@@ -543,19 +421,34 @@ attach(struct db *db, const struct db_login *in, const char *want_user,
 	db_copy(out->openid, sizeof(out->openid), in->openid);
 	db_p_text(&p, in->appid);
 	db_p_text(&p, in->openid);
-	if ((rc = run(db, S_ACC_GET, &p, &res)) != OK)
+	db_p_text(&p, in->unionid);
+	db_p_bin(&p, in->sealed_key, in->sealed_len);
+	db_p_text(&p, in->signup_closed ? "true" : "false");
+	db_p_text(&p, want_user);
+	if ((rc = run_row(db, S_ATTACH, &p, &res)) != OK)
 		goto out;
-	if (PQntuples(res) == 1) {
-		out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 1));
-		db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 2));
-		rc = returning(db, in, want_user, out, already);
-	} else {
-		rc = first(db, in, want_user, out);
+	if (strcmp(PQgetvalue(res, 0, 5), "t") == 0) {
+		rc = ERR_SIGNUP_CLOSED;
+		goto out;
 	}
-	if (rc == OK)
-		rc = link_unionid(db, out, in->unionid, in->request_id);
-	if (rc == OK && in->profile != NULL)
+	out->account_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	db_copy(out->user_id, sizeof(out->user_id), PQgetvalue(res, 0, 1));
+	db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 2));
+	found = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	out->created = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+	if (found && want_user != NULL && strcmp(out->user_id, want_user) != 0) {
+		if ((rc = db_merge(db, out->user_id, want_user, "link",
+		    in->request_id, survivor, loser)) != OK)
+			goto out;
+		db_copy(out->user_id, sizeof(out->user_id), survivor);
+		db_copy(out->merged_from, sizeof(out->merged_from), loser);
+		if ((rc = user_unionid(db, out)) != OK)
+			goto out;
+	} else if (found && want_user != NULL) {
+		*already = true;
+	}
+	if ((rc = link_unionid(db, out, in->unionid, in->request_id)) == OK &&
+	    in->profile != NULL)
 		rc = fill_profile(db, out->user_id, in->profile);
 out:
 	PQclear(res);
@@ -580,7 +473,8 @@ db_login(struct db *db, const struct db_login *in, struct db_ident *out)
 	struct login_ctx x = {in, out};
 	enum err rc;
 
-	rc = db_txn(db, login_txn, &x);
+	/* The code's lock goes with the COMMIT (db_code_lock). */
+	rc = db_txn_release(db, login_txn, &x, true);
 	/* The transaction rolled back; the refusal is still recorded. */
 	if (rc == ERR_UNIONID_CONFLICT)
 		db_conflict_audit(db, out, in->request_id, in->ip);
@@ -669,7 +563,7 @@ db_link(struct db *db, const char *user_id, const struct db_login *in,
 	struct link_ctx x = {in, user_id, out, false};
 	enum err rc;
 
-	rc = db_txn(db, link_txn, &x);
+	rc = db_txn_release(db, link_txn, &x, true);
 	/* The transaction rolled back; the refusal is still recorded. */
 	if (rc == ERR_UNIONID_CONFLICT)
 		db_conflict_audit(db, out, in->request_id, in->ip);

@@ -168,11 +168,12 @@ struct db_code {
  * hosts; the lock waits at most the lock wait given to db_new. After lock,
  * *out says whether the code was exchanged before: stored under any of
  * its hashes (a code seen under a data key since rotated is seen, with no
- * answer to replay). unlock (with h[0]) must follow every OK lock.
+ * answer to replay). unlock must follow every OK lock, unless the lock
+ * went with the COMMIT of db_login or db_link (then it does nothing).
  */
 enum err db_code_lock(struct db *db, const struct tok_hashes *code,
     struct db_code *out) WARN_UNUSED;
-void db_code_unlock(struct db *db, const unsigned char *code_hash);
+void db_code_unlock(struct db *db);
 
 /*
  * db_login: create or update the account (appid, openid) and its user, link

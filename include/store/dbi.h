@@ -153,6 +153,17 @@ enum err db_exec_text(struct db *db, const struct db_stmt *s, const struct db_pa
  */
 enum err db_txn(struct db *db, enum err (*fn)(struct db *, void *), void *arg) WARN_UNUSED;
 
+/*
+ * db_hold / db_release: the connection holds a session-level advisory
+ * lock, key; db_release lets it go (nothing when it is not held, or went
+ * with a lost connection). db_txn_release is db_txn that, when the
+ * transaction commits, lets it go with the COMMIT, in the same round trip.
+ */
+void db_hold(struct db *db, long long key);
+void db_release(struct db *db);
+enum err db_txn_release(struct db *db, enum err (*fn)(struct db *, void *), void *arg,
+    bool release) WARN_UNUSED;
+
 /* db_audit: one audit_log row (detail: JSON text or NULL). */
 enum err db_audit(struct db *db, const char *event, const char *user_id,
     long long account_id, const char *session_id, const char *request_id,

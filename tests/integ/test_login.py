@@ -5,7 +5,7 @@ import os
 import time
 
 from lib import (check_session_identity, check_token_answer, expect_error,
-                 expect_unchanged, expected_openid, expected_unionid, nonce, parallel,
+                 expect_ok, expect_unchanged, expected_openid, expected_unionid, nonce, parallel,
                  read_text, remember, session_key_forms)
 
 
@@ -172,6 +172,40 @@ def test_login_same_code_again_within_60s(env):
         "a retried code should give the same user and account: %s / %s" % (r1.describe(), r2.describe())
     assert env.code_calls(r1.code) == 1, \
         "a retried code must not reach WeChat again (40163): mock saw it %d times" % env.code_calls(r1.code)
+
+
+def _idle_advisory_locks(env):
+    """Advisory locks held by sessions that are doing nothing: a lock a
+    request left behind (a transaction's own go with it)."""
+    return int(env.sql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a"
+                       " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+                       " AND a.state = 'idle'")[0][0])
+
+
+def test_no_login_leaves_its_code_locked(env):
+    """The lock on a login's code (held across the call to WeChat) goes
+    with the login's COMMIT, in its round trip (db.c), or after any
+    refusal: after logins that succeed, are replayed, are refused by
+    WeChat, link, and are refused by the store (a disabled user), no
+    worker holds one."""
+    assert _idle_advisory_locks(env) == 0, "a lock was left before this test"
+    p = env.person("lock")
+    first = env.login_ok("mp1", p)
+    j = check_token_answer(env.login("mp1", p, code=first.code))
+    assert j["user"]["id"] == first.json["user"]["id"], "the replay is the stored answer"
+    expect_error(env.login("mp1", env.person("lock"), directives=("e40029",)), 401, "invalid_code")
+    link = lambda code: env.req("POST", "/v1/link", {"appid": env.appid("mp2"), "code": code},
+                                token=first.json["access_token"])
+    code = "%s.nouid.%s" % (env.person("lock"), nonce())
+    expect_ok(link(code), "a link")
+    expect_error(link(code), 401, "invalid_code")
+    off = env.person("lock")
+    uid = env.login_ok("mp1", off).json["user"]["id"]
+    expect_ok(env.req("POST", "/v1/admin/users/%s/disable" % uid, {}, token=env.admin_key),
+              "disable")
+    expect_error(env.login("mp1", off), 403, "user_disabled")
+    time.sleep(0.2)
+    assert _idle_advisory_locks(env) == 0, "a login left its code locked"
 
 
 def test_login_never_reveals_session_key(env):
