@@ -6,7 +6,8 @@
 -- user, the new account, the session, COMMIT, the unlock. The worker now
 -- pipelines BEGIN with the first statement and the unlock with COMMIT
 -- (db.c), and the two functions below do in one call what took two and
--- four. Each statement in them runs as it did when sent alone: a VOLATILE
+-- four. The session's statement goes with COMMIT, so it refuses a
+-- disabled user with an error (wxauth_disabled), not with no row. Each statement in them runs as it did when sent alone: a VOLATILE
 -- PL/pgSQL function takes a new snapshot for each statement (READ
 -- COMMITTED), so a statement that waited on a lock sees what committed
 -- while it waited (test_account.py::test_deletion_racing_a_login). They
@@ -122,5 +123,15 @@ BEGIN
 	    VALUES (app, oid, uid, uni, sealed, CASE WHEN sealed IS NULL THEN NULL ELSE now() END)
 	    RETURNING id INTO acc;
 	RETURN QUERY SELECT acc, uid, holds, false, made, false;
+END
+$$;
+
+-- wxauth_disabled: raised, not answered, by a statement that finds its
+-- user disabled, so that the COMMIT sent with it (db.c, db_exec_last)
+-- commits nothing. SQLSTATE WXA01 (DB_STATE_DISABLED, dbi.h).
+CREATE FUNCTION wxauth_disabled() RETURNS uuid
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	RAISE EXCEPTION 'the user is disabled' USING ERRCODE = 'WXA01';
 END
 $$;

@@ -130,6 +130,8 @@ struct db {
 	char cursor[CURSOR_MAX];        /* view_log is read from this transaction id on */
 	unsigned long attempts;         /* connection attempts started so far */
 	bool piped;                     /* in a transaction, in pipeline mode */
+	bool synced;                    /* its COMMIT and sync sent (db_exec_last) */
+	bool releasing;                 /* the held lock goes with its COMMIT */
 	int unread;                     /* answers sent for and not read: BEGIN's */
 	bool held;                      /* a session-level advisory lock (db_hold) */
 	long long held_key;
@@ -216,7 +218,7 @@ disconnect(struct db *db)
 	db->hinted = false;
 	db->closing = false;
 	/* What the connection held or had under way went with it. */
-	db->piped = false;
+	db->piped = db->synced = false;
 	db->unread = 0;
 	db->held = false;
 	PQclear(db->revoked);
@@ -283,6 +285,9 @@ classify(struct db *db, PGresult *res, const char *name)
 		metrics_db_error(MDB_RETRY);
 		return ERR_RETRY;
 	}
+	/* A refusal raised by a statement (db/015_login_calls.sql). */
+	if (state != NULL && strcmp(state, DB_STATE_DISABLED) == 0)
+		return ERR_USER_DISABLED;
 	if (state != NULL && strcmp(state, "55P03") == 0) {
 		metrics_db_error(MDB_LOCK_TIMEOUT);
 		return ERR_DB_BUSY;     /* lock_timeout while waiting */
@@ -456,6 +461,10 @@ db_exec(struct db *db, const struct db_stmt *s, const struct db_params *p, PGres
 	*out = NULL;
 	if (db->state != ST_READY)
 		return ERR_DB_UNAVAILABLE;
+	if (db->synced) {
+		log_warnx("db: %s after the last statement of a transaction", s->name);
+		return ERR_INTERNAL;
+	}
 	if (PQsendQueryPrepared(db->conn, s->name, p != NULL ? p->n : 0,
 	    p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
 	    p != NULL ? p->fmt : NULL, 0) == 0)
@@ -990,7 +999,7 @@ to_sync(struct db *db)
 		PQclear(res);
 	}
 	db->unread = 0;
-	db->piped = false;
+	db->piped = db->synced = false;
 	notified(db);
 	if (PQexitPipelineMode(db->conn) != 1)
 		return lost(db, "pipeline mode", MDB_LOST);
@@ -1007,31 +1016,44 @@ txn_begin(struct db *db)
 	    PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 0)
 		return lost(db, "BEGIN", MDB_LOST);
 	db->piped = true;
+	db->synced = false;
 	db->unread = 1;
 	return OK;
 }
 
-/* txn_commit: COMMIT, and with release the advisory lock held, in one
- * round trip. A lock not released here stays held (db_release). */
+/* send_commit: COMMIT, the release of the advisory lock held when the
+ * transaction asked for it, and the sync, queued to go out together. */
 static enum err
-txn_commit(struct db *db, bool release)
+send_commit(struct db *db)
 {
 	struct db_params p = {0};
+
+	db_p_int(&p, db->held_key);
+	if (PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 0 ||
+	    (db->releasing && PQsendQueryPrepared(db->conn, core_stmts[C_UNLOCK].name,
+	    p.n, p.v, p.len, p.fmt, 0) == 0) || PQpipelineSync(db->conn) == 0)
+		return lost(db, "COMMIT", MDB_LOST);
+	db->synced = true;
+	return OK;
+}
+
+/* txn_commit: COMMIT (sent now, or with the last statement), and the
+ * release, in one round trip. A lock not released here stays held
+ * (db_release). */
+static enum err
+txn_commit(struct db *db)
+{
 	PGresult *res = NULL, *ok = NULL;
 	enum err rc;
 
-	release = release && db->held;
-	db_p_int(&p, db->held_key);
-	if (PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 0 ||
-	    (release && PQsendQueryPrepared(db->conn, core_stmts[C_UNLOCK].name, p.n,
-	    p.v, p.len, p.fmt, 0) == 0) || PQpipelineSync(db->conn) == 0)
-		return lost(db, "COMMIT", MDB_LOST);
+	if (!db->synced && (rc = send_commit(db)) != OK)
+		return rc;
 	if ((rc = caught_up(db)) != OK || (rc = await(db, "COMMIT", &res)) != OK ||
 	    (rc = outcome(db, "COMMIT", res, &ok)) != OK)
 		goto out;
 	PQclear(ok);
 	ok = NULL;
-	if (release && answer(db, "unlock", &res) == OK &&
+	if (db->releasing && answer(db, "unlock", &res) == OK &&
 	    outcome(db, "unlock", res, &ok) == OK)
 		db->held = false;
 out:
@@ -1041,15 +1063,38 @@ out:
 	return rc;
 }
 
-/* txn_abort: the answers up to a sync, then ROLLBACK. */
+/* txn_abort: the answers up to a sync, then ROLLBACK. After a last
+ * statement that failed, the COMMIT sent with it did nothing. */
 static void
 txn_abort(struct db *db)
 {
 	if (db->state != ST_READY)
 		return;
-	if (db->piped && (PQpipelineSync(db->conn) == 0 || to_sync(db) != OK))
+	if (db->piped && ((!db->synced && PQpipelineSync(db->conn) == 0) || to_sync(db) != OK))
 		return;
 	(void)command(db, "ROLLBACK");
+}
+
+enum err
+db_exec_last(struct db *db, const struct db_stmt *s, const struct db_params *p,
+    PGresult **out)
+{
+	PGresult *res = NULL;
+	enum err rc;
+
+	*out = NULL;
+	if (!db->piped)
+		return db_exec(db, s, p, out);
+	if (db->state != ST_READY)
+		return ERR_DB_UNAVAILABLE;
+	if (PQsendQueryPrepared(db->conn, s->name, p != NULL ? p->n : 0,
+	    p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
+	    p != NULL ? p->fmt : NULL, 0) == 0)
+		return lost(db, s->name, MDB_LOST);
+	if ((rc = send_commit(db)) != OK || (rc = caught_up(db)) != OK ||
+	    (rc = await(db, s->name, &res)) != OK)
+		return rc;
+	return outcome(db, s->name, res, out);
 }
 
 enum err
@@ -1062,9 +1107,10 @@ db_txn_release(struct db *db, enum err (*fn)(struct db *, void *), void *arg,
 	for (i = 0; i < TXN_TRIES; i++) {
 		if ((rc = db_connect(db)) != OK || (rc = txn_begin(db)) != OK)
 			return rc;
+		db->releasing = release && db->held;
 		rc = fn(db, arg);
 		if (rc == OK)
-			rc = txn_commit(db, release);
+			rc = txn_commit(db);
 		else
 			txn_abort(db);
 		if (rc != ERR_RETRY)

@@ -91,7 +91,8 @@ const struct db_stmt db_session_stmts[] = {
 	    "WITH s AS (INSERT INTO sessions (id, user_id, account_id, refresh_hash,"
 	    " expires_at, ip, user_agent, via) SELECT $12::uuid, $1, $2, $3,"
 	    " now() + make_interval(secs => $4), $5, $6, $15"
-	    /* A disabled user gets no session: no row, and the login fails. */
+	    /* A disabled user gets no session: an error (db/015), and the
+	     * login fails. */
 	    " WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NOT NULL)"
 	    " RETURNING id),"
 	    " c AS (INSERT INTO login_codes (code_hash, appid, account_id, answer, web)"
@@ -99,7 +100,8 @@ const struct db_stmt db_session_stmts[] = {
 	    " a AS (INSERT INTO audit_log (event, user_id, account_id, session_id,"
 	    " request_id, ip, detail) SELECT $9, $1, $2, s.id, $10, $5,"
 	    " coalesce($11, '{}')::jsonb FROM s)"
-	    " SELECT id FROM s"},
+	    " SELECT id FROM s UNION ALL"
+	    " SELECT wxauth_disabled() WHERE NOT EXISTS (SELECT 1 FROM s)"},
 	[S_REFRESH_GET] = {"refresh_get",
 	    "SELECT s.id, s.user_id, s.account_id, s.revoked_at IS NOT NULL,"
 	    " s.expires_at <= now(), a.appid, a.openid, coalesce(u.unionid, ''),"
@@ -278,9 +280,9 @@ new_session_id(char out[UUID_STR])
 }
 
 /* open_session: the session row, the code with the sealed answer, and the
- * audit row of a login. */
+ * audit row of a login; with last, the transaction's last statement. */
 static enum err
-open_session(struct db *db, struct login_ctx *x, const char *event)
+open_session(struct db *db, struct login_ctx *x, const char *event, bool last)
 {
 	struct db_params p = {0};
 	struct db_stored *answer = NULL;
@@ -308,7 +310,11 @@ open_session(struct db *db, struct login_ctx *x, const char *event)
 	db_p_bin(&p, answer->b, answer->len);
 	db_p_text(&p, x->in->web ? "true" : "false");
 	db_p_text(&p, x->in->via);
-	if ((rc = run_row(db, S_SESSION_OPEN, &p, &res)) == ERR_NOT_FOUND)
+	if (last)
+		rc = db_exec_last(db, &db_session_stmts[S_SESSION_OPEN], &p, &res);
+	else
+		rc = run(db, S_SESSION_OPEN, &p, &res);
+	if (rc == OK && PQntuples(res) != 1)
 		rc = ERR_USER_DISABLED;
 out:
 	PQclear(res);
@@ -464,7 +470,7 @@ login_txn(struct db *db, void *arg)
 
 	if ((rc = attach(db, x->in, NULL, x->out, &already)) != OK)
 		return rc;
-	return open_session(db, x, "login");
+	return open_session(db, x, "login", true);
 }
 
 enum err
@@ -876,5 +882,5 @@ db_session_open_for(struct db *db, const struct db_login *in, struct db_ident *o
 {
 	struct login_ctx x = {in, out};
 
-	return open_session(db, &x, "login");
+	return open_session(db, &x, "login", false);
 }

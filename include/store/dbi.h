@@ -160,6 +160,18 @@ enum err db_txn(struct db *db, enum err (*fn)(struct db *, void *), void *arg) W
  * transaction commits, lets it go with the COMMIT, in the same round trip.
  */
 void db_hold(struct db *db, long long key);
+
+/*
+ * db_exec_last: in a transaction, its last statement, sent with its COMMIT
+ * (and the release, with db_txn_release): one round trip for both. The
+ * statement must fail, not answer, for anything that is to roll the
+ * transaction back: what it answers is committed. Outside one, db_exec.
+ */
+enum err db_exec_last(struct db *db, const struct db_stmt *s, const struct db_params *p,
+    PGresult **out) WARN_UNUSED;
+
+/* The SQLSTATE a statement raises for a user who is disabled. */
+#define DB_STATE_DISABLED "WXA01"
 void db_release(struct db *db);
 enum err db_txn_release(struct db *db, enum err (*fn)(struct db *, void *), void *arg,
     bool release) WARN_UNUSED;

@@ -37,7 +37,9 @@
 #
 # then a table (requests/s, p50, p99, errors, ratio to (b)), the CPU time a
 # request costs wxauth, PostgreSQL, nginx and hello (from /proc: what bounds
-# a row, and the rate the machine's CPUs would allow), each worker's
+# a row, and the rate the machine's CPUs would allow) and the context
+# switches it costs wxauth's and PostgreSQL's processes (about two for
+# each round trip between a worker and its backend), each worker's
 # resident memory after the run, and the targets met or not.
 #
 # Data sizes: the rows run on a database preloaded with the first size of
@@ -363,8 +365,18 @@ ticks() {
 family() {
 	[ -n "$1" ] && echo "$1" && ps -o pid= --ppid "$1"
 }
+# switches: the context switches (voluntary and not) of those processes so
+# far: what each round trip between a worker and PostgreSQL costs both
+# sides, counted (unlike CPU time, the machine's other load moves it little).
+switches() {
+	for p in "$@"; do
+		cat "/proc/$p/status" 2>/dev/null
+	done | awk '/ctxt_switches/ { t += $2 } END { print t + 0 }'
+}
 cpu() {
 	echo "wxauth=$(ticks $(family "$(cat "$DIR/wxauth.pid")"))" \
+		"swwxauth=$(switches $(family "$(cat "$DIR/wxauth.pid")"))" \
+		"swpostgres=$(switches $(family "$(head -n 1 "$DIR/pg/postmaster.pid")"))" \
 		"postgres=$(ticks $(family "$(head -n 1 "$DIR/pg/postmaster.pid")"))" \
 		"nginx=$(ticks $(family "$(cat "$DIR/nginx/nginx.pid")"))" \
 		"hello=$(ticks $(tr -c '0-9\n' ' ' <"$HELLO_PIDS"))"
@@ -619,8 +631,9 @@ print()
 # after the row; a row's best round with several).
 tck, ncpu = int(sys.argv[4]), int(sys.argv[5])
 progs = ("wxauth", "postgres", "nginx", "hello")
-print("| row | CPU per request: wxauth | PostgreSQL | nginx | hello | total | %d CPUs / total |" % ncpu)
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| row | CPU per request: wxauth | PostgreSQL | nginx | hello | total | %d CPUs / total |"
+      " context switches per request: wxauth | PostgreSQL |" % ncpu)
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for key in [k for k, _ in labels] + sorted(k for k in rows if "@" in k):
     f = rows.get(key)
     if not f or "cpu0_wxauth" not in f or key == "nginx":
@@ -628,8 +641,11 @@ for key in [k for k, _ in labels] + sorted(k for k in rows if "@" in k):
     n = int(f["requests"])
     us = [(int(f[q]) - int(f["cpu0_" + q])) * 1e6 / tck / n for q in progs]
     total = sum(us)
-    print("| %s | %s | %.0f us | %.0f/s |" % (
-        key, " | ".join("%.0f us" % u for u in us), total, ncpu * 1e6 / total if total else 0))
+    sw = ["%.1f" % ((int(f[q]) - int(f["cpu0_" + q])) / n) if q in f else "-"
+          for q in ("swwxauth", "swpostgres")]
+    print("| %s | %s | %.0f us | %.0f/s | %s |" % (
+        key, " | ".join("%.0f us" % u for u in us), total, ncpu * 1e6 / total if total else 0,
+        " | ".join(sw)))
 print()
 
 # What one login writes (issue 28): from pg_stat_wal and pg_stat_database
