@@ -452,6 +452,15 @@ caught_up(struct db *db)
 	return rc;
 }
 
+/* send: s with p, queued (and, outside pipeline mode, sent). */
+static int
+send(struct db *db, const struct db_stmt *s, const struct db_params *p)
+{
+	return PQsendQueryPrepared(db->conn, s->name, p != NULL ? p->n : 0,
+	    p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
+	    p != NULL ? p->fmt : NULL, 0);
+}
+
 enum err
 db_exec(struct db *db, const struct db_stmt *s, const struct db_params *p, PGresult **out)
 {
@@ -465,9 +474,7 @@ db_exec(struct db *db, const struct db_stmt *s, const struct db_params *p, PGres
 		log_warnx("db: %s after the last statement of a transaction", s->name);
 		return ERR_INTERNAL;
 	}
-	if (PQsendQueryPrepared(db->conn, s->name, p != NULL ? p->n : 0,
-	    p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
-	    p != NULL ? p->fmt : NULL, 0) == 0)
+	if (send(db, s, p) == 0)
 		return lost(db, s->name, MDB_LOST);
 	/* In a transaction: out now, answered without a sync. */
 	if (db->piped && (PQsendFlushRequest(db->conn) == 0 || PQflush(db->conn) != 0))
@@ -1030,8 +1037,8 @@ send_commit(struct db *db)
 
 	db_p_int(&p, db->held_key);
 	if (PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 0 ||
-	    (db->releasing && PQsendQueryPrepared(db->conn, core_stmts[C_UNLOCK].name,
-	    p.n, p.v, p.len, p.fmt, 0) == 0) || PQpipelineSync(db->conn) == 0)
+	    (db->releasing && send(db, &core_stmts[C_UNLOCK], &p) == 0) ||
+	    PQpipelineSync(db->conn) == 0)
 		return lost(db, "COMMIT", MDB_LOST);
 	db->synced = true;
 	return OK;
@@ -1087,9 +1094,7 @@ db_exec_last(struct db *db, const struct db_stmt *s, const struct db_params *p,
 		return db_exec(db, s, p, out);
 	if (db->state != ST_READY)
 		return ERR_DB_UNAVAILABLE;
-	if (PQsendQueryPrepared(db->conn, s->name, p != NULL ? p->n : 0,
-	    p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
-	    p != NULL ? p->fmt : NULL, 0) == 0)
+	if (send(db, s, p) == 0)
 		return lost(db, s->name, MDB_LOST);
 	if ((rc = send_commit(db)) != OK || (rc = caught_up(db)) != OK ||
 	    (rc = await(db, s->name, &res)) != OK)
