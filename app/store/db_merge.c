@@ -50,7 +50,9 @@ const struct db_stmt db_merge_stmts[] = {
 	    "UPDATE users SET unionid = $2, updated_at = now()"
 	    " WHERE id = $1 AND unionid IS NULL"},
 	/* Move accounts and sessions and record exactly which, in one
-	 * statement: the merges row is what undo replays backwards. */
+	 * statement: the merges row is what undo replays backwards. It comes
+	 * last in a merge, with the merge's audit row: its lock is held from
+	 * here to the COMMIT. */
 	[M_MERGE_RECORD] = {"merge_record",
 	    "WITH " DB_MERGE_LOCK ","
 	    " a AS (UPDATE accounts SET user_id = $2 WHERE user_id = $1"
@@ -65,7 +67,10 @@ const struct db_stmt db_merge_stmts[] = {
 	    " e AS (INSERT INTO events (type, user_id, detail) SELECT 'merged', $2,"
 	    " jsonb_build_object('merge_id', m.id, 'from_user', $1::uuid, 'into_user', $2::uuid,"
 	    " 'reason', $3::text, 'accounts', (SELECT coalesce(jsonb_agg(jsonb_build_object("
-	    " 'appid', appid, 'openid', openid) ORDER BY id), '[]') FROM a)) FROM m RETURNING id)"
+	    " 'appid', appid, 'openid', openid) ORDER BY id), '[]') FROM a)) FROM m RETURNING id),"
+	    " au AS (INSERT INTO audit_log (event, user_id, request_id, detail)"
+	    " SELECT 'merge', $2, $7, jsonb_build_object('merge', m.id, 'from', $1::uuid,"
+	    " 'reason', $3::text) FROM m)"
 	    " SELECT m.id,"
 	    " pg_notify('wxauth_event', '') FROM m, e"},
 	/* What undo needs to know, and whether anything moved since: the
@@ -174,9 +179,8 @@ db_merge(struct db *db, const char *a, const char *b, const char *reason,
 	struct db_params p = {0};
 	PGresult *res = NULL;
 	char uni_s[UNIONID_MAX + 1], uni_l[UNIONID_MAX + 1];
-	char fields[512], merge_id[32], detail[256];
+	char fields[512];
 	bool takes_unionid;
-	int n;
 	enum err rc;
 
 	if ((rc = choose(db, a, b, survivor, loser, uni_s, uni_l)) != OK)
@@ -189,16 +193,6 @@ db_merge(struct db *db, const char *a, const char *b, const char *reason,
 	db_copy(fields, sizeof(fields), PQgetvalue(res, 0, 0));
 	PQclear(res);
 	res = NULL;
-	memset(&p, 0, sizeof(p));
-	db_p_text(&p, loser);
-	db_p_text(&p, survivor);
-	db_p_text(&p, reason);
-	db_p_text(&p, takes_unionid ? uni_l : uni_s);
-	db_p_text(&p, fields);
-	db_p_text(&p, takes_unionid ? "true" : "false");
-	if ((rc = db_exec_row(db, &db_merge_stmts[M_MERGE_RECORD], &p, &res)) != OK)
-		goto out;
-	db_copy(merge_id, sizeof(merge_id), PQgetvalue(res, 0, 0));
 	/* Tombstone first: the unique index then lets the survivor take the
 	 * loser's unionid. */
 	memset(&p, 0, sizeof(p));
@@ -211,11 +205,17 @@ db_merge(struct db *db, const char *a, const char *b, const char *reason,
 	db_p_text(&p, uni_l);
 	if (takes_unionid && (rc = exec_only(db, M_MERGE_UNIONID, &p)) != OK)
 		goto out;
-	n = snprintf(detail, sizeof(detail), "{\"merge\":%s,\"from\":\"%s\",\"reason\":\"%s\"}",
-	    merge_id, loser, reason);
-	rc = db_audit(db, "merge", survivor, 0, NULL, request_id, NULL,
-	    n > 0 && (size_t)n < sizeof(detail) ? detail : NULL);
-	if (rc == OK)
+	/* The record last: the merges' lock, which it takes, is held by as
+	 * little as can be (DB_MERGE_LOCK). */
+	memset(&p, 0, sizeof(p));
+	db_p_text(&p, loser);
+	db_p_text(&p, survivor);
+	db_p_text(&p, reason);
+	db_p_text(&p, takes_unionid ? uni_l : uni_s);
+	db_p_text(&p, fields);
+	db_p_text(&p, takes_unionid ? "true" : "false");
+	db_p_text(&p, request_id);
+	if ((rc = db_exec_row(db, &db_merge_stmts[M_MERGE_RECORD], &p, &res)) == OK)
 		metrics_merge(reason);
 out:
 	PQclear(res);

@@ -17,7 +17,7 @@
 
 enum session_stmt {
 	S_CODE_TAKE,
-	S_CODE_OK,
+	S_LINK_DONE,
 	S_ATTACH,
 	S_ACC_GET,
 	S_ACC_UPDATE,
@@ -48,8 +48,12 @@ const struct db_stmt db_session_stmts[] = {
 	 * the first stored (db/015_login_calls.sql). */
 	[S_CODE_TAKE] = {"code_take",
 	    "SELECT o_age, o_answer, o_web, o_which FROM wxauth_code_take($1::bigint, $2::text[])"},
-	[S_CODE_OK] = {"code_ok",
-	    "INSERT INTO login_codes (code_hash, appid, account_id) VALUES ($1, $2, $3)"},
+	/* A link's code, spent, and its audit row: its last statement, sent
+	 * with COMMIT (db_exec_last). */
+	[S_LINK_DONE] = {"link_done",
+	    "WITH c AS (INSERT INTO login_codes (code_hash, appid, account_id) VALUES ($1, $2, $3))"
+	    " INSERT INTO audit_log (event, user_id, account_id, request_id, ip, detail)"
+	    " VALUES ('link', $4, $3, $5, $6, coalesce($7, '{}')::jsonb)"},
 	/* The account of a login or link, found (locked) or made, with its
 	 * user (db/015_login_calls.sql). */
 	[S_ATTACH] = {"attach",
@@ -553,10 +557,11 @@ link_txn(struct db *db, void *arg)
 	db_p_bin(&p, x->in->code_hash, TOK_HASHBYTES);
 	db_p_text(&p, x->in->appid);
 	db_p_int(&p, x->out->account_id);
-	if ((rc = run(db, S_CODE_OK, &p, &res)) != OK)
-		goto out;
-	rc = db_audit(db, "link", x->out->user_id, x->out->account_id, NULL,
-	    x->in->request_id, x->in->ip, x->already ? "{\"already\":true}" : NULL);
+	db_p_text(&p, x->out->user_id);
+	db_p_text(&p, x->in->request_id);
+	db_p_text(&p, x->in->ip);
+	db_p_text(&p, x->already ? "{\"already\":true}" : NULL);
+	rc = db_exec_last(db, &db_session_stmts[S_LINK_DONE], &p, &res);
 out:
 	PQclear(res);
 	return rc;
