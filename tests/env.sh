@@ -21,6 +21,9 @@
 #   WXAUTH_WECHAT_BASE_URL  WeChat's base URL in the config (default: the mock)
 #   WXAUTH_NGINX_FCGI       the servers of nginx's upstream wxauth, space
 #                     separated (default: each host's unix:.../wxauth.sock)
+#   WXAUTH_NGINX_GATE       the servers of nginx's upstream wxauth_gate (the
+#                     token check; default: each host's unix:.../gate.sock,
+#                     or WXAUTH_NGINX_FCGI's when that is given)
 #   WXAUTH_NGINX_KEEPALIVE  N: idle connections nginx keeps to the workers
 #                     (upstream keepalive; pair it with fastcgi_keep_conn on)
 #   WXAUTH_HOSTS      N (default 1): N wxauth hosts on the one PostgreSQL, each
@@ -374,6 +377,7 @@ start_env() {
 	if [ "$LAUNCH" != serve ] || [ -n "${WXAUTH_NGINX_FCGI:-}" ]; then
 		NGINX_GATE=$NGINX_FCGI
 	fi
+	[ -z "${WXAUTH_NGINX_GATE:-}" ] || NGINX_GATE=$WXAUTH_NGINX_GATE
 	# WXAUTH_GATE_TCP=PORT: the gate pool on 127.0.0.1:PORT instead (what
 	# mod_authnz_fcgi needs: it speaks TCP only). One host.
 	GATE_TCP=${WXAUTH_GATE_TCP:-}

@@ -191,7 +191,10 @@ mkdir -p "$CONFD"
 	fi
 } >"$CONFD/http-bench.conf"
 # wxauth's upstreams keep connections too with keep-alive (env.sh writes
-# them); the token check goes to the main pool, as the hello rows do.
+# them). The token check (GET /v1/session and auth_request) goes to the
+# gate pool, as deployed: until 2026-12-07 it went to the main pool, so
+# (g') measured token checks queued behind the logins for the same
+# workers, which is what the gate pool is there to prevent.
 FCGI=unix:$DIR/wxauth.sock
 if [ "$KEEP" = on ]; then
 	WXAUTH_NGINX_KEEPALIVE=$KEEPALIVE
@@ -220,7 +223,8 @@ fi
 echo "bench: starting PostgreSQL, nginx on $URL and wxauth serve ($WORKERS workers) in $SCRATCH"
 WXAUTH_PORT=$PORT WXAUTH_WORKERS=$WORKERS WXAUTH_BIN=$BIN \
 	WXAUTH_WECHAT_BASE_URL=http://127.0.0.1:$STATIC WXAUTH_NGINX_CONFD=$CONFD \
-	WXAUTH_NGINX_FCGI=$FCGI sh tests/env.sh start "$DIR" >"$SCRATCH/env.log" 2>&1 ||
+	WXAUTH_NGINX_FCGI=$FCGI WXAUTH_NGINX_GATE=unix:$DIR/gate.sock \
+	sh tests/env.sh start "$DIR" >"$SCRATCH/env.log" 2>&1 ||
 	{ cat "$SCRATCH/env.log"; die "the environment did not start"; }
 spawn-fcgi -s "$HELLO_SOCK" -M 0660 -F "$WORKERS" -P "$HELLO_PIDS" -- "$HELLO" >/dev/null ||
 	die "spawn-fcgi could not start $HELLO"
