@@ -26,10 +26,11 @@ struct db_stmt {
 #define DB_TIME(t) "to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /*
- * DB_MERGE_LOCK: the CTE "lk" a statement that inserts or undoes a merge
- * takes first: a transaction-scoped advisory lock, so that merge ids are
- * handed out in commit order and GET /v1/merges, paged by merge id, never
- * skips one. Events need no lock: the feed's reader gives them their
+ * DB_MERGE_LOCK: the CTE "lk" the statement that records a merge takes
+ * first: a transaction-scoped advisory lock, so that merge ids are handed
+ * out in commit order and GET /v1/merges, paged by merge id, never skips
+ * one. That statement comes last in db_merge, so the lock covers the rest
+ * of the transaction and no more; an undo hands out no id and takes none. Events need no lock: the feed's reader gives them their
  * positions (db/014_event_order.sql). An event's NOTIFY, wxauth_event, is
  * a hint with no payload.
  */
