@@ -410,7 +410,7 @@ durability() {
 # backend reports when it goes idle, at most 10 s late: the caller waits.
 wal() {
 	sql -F ' ' -c "SELECT 'lsn=' || pg_current_wal_insert_lsn(), 'wal_records=' || wal_records,
-	    'wal_fpi=' || wal_fpi, 'wal_bytes=' || wal_bytes,
+	    'wal_fpi=' || wal_fpi, 'wal_bytes=' || wal_bytes, 'wal_sync=' || wal_sync,
 	    'commits=' || (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())
 	    FROM pg_stat_wal"
 }
@@ -678,9 +678,9 @@ walrows = [k for k in [k for k, _ in labels] + sorted(k for k in rows if "@" in 
            if rows.get(k) and "w0_wal_bytes" in rows[k]]
 if walrows:
     print("| row, per request | WAL bytes | WAL records | full-page images | their bytes"
-          " | commits (with WAL) | transactions | rows written | index entries | row locks"
-          " | events |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          " | commits (with WAL) | WAL flushes | transactions | rows written | index entries"
+          " | row locks | events |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key in walrows:
         f = rows[key]
         n = int(f["requests"])
@@ -688,9 +688,9 @@ if walrows:
         k = waldump(key)
         cnt = lambda names: sum(k[x][0] for x in names if x in k) / n
         fpib = sum(v[2] for v in k.values()) / n
-        print("| %s | %.0f | %.1f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |" % (
+        print("| %s | %.0f | %.1f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |" % (
             key, d("wal_bytes"), d("wal_records"), d("wal_fpi"), fpib,
-            cnt(("Transaction/COMMIT",)), d("commits"), cnt(ROWS_W), cnt(INDEX_W),
+            cnt(("Transaction/COMMIT",)), d("wal_sync"), d("commits"), cnt(ROWS_W), cnt(INDEX_W),
             cnt(("Heap/LOCK",)), d("events")))
     print()
     for key in ("logout_all", "link_merge"):
