@@ -208,6 +208,26 @@ def test_no_login_leaves_its_code_locked(env):
     assert _idle_advisory_locks(env) == 0, "a login left its code locked"
 
 
+def test_every_session_and_code_names_its_user_and_account(env):
+    """db/016_login_lean.sql dropped the foreign keys of sessions and login
+    codes (a query and a row lock a login each): what they guarded is
+    checked here, over every row the tests before this one wrote, and a
+    new person's login, a returning one and a second app's of its own."""
+    p = env.person("fkcheck")
+    first = check_token_answer(env.login("mp1", p))
+    check_token_answer(env.login("mp1", p))
+    check_token_answer(env.login("mp2", p))
+    mine = env.sql("SELECT count(*) FROM sessions WHERE user_id = %s", first["user"]["id"])
+    assert mine == [["3"]], "this test's three sessions: %r" % (mine,)
+    bad = env.sql(
+        "SELECT 'session ' || s.id FROM sessions s LEFT JOIN users u ON u.id = s.user_id"
+        " LEFT JOIN accounts a ON a.id = s.account_id"
+        " WHERE u.id IS NULL OR a.id IS NULL"
+        " UNION ALL SELECT 'code of account ' || c.account_id FROM login_codes c"
+        " WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = c.account_id)")
+    assert bad == [], "rows naming no user or account: %r" % (bad,)
+
+
 def test_login_never_reveals_session_key(env):
     p = env.person("mona")
     code = "%s.%s" % (p, nonce())

@@ -88,6 +88,19 @@ def test_a_change_made_in_psql_is_seen_within_a_second(env):
                    msg="a change made outside wxauth is never seen")
 
 
+def test_an_account_added_in_psql_is_seen_within_a_second(env):
+    # A login that makes a user names it in the transaction (db/016), and
+    # its accounts tell no cache; any other writer's account insert does.
+    a = env.signed_in("mp1")
+    t = a["access_token"]
+    _everywhere(env, t)
+    env.sql("INSERT INTO accounts (appid, openid, user_id) VALUES (%s, %s, %s)",
+            env.appid("mp2"), "o_psql_" + a["user"]["id"].replace("-", ""), a["user"]["id"])
+    env.wait_until(lambda: all(len(j["accounts"]) == 2 for j in _everywhere(env, t)),
+                   timeout=1.0, interval=0.05,
+                   msg="an account added outside wxauth is never seen")
+
+
 def test_workers_that_lost_their_connection_forget_what_they_cached(env):
     # While a worker has no connection it hears no NOTIFY; what changed
     # then must not be answered from what it kept.
