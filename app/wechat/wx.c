@@ -194,11 +194,15 @@ exchange(struct wx *w, const char *api, const char *url, const char *body, size_
 	CURLcode cc;
 
 	*status = 0;
-	if ((b = calloc(1, sizeof(*b) + max + 1)) == NULL) {
+	/* Not zeroed: on_data writes what it keeps, buf_free wipes that. */
+	if ((b = malloc(sizeof(*b) + max + 1)) == NULL) {
 		*out = NULL;
 		return ERR_INTERNAL;
 	}
+	b->len = 0;
 	b->max = max;
+	b->overflow = 0;
+	b->data[0] = '\0';
 	*out = b;
 	curl_easy_reset(w->curl);
 	w->errbuf[0] = '\0';
@@ -241,7 +245,9 @@ static void
 buf_free(struct buf *b)
 {
 	if (b != NULL) {
-		sodium_memzero(b, sizeof(*b) + b->max + 1);
+		/* What came (its secrets) and its NUL, not the whole capacity. */
+		sodium_memzero(b->data, b->len + 1);
+		sodium_memzero(b, sizeof(*b));
 		free(b);
 	}
 }
