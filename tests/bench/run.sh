@@ -28,6 +28,10 @@
 #                  rows, index entries and row locks (pg_waldump --stats)
 #   (d') login_fast  the same with fsync, synchronous_commit and
 #                  full_page_writes off (the test environment's settings)
+#   (d'') login_returning  (d) by one of the preloaded people at random
+#                  (a new code each time): the account found and updated,
+#                  not made, as most of a shop's logins are (with
+#                  preloaded users only)
 #   (e) userinfo   GET /v1/userinfo with a valid token ("n/a" without it):
 #                  one person's profile again and again, as a client that
 #                  reads it on every screen does (the workers' cache)
@@ -76,7 +80,7 @@ KEEP=${WXAUTH_BENCH_KEEP_CONN:-off}
 # Idle connections each nginx worker process keeps per upstream (keep-alive
 # only): more in total than there are FastCGI workers pins them all.
 KEEPALIVE=${WXAUTH_BENCH_KEEPALIVE:-$WORKERS}
-ROWS=${WXAUTH_BENCH_ROWS:-nginx hello session session_public gate login login_fast gate_during_login logout_all link_merge userinfo userinfo_many}
+ROWS=${WXAUTH_BENCH_ROWS:-nginx hello session session_public gate login login_fast login_returning gate_during_login logout_all link_merge userinfo userinfo_many}
 ROUNDS=${WXAUTH_BENCH_ROUNDS:-1}
 SIZES=${WXAUTH_BENCH_USERS:-10000 1000000}
 BIN=$ROOT/build/wxauth
@@ -445,6 +449,7 @@ row() {
 	[ "${1%@*}" != session_public ] || arg=$PUBLIC_TOKEN
 	[ "$2" != logout_all ] || arg=$LOGOUTS
 	[ "$2" != link ] || arg=$LINKS
+	[ "$2" != login_again ] || arg=$FIRST
 	# The gate while logins run beside it (as many connections).
 	if [ "${1%@*}" = gate_during_login ]; then
 		# shellcheck disable=SC2086
@@ -510,6 +515,7 @@ while [ "$round" -lt "$ROUNDS" ]; do
 		durability on || die "could not set PostgreSQL's durability"
 		;;
 	esac
+	[ "$FIRST" = 0 ] || row login_returning login_again /v1/login
 	row gate_during_login auth /bench/gate
 	if [ "$userinfo" = 200 ]; then
 		row userinfo auth /v1/userinfo
@@ -590,6 +596,7 @@ labels = [("nginx", "(a) nginx return 200"), ("hello", "(b) libfcgi hello"),
           ("gate_during_login", "(g') (g) while (d) runs beside it"),
           ("login", "(d) POST /v1/login, PostgreSQL durable"),
           ("login_fast", "(d') POST /v1/login, fsync, synchronous_commit, full_page_writes off"),
+          ("login_returning", "(d'') POST /v1/login of a returning person, durable"),
           ("logout_all", "(h) POST /v1/logout {all: true}, each a session of its own (last, on the largest data)"),
           ("link_merge", "(i) POST /v1/link that merges two users (last, on the largest data)"),
           ("userinfo", "(e) GET /v1/userinfo"),

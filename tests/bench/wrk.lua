@@ -9,7 +9,8 @@
 -- sent twice would be answered from the idempotency cache, not by WeChat);
 -- logout_all: POST /v1/logout {"all":true} with each token of the file
 -- TOKEN once; link: POST /v1/link of mp2 with each "TOKEN CODE" line of the
--- file once (one thread: -t1).
+-- file once (one thread: -t1); login_again: POST /v1/login of one of the
+-- TOKEN (a number) preloaded people at random, each time by a new code.
 --
 -- done() prints
 --   BENCH requests=N seconds=S rps=R p50_us=U p99_us=U non2xx=N socket=N
@@ -41,7 +42,7 @@ function init(args)
 		end
 		-- Each thread starts somewhere else in the list.
 		counter = math.random(0, #tokens - 1)
-	elseif mode == "login" then
+	elseif mode == "login" or mode == "login_again" then
 		wrk.method = "POST"
 		wrk.path = "/v1/login"
 		wrk.headers["Content-Type"] = "application/json"
@@ -74,10 +75,17 @@ function request()
 		end
 		return wrk.format(nil, nil, nil, '{"all":true}')
 	end
-	if mode ~= "login" then
+	if mode ~= "login" and mode ~= "login_again" then
 		return wrk.request()
 	end
 	counter = counter + 1
+	if mode == "login_again" then
+		-- One of the TOKEN (a number) preloaded people, by a new code:
+		-- "preNxDIGITS" is the static jscode2session's openid "opreN".
+		return wrk.format(nil, nil, nil, string.format(
+			'{"appid":"wx1111111111111111","code":"pre%dx%d%02d%d"}',
+			math.random(1, tonumber(token)), os.time() % 100000000, tid or 0, counter))
+	end
 	local body = string.format('{"appid":"wx1111111111111111","code":"%s.%d"}', prefix, counter)
 	return wrk.format(nil, nil, nil, body)
 end
