@@ -46,6 +46,9 @@ BEGIN
 	    WHERE a.appid = app AND a.openid = oid AND u.deleted_at IS NULL
 	    FOR UPDATE OF a FOR NO KEY UPDATE OF u;
 	IF FOUND THEN
+		-- Its cache hint goes after the COMMIT (db.c, db_hint_after):
+		-- named before the change, whose trigger's WHEN reads it.
+		made := set_config('wxauth.hint_after', o_user::text, true);
 		-- wxauth_account_seen's statement.
 		UPDATE accounts SET session_key = coalesce(sealed, session_key),
 		    session_key_at = CASE WHEN sealed IS NULL THEN session_key_at ELSE now() END,
@@ -93,3 +96,27 @@ CREATE TRIGGER accounts_profile_insert AFTER INSERT ON accounts FOR EACH ROW
 ALTER TABLE sessions DROP CONSTRAINT sessions_user_id_fkey;
 ALTER TABLE sessions DROP CONSTRAINT sessions_account_id_fkey;
 ALTER TABLE login_codes DROP CONSTRAINT login_codes_account_id_fkey;
+
+-- A returning person's login changes the account's last login (and its
+-- session_key): userinfo shows it, so every worker that cached the user's
+-- answer must hear of it. Its trigger sent that hint inside the
+-- transaction, and a NOTIFY holds PostgreSQL's lock on the notification
+-- queue from before the COMMIT to after its WAL flush: every returning
+-- login's commit waited for the last one's flush (Lock:object, a third of
+-- the busy backends' time in the bench's returning-login row) and no two
+-- shared a flush. wxauth_attach names the user in wxauth.hint_after, the
+-- trigger leaves that user's accounts out (unless one moves to another
+-- user), and the worker sends the same hint after the COMMIT, in the
+-- same round trip, as a statement of its own (db.c, db_hint_after):
+-- a transaction that writes nothing but its NOTIFY does not wait for a
+-- flush. The hint comes after the change is visible, as before; if the
+-- connection goes first, every worker that cached anything forgets it
+-- when it reconnects, as before.
+DROP TRIGGER accounts_profile_update ON accounts;
+CREATE TRIGGER accounts_profile_update AFTER UPDATE ON accounts FOR EACH ROW
+	WHEN ((OLD.appid, OLD.openid, OLD.user_id, OLD.unionid, OLD.first_login, OLD.last_login)
+	    IS DISTINCT FROM (NEW.appid, NEW.openid, NEW.user_id, NEW.unionid, NEW.first_login,
+	    NEW.last_login)
+	    AND (OLD.user_id IS DISTINCT FROM NEW.user_id
+	    OR NEW.user_id::text IS DISTINCT FROM current_setting('wxauth.hint_after', true)))
+	EXECUTE FUNCTION wxauth_profile_notify();

@@ -55,6 +55,7 @@ enum core_stmt {
 	C_VIEW_SINCE,
 	C_AUDIT,
 	C_UNLOCK,
+	C_HINT,
 	C__MAX
 };
 
@@ -85,6 +86,8 @@ static const struct db_stmt core_stmts[] = {
 	    " request_id, ip, detail) VALUES ($1, $2, $3, $4, $5, $6,"
 	    " coalesce($7, '{}')::jsonb)"},
 	[C_UNLOCK] = {"unlock", "SELECT pg_advisory_unlock($1::bigint)"},
+	/* A profile hint of its own, out of the transaction (db_hint_after). */
+	[C_HINT] = {"hint", "SELECT pg_notify('wxauth_profile', wxauth_bucket($1::uuid))"},
 	[C__MAX] = {NULL, NULL}
 };
 
@@ -135,6 +138,7 @@ struct db {
 	int unread;                     /* answers sent for and not read: BEGIN's */
 	bool held;                      /* a session-level advisory lock (db_hold) */
 	long long held_key;
+	char hint_user[UUID_STR];       /* "": no hint after the COMMIT (db_hint_after) */
 };
 
 static int64_t
@@ -1025,19 +1029,23 @@ txn_begin(struct db *db)
 	db->piped = true;
 	db->synced = false;
 	db->unread = 1;
+	db->hint_user[0] = '\0';
 	return OK;
 }
 
 /* send_commit: COMMIT, the release of the advisory lock held when the
- * transaction asked for it, and the sync, queued to go out together. */
+ * transaction asked for it, the profile hint it asked for, and the sync,
+ * queued to go out together. */
 static enum err
 send_commit(struct db *db)
 {
-	struct db_params p = {0};
+	struct db_params p = {0}, h = {0};
 
 	db_p_int(&p, db->held_key);
+	db_p_text(&h, db->hint_user);
 	if (PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 0 ||
 	    (db->releasing && send(db, &core_stmts[C_UNLOCK], &p) == 0) ||
+	    (db->hint_user[0] != '\0' && send(db, &core_stmts[C_HINT], &h) == 0) ||
 	    PQpipelineSync(db->conn) == 0)
 		return lost(db, "COMMIT", MDB_LOST);
 	db->synced = true;
@@ -1063,6 +1071,12 @@ txn_commit(struct db *db)
 	if (db->releasing && answer(db, "unlock", &res) == OK &&
 	    outcome(db, "unlock", res, &ok) == OK)
 		db->held = false;
+	PQclear(ok);
+	ok = NULL;
+	/* A hint lost here is lost with the connection, which every worker
+	 * that cached anything then forgets (DB_EV_RELOAD). */
+	if (db->hint_user[0] != '\0' && db->state == ST_READY && answer(db, "hint", &res) == OK)
+		(void)outcome(db, "hint", res, &ok);
 out:
 	PQclear(ok);
 	if (db->state == ST_READY && db->piped && to_sync(db) != OK)
@@ -1100,6 +1114,12 @@ db_exec_last(struct db *db, const struct db_stmt *s, const struct db_params *p,
 	    (rc = await(db, s->name, &res)) != OK)
 		return rc;
 	return outcome(db, s->name, res, out);
+}
+
+void
+db_hint_after(struct db *db, const char *user_id)
+{
+	db_copy(db->hint_user, sizeof(db->hint_user), user_id);
 }
 
 enum err

@@ -446,6 +446,10 @@ attach(struct db *db, const struct db_login *in, const char *want_user,
 	db_copy(out->unionid, sizeof(out->unionid), PQgetvalue(res, 0, 2));
 	found = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 	out->created = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+	/* A returning account's change (its last login) is hinted after the
+	 * COMMIT, not by its trigger (db/016_login_lean.sql). */
+	if (found)
+		db_hint_after(db, out->user_id);
 	if (found && want_user != NULL && strcmp(out->user_id, want_user) != 0) {
 		if ((rc = db_merge(db, out->user_id, want_user, "link",
 		    in->request_id, survivor, loser)) != OK)

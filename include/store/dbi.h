@@ -171,6 +171,16 @@ void db_hold(struct db *db, long long key);
 enum err db_exec_last(struct db *db, const struct db_stmt *s, const struct db_params *p,
     PGresult **out) WARN_UNUSED;
 
+/*
+ * db_hint_after: in a transaction, the userinfo cache's hint for user_id
+ * (wxauth_profile) goes out after its COMMIT, in the same round trip, as a
+ * statement of its own: a NOTIFY inside the transaction holds PostgreSQL's
+ * lock on the notification queue through the commit's WAL flush, and so
+ * queues every such commit behind the last one. Only for changes whose
+ * trigger leaves the hint to the caller (wxauth.hint_after, db/016).
+ */
+void db_hint_after(struct db *db, const char *user_id);
+
 /* The SQLSTATE a statement raises for a user who is disabled. */
 #define DB_STATE_DISABLED "WXA01"
 void db_release(struct db *db);

@@ -187,6 +187,28 @@ def test_profile_written_on_one_host_is_read_on_the_other_within_a_second(env):
     print("profile seen on the other host after %.3f s" % (time.monotonic() - t0))
 
 
+def test_returning_login_on_one_host_is_read_on_the_other_within_a_second(env):
+    # A returning login's hint goes after its COMMIT, as a statement of its
+    # own (db/016_login_lean.sql, db_hint_after), not from the trigger:
+    # host B's cached answer shows the new last_login all the same.
+    a, b = hosts(env)
+    p = env.person("xagain")
+    t = check_token_answer(a.login_ok("mp1", p))["access_token"]
+    before = {expect_ok(r)["accounts"][0]["last_login"]
+              for r in _burst(b, lambda: b.req("GET", "/v1/userinfo", token=t))}
+    assert len(before) == 1, before
+    time.sleep(1.1)                      # the answer's times are to the second
+    check_token_answer(a.login_ok("mp1", p))
+    t0 = time.monotonic()
+
+    def seen():
+        return all(expect_ok(r)["accounts"][0]["last_login"] not in before
+                   for r in _burst(b, lambda: b.req("GET", "/v1/userinfo", token=t)))
+    assert lib.wait_until(seen, timeout=1.0, interval=0.05), \
+        "host B still answers the old last_login 1 s after a login on host A"
+    print("last_login seen on the other host after %.3f s" % (time.monotonic() - t0))
+
+
 def test_each_hosts_metrics_are_its_own(env):
     import test_metrics as tm
     a, b = hosts(env)
