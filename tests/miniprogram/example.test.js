@@ -70,7 +70,7 @@ function png () {
     chunk('IDAT', zlib.deflateSync(Buffer.from([0, 255, 0, 0, 255]))), chunk('IEND', Buffer.alloc(0))])
 }
 
-test('the profile page: load, avatar, nickname, phone', async () => {
+test('the profile page: load, avatar, nickname, phone', async (t) => {
   const who = f.person('page')
   const wx = f.fakeWx(who)
   const page = loadPage(wx)
@@ -80,7 +80,9 @@ test('the profile page: load, avatar, nickname, phone', async () => {
   assert.strictEqual(wx.calls.login, 1)
 
   // chooseAvatar hands a temporary file; the page uploads it.
-  const tmp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wxauth-avatar-')), 'tmp_avatar.png')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wxauth-avatar-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const tmp = path.join(dir, 'tmp_avatar.png')
   fs.writeFileSync(tmp, png())
   await page.onChooseAvatar({ detail: { avatarUrl: tmp } })
   assert.strictEqual(page.data.error, '')
