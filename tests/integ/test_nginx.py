@@ -75,6 +75,34 @@ def test_auth_request_forged_headers(env):
     assert h.get("x-auth-unionid") == j["user"]["unionid"], "X-Auth-Unionid replaced: %s" % h
 
 
+def test_auth_request_over_kept_connections_names_each_caller(env):
+    """The API's upstream keeps its connections (README: an API behind
+    proxy_pass): two people, a caller without a token and one with forged
+    headers, in turn, one at a time. Each answer that reaches the API names
+    its own caller, none of them the one before on the same connection, and
+    the connections were in fact reused."""
+    a = check_token_answer(env.login_ok("mp1", env.person("kepta")))
+    b = check_token_answer(env.login_ok("mp2", env.person("keptb")))
+    forged = {"X-Auth-User": a["user"]["id"], "X-Auth-Openid": a["account"]["openid"]}
+    peers = []
+    for i in range(12):
+        who = (a, b)[i % 2]
+        r = env.req("GET", "/demo/orders", token=who["access_token"],
+                    headers=forged if who is b else None)
+        h = _echo_auth(r)
+        assert h.get("x-auth-user") == who["user"]["id"], \
+            "request %d: X-Auth-User %s, expected %s" % (i, h, who["user"]["id"])
+        assert h.get("x-auth-appid") == who["account"]["appid"], "request %d: %s" % (i, h)
+        assert h.get("x-auth-openid") == who["account"]["openid"], "request %d: %s" % (i, h)
+        peers.append(r.json.get("peer"))
+        r = env.req("GET", "/demo/orders", headers=forged)
+        assert r.status == 401, "request %d without a token: expected 401, got %s" % (
+            i, r.describe())
+    assert all(peers), "the echo names no connection: %s" % peers
+    assert len(set(peers)) < len(peers), \
+        "12 requests one at a time came on 12 connections: none kept (%s)" % peers
+
+
 def test_auth_request_after_logout(env):
     j = check_token_answer(env.login_ok("mp1", env.person("demolo")))
     _echo_auth(env.req("GET", "/demo/orders", token=j["access_token"]))

@@ -804,8 +804,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def echo(self, url):
         hdrs = {k: v for k, v in self.headers.items() if k.lower().startswith("x-auth-")}
+        # peer: the client's address and port, which names the TCP
+        # connection a request came on (nginx's kept ones, test_nginx.py).
         return ctl({"path": url.path, "query": url.query, "method": self.command,
-                    "headers": hdrs})
+                    "headers": hdrs, "peer": "%s:%s" % self.client_address[:2]})
 
     # -- test control ------------------------------------------------------
 
