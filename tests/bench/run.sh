@@ -19,6 +19,9 @@
 #   (g') gate_during_login  (g) while a second wrk runs (d) beside it with
 #                  the login row's connections: the token check under a
 #                  login load that takes every CPU
+#                  (for both, a line after the tables gives the token
+#                  check's own time inside each request: nginx's time for
+#                  the auth subrequest, from an access log of /bench/gate)
 #   (d) login      POST /v1/login, a new code per request, against a static
 #                  jscode2session served by the same nginx (never the
 #                  bottleneck), with PostgreSQL durable as users run it
@@ -196,6 +199,7 @@ mkdir -p "$CONFD"
 	# opened a TCP connection to it: nginx then spent 220-250 us a request
 	# instead of 130 (README, Performance), and 4 connections of (g) alone
 	# took the CPUs (p99 4-5 ms).
+	echo "log_format bench_check '\$bench_check_time';"
 	echo "upstream bench_orders { server 127.0.0.1:$STATIC; keepalive 8; }"
 	if [ "$KEEP" = on ]; then
 		echo "upstream hello_bench { server unix:$HELLO_SOCK; keepalive $KEEPALIVE; }"
@@ -227,6 +231,10 @@ fi
 	echo "# An order API behind auth_request (the gate pool), as users deploy it."
 	echo "location = /bench/gate {"
 	echo "    include $ROOT/deploy/nginx/wxauth-auth.conf;"
+	echo "    # The token check's own time inside each request (the auth"
+	echo "    # subrequest's upstream time, ms resolution), for the gate rows."
+	echo "    auth_request_set \$bench_check_time \$upstream_response_time;"
+	echo "    access_log $SCRATCH/gate.times bench_check;"
 	echo "    proxy_pass http://bench_orders/bench/ok;"
 	echo "}"
 } >"$CONFD/server-bench.conf"
@@ -479,10 +487,14 @@ row() {
 		    "$WXAUTH_PSQL" -X -q -A -t >"$SCRATCH/$1.waits" 2>/dev/null &
 		sampler=$!
 	fi
+	checks0=$(cat "$SCRATCH/gate.times" 2>/dev/null | wc -l)
 	# shellcheck disable=SC2086
 	wrk $args -s tests/bench/wrk.lua "$URL$3" -- "$2" "$arg" >"$SCRATCH/$1.wrk" 2>&1
 	[ -z "$sampler" ] || kill "$sampler" 2>/dev/null
 	wait
+	case ${1%@*} in
+	gate*) tail -n +$((checks0 + 1)) "$SCRATCH/gate.times" >"$SCRATCH/$1.checks" 2>/dev/null ;;
+	esac
 	line=$(grep '^BENCH ' "$SCRATCH/$1.wrk")
 	if [ -z "$line" ]; then
 		cat "$SCRATCH/$1.wrk"
@@ -581,7 +593,7 @@ echo "wrk $WRK_ARGS$([ "$ROUNDS" = 1 ] || echo ", best of $ROUNDS rounds"), thro
 	"fastcgi_keep_conn $KEEP$([ "$KEEP" != on ] || echo " (keepalive $KEEPALIVE)"), $(nproc) CPUs," \
 	"$FIRST users preloaded"
 "$PY" - "$RESULTS" "$MEM" "$FIRST" "$(getconf CLK_TCK)" "$(nproc)" "$SCRATCH" "$MEM2" <<'EOF'
-import sys
+import os, sys
 
 rows = {}
 all_errors = 0          # over every round, not only the best ones
@@ -739,6 +751,23 @@ if walrows:
         print("%s, WAL per login by record type: %s" % (key, ", ".join(
             "%s %.2f x %.0f B (full pages %.0f B)" % (t, v[0] / n, v[3] / max(v[0], 1), v[2] / n)
             for t, v in top)))
+    print()
+
+# The token check's own share of the gate rows' latency: nginx's time
+# for the auth subrequest (connect, the gate pool, its answer).
+for key in ("gate", "gate_during_login"):
+    try:
+        t = sorted(float(l.split(",")[-1]) * 1000 for l in
+                   open(sys.argv[6] + "/" + key + ".checks") if l.strip()[:1].isdigit())
+    except OSError:
+        continue
+    if t:
+        q = lambda p: t[min(len(t) - 1, int(len(t) * p))]
+        ms = lambda v: "< 1 ms" if v < 1 else "%.0f ms" % v
+        print("%s, the token check inside each request (nginx's auth subrequest,"
+              " %d requests, ms resolution): p50 %s, p99 %s, max %s" % (
+                  key, len(t), ms(q(0.5)), ms(q(0.99)), ms(t[-1])))
+if any(os.path.exists(sys.argv[6] + "/" + k + ".checks") for k in ("gate", "gate_during_login")):
     print()
 
 # Data growth: login and userinfo at each further size against the first.
