@@ -199,8 +199,9 @@ mkdir -p "$CONFD"
 	# opened a TCP connection to it: nginx then spent 220-250 us a request
 	# instead of 130 (README, Performance), and 4 connections of (g) alone
 	# took the CPUs (p99 4-5 ms).
-	echo "log_format bench_check '\$bench_check_time';"
 	echo "upstream bench_orders { server 127.0.0.1:$STATIC; keepalive 8; }"
+	# The token check's own time in each gate request (/bench/gate's log).
+	echo "log_format bench_check '\$bench_check_time';"
 	if [ "$KEEP" = on ]; then
 		echo "upstream hello_bench { server unix:$HELLO_SOCK; keepalive $KEEPALIVE; }"
 	fi
